@@ -1,0 +1,37 @@
+"""The caller: one firm, its roles and OAuth scopes, as established from a verified token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a principal may do for its firm."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+    RECALL_COORDINATOR = "recall_coordinator"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller acting for one member firm."""
+
+    subject: str
+    firm_id: str
+    roles: frozenset[Role]
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    issuer: str = ""
+
+    @property
+    def can_edit(self) -> bool:
+        """May write its firm's records (admins and editors)."""
+        return bool(self.roles & {Role.ADMIN, Role.EDITOR})
+
+    @property
+    def is_admin(self) -> bool:
+        """Administers its firm's membership data."""
+        return Role.ADMIN in self.roles

@@ -1,0 +1,31 @@
+"""Uniqueness constraints and indexes, applied idempotently (``hub schema apply`` and at start-up)."""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from graph_schema.db import Graph
+from graph_schema.model import INDEXED, NATURAL_KEYS
+
+
+def schema_statements() -> list[LiteralString]:
+    """Every ``CREATE CONSTRAINT/INDEX ... IF NOT EXISTS`` statement of the graph model, in order."""
+    statements: list[LiteralString] = []
+    # Names and labels come from the closed enumerations in graph_schema.model, never from input;
+    # Cypher takes no parameters in schema commands, so the text is assembled here.
+    for label, key in NATURAL_KEYS.items():
+        name = f"{label.lower()}_{key}_unique"
+        statements.append(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE")
+    for label, prop in INDEXED:
+        name = f"{label.lower()}_{prop.lower()}"
+        statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
+    return statements
+
+
+async def apply_schema(graph: Graph) -> int:
+    """Create any missing constraint or index and wait until all are online; return how many statements ran."""
+    statements = schema_statements()
+    for statement in statements:
+        await graph.schema(statement)
+    await graph.schema("CALL db.awaitIndexes(300)")
+    return len(statements)

@@ -1,0 +1,82 @@
+"""A thin handle on the Neo4j driver: named Cypher in, records out, round trips counted."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, LiteralString, TypeVar
+
+from neo4j import AsyncDriver, AsyncManagedTransaction, RoutingControl
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+
+from graph_schema.errors import UNAVAILABLE, HubError
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+class GraphUnavailable(HubError):
+    """Neo4j did not answer."""
+
+    code = UNAVAILABLE
+
+
+class Graph:
+    """One caller's view of the graph database: every query goes through here, so each one is counted.
+
+    Cheap to create: the hub makes one per request (the driver and its pool are shared), which lets tests
+    count the round trips a GraphQL request costs.
+    """
+
+    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j") -> None:
+        self.driver = driver
+        self.database = database
+        self.round_trips = 0
+
+    async def read(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one read query (routed to a reader in a cluster) and return its rows as dicts."""
+        self.round_trips += 1
+        try:
+            records, _, _ = await self.driver.execute_query(
+                query, parameters_=dict(params or {}), database_=self.database, routing_=RoutingControl.READ
+            )
+        except (ServiceUnavailable, SessionExpired) as error:
+            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+        return [record.data() for record in records]
+
+    async def write(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one write query in its own managed transaction and return its rows."""
+        return await self.transaction(lambda tx: run(tx, query, params))
+
+    async def transaction(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        """Run ``work`` in one managed write transaction (retried on transient errors, rolled back on any error)."""
+        self.round_trips += 1
+        try:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired) as error:
+            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+
+    async def schema(self, statement: LiteralString) -> None:
+        """Run a schema command (constraints and indexes), which Neo4j runs outside explicit transactions."""
+        self.round_trips += 1
+        async with self.driver.session(database=self.database) as session:
+            result = await session.run(statement)
+            await result.consume()
+
+
+async def run(tx: AsyncManagedTransaction, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
+    """Run one query inside a transaction and return its rows as dicts."""
+    result = await tx.run(query, dict(params or {}))
+    return [record.data() async for record in result]
+
+
+def keyed(rows: list[Row], keys: Sequence[Any], *, key: str, value: str) -> list[Row | None]:
+    """Put a batch query's rows back in the order of the keys that were asked for (None where absent)."""
+    by_key = {row[key]: row[value] for row in rows}
+    return [by_key.get(k) for k in keys]
+
+
+def keyed_lists(rows: list[Row], keys: Sequence[Any], *, key: str, value: str) -> list[list[Row]]:
+    """Like ``keyed`` for queries that collect a list per key (an empty list where absent)."""
+    by_key = {row[key]: row[value] for row in rows}
+    return [by_key.get(k) or [] for k in keys]

@@ -1,0 +1,142 @@
+"""The value-chain graph: node labels, relationship types and the enumerations stored on them.
+
+Nodes
+  (:Firm {id, name, nameKo, roles})
+  (:Site {gln, firmId, name, kind, region})                 (:Firm)-[:OPERATES]->(:Site)
+  (:Certification {id, kind, number, firmId, siteGln, validFrom, validUntil})
+                                                            (:Firm)-[:HOLDS]->(:Certification)-[:COVERS]->(:Site)
+  (:Product {gtin, ownerFirmId, name, nameKo, category, uom})  (:Firm)-[:BRAND_OWNER_OF]->(:Product)
+  (:Lot {id, lotNumber, productGtin, ownerFirmId, siteGln, quantity, uom, producedAt, expiresAt, status})
+                                                            (:Lot)-[:OF_PRODUCT]->(:Product), (:Lot)-[:MADE_AT]->(:Site)
+  (:Transformation {id, firmId, siteGln, occurredAt})       (:Lot)-[:CONSUMED_BY {quantity, uom}]->(:Transformation)
+                                                            (:Transformation)-[:PRODUCED {quantity, uom}]->(:Lot)
+  (:Shipment {id, fromGln, toGln, fromFirmId, toFirmId, shippedAt, receivedAt, docType, docNumber})
+                                                            (:Shipment)-[:FROM]->(:Site), (:Shipment)-[:TO]->(:Site),
+                                                            (:Shipment)-[:CARRIES {quantity, uom}]->(:Lot)
+  Inventory is a relationship: (:Lot)-[:HELD_AT {quantity, uom, asOf, firmId}]->(:Site)
+  (:SalesChannel {id, operatorFirmId, name, kind})          (:Firm)-[:RUNS]->(:SalesChannel),
+                                                            (:Product)-[:LISTED_ON {firmId}]->(:SalesChannel),
+                                                            (:Site)-[:SELLS_THROUGH]->(:SalesChannel)
+  (:CCP {id, siteGln, code, name, hazard, limitLow, limitHigh, unit})  (:Site)-[:HAS_CCP]->(:CCP)
+  (:Recall {id, coordinatorFirmId, reason, recallClass, status, declaredAt, closedAt})  (:Recall)-[:RECALLS]->(:Lot)
+  (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
+                                                            (:Firm)-[:GRANTS]->(:SharingGrant)
+
+Lots record their owner firm, product and site as properties as well as relationships: the owner is what
+every permission filter tests, and an indexed property keeps that test a lookup instead of an expansion.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class Label(StrEnum):
+    FIRM = "Firm"
+    SITE = "Site"
+    CERTIFICATION = "Certification"
+    PRODUCT = "Product"
+    LOT = "Lot"
+    TRANSFORMATION = "Transformation"
+    SHIPMENT = "Shipment"
+    SALES_CHANNEL = "SalesChannel"
+    CCP = "CCP"
+    RECALL = "Recall"
+    SHARING_GRANT = "SharingGrant"
+
+
+class Rel(StrEnum):
+    OPERATES = "OPERATES"
+    HOLDS = "HOLDS"
+    COVERS = "COVERS"
+    BRAND_OWNER_OF = "BRAND_OWNER_OF"
+    OF_PRODUCT = "OF_PRODUCT"
+    MADE_AT = "MADE_AT"
+    CONSUMED_BY = "CONSUMED_BY"
+    PRODUCED = "PRODUCED"
+    FROM = "FROM"
+    TO = "TO"
+    CARRIES = "CARRIES"
+    HELD_AT = "HELD_AT"
+    RUNS = "RUNS"
+    LISTED_ON = "LISTED_ON"
+    SELLS_THROUGH = "SELLS_THROUGH"
+    HAS_CCP = "HAS_CCP"
+    RECALLS = "RECALLS"
+    GRANTS = "GRANTS"
+
+
+class FirmRole(StrEnum):
+    ANCHOR = "ANCHOR"
+    OEM = "OEM"
+    FARM = "FARM"
+    PLANT = "PLANT"
+    DISTRIBUTOR = "DISTRIBUTOR"
+    RETAILER = "RETAILER"
+    MARKETER = "MARKETER"
+    AGENCY = "AGENCY"
+
+
+class SiteKind(StrEnum):
+    FARM = "FARM"
+    PLANT = "PLANT"
+    WAREHOUSE = "WAREHOUSE"
+    DC = "DC"
+    STORE = "STORE"
+    OTHER = "OTHER"
+
+
+class LotStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    ON_HOLD = "ON_HOLD"
+    RECALLED = "RECALLED"
+
+
+class CertificationKind(StrEnum):
+    GAP = "GAP"
+    HACCP = "HACCP"
+    SMART_HACCP = "SMART_HACCP"
+
+
+class SalesChannelKind(StrEnum):
+    ONLINE_MARKETPLACE = "ONLINE_MARKETPLACE"
+    RETAIL_CHAIN = "RETAIL_CHAIN"
+    INSTITUTIONAL_CATERING = "INSTITUTIONAL_CATERING"
+    EXPORT = "EXPORT"
+
+
+class TraceDirection(StrEnum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+
+
+# Natural keys: every write is idempotent on these.
+NATURAL_KEYS: Final[dict[Label, str]] = {
+    Label.FIRM: "id",
+    Label.SITE: "gln",
+    Label.CERTIFICATION: "id",
+    Label.PRODUCT: "gtin",
+    Label.LOT: "id",
+    Label.TRANSFORMATION: "id",
+    Label.SHIPMENT: "id",
+    Label.SALES_CHANNEL: "id",
+    Label.CCP: "id",
+    Label.RECALL: "id",
+    Label.SHARING_GRANT: "id",
+}
+
+# Properties looked up by filters, permission tests and loaders.
+INDEXED: Final[tuple[tuple[Label, str], ...]] = (
+    (Label.SITE, "firmId"),
+    (Label.PRODUCT, "ownerFirmId"),
+    (Label.LOT, "ownerFirmId"),
+    (Label.LOT, "productGtin"),
+    (Label.LOT, "siteGln"),
+    (Label.LOT, "status"),
+    (Label.SHIPMENT, "fromFirmId"),
+    (Label.SHIPMENT, "toFirmId"),
+    (Label.CERTIFICATION, "firmId"),
+    (Label.SHARING_GRANT, "ownerFirmId"),
+    (Label.RECALL, "status"),
+)

@@ -1,0 +1,85 @@
+"""Upstream and downstream trace over distinct lots, with redaction decided inside the query.
+
+Lots are linked through transformations: (:Lot)-[:CONSUMED_BY]->(:Transformation)-[:PRODUCED]->(:Lot), so a
+lot's depth is half the length of the shortest path to it. The traversal asks Neo4j for each distinct lot
+reached and the minimum path length to it, which the planner answers with a breadth-first, pruning
+expansion that visits each node once: a DAG with many paths between the same lots does not enumerate them.
+Shipments do not change a lot's identity; the shipments of every reached lot come back with it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final, LiteralString
+
+from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
+from graph_schema.db import Graph, Row
+from graph_schema.errors import BAD_USER_INPUT, HubError, NotFound
+from graph_schema.lots import LOT_FIELDS, SHIPMENT_FIELDS
+from graph_schema.model import TraceDirection
+
+MAX_DEPTH: Final = 50
+
+_TRACE_TEMPLATE: Final = (
+    """
+MATCH (o:Lot {id: $lotId})
+CALL (o) {
+  RETURN o AS l, 0 AS depth
+  UNION
+  MATCH p = (o)PATTERN(l:Lot)
+  RETURN l, min(length(p)) / 2 AS depth
+}
+WITH l, depth, """
+    + LOT_IN_DETAIL
+    + """ AS visible
+RETURN depth,
+       CASE WHEN visible THEN """
+    + LOT_FIELDS
+    + """ END AS lot,
+       CASE WHEN visible THEN null ELSE elementId(l) END AS hiddenRef,
+       COLLECT { MATCH (f:Firm {id: l.ownerFirmId}) RETURN head(f.roles) }[0] AS ownerRole,
+       COLLECT {
+         MATCH (l)<-[c:CARRIES]-(sh:Shipment)
+         RETURN CASE WHEN visible AND """
+    + SHIPMENT_IN_DETAIL
+    + """ THEN """
+    + SHIPMENT_FIELDS
+    + """ ELSE {hiddenRef: elementId(sh), lotVisible: visible, lotId: CASE WHEN visible THEN l.id END} END
+       } AS shipments
+ORDER BY depth, l.id
+"""
+)
+
+
+@cache
+def trace_query(direction: TraceDirection, max_depth: int) -> LiteralString:
+    """The trace Cypher for one direction and depth bound.
+
+    Cypher takes no parameters in a variable-length bound, so the bound (an int checked to lie in
+    1..MAX_DEPTH) is written into the text; everything else is a parameter.
+    """
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise ValueError(f"max_depth must lie in 1..{MAX_DEPTH}")
+    hops = 2 * max_depth
+    if direction is TraceDirection.DOWNSTREAM:
+        pattern = f"-[:CONSUMED_BY|PRODUCED*2..{hops}]->"
+    else:
+        pattern = f"<-[:CONSUMED_BY|PRODUCED*2..{hops}]-"
+    return _TRACE_TEMPLATE.replace("PATTERN", pattern)
+
+
+async def trace(graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDirection, max_depth: int) -> list[Row]:
+    """Every distinct lot reached from ``lot_id`` within ``max_depth`` transformations, redacted per viewer.
+
+    Rows come origin first, by depth: ``depth``, ``lot`` (None when hidden), ``hiddenRef`` (an internal
+    reference to derive an opaque id from, when hidden), ``ownerRole`` and ``shipments``.
+    """
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise HubError(
+            f"maxDepth must lie between 1 and {MAX_DEPTH}, got {max_depth}", field="maxDepth", code=BAD_USER_INPUT
+        )
+    rows = await graph.read(trace_query(direction, max_depth), {"lotId": lot_id, **viewer.params()})
+    if not rows or rows[0]["lot"] is None:
+        # An unknown lot and a lot the caller may not see answer alike, so lot codes cannot be probed.
+        raise NotFound(f"lot {lot_id} is not recorded, or not visible to your firm", field="lotId")
+    return rows

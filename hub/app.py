@@ -1,0 +1,103 @@
+"""The app factory: one Starlette app, its lifespan opening the Neo4j driver and the SQL engine once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from neo4j import AsyncGraphDatabase
+from sqlalchemy import text
+from sqlmodel import create_engine
+from starlette.applications import Starlette
+from starlette.authentication import AuthenticationError
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from auth.backend import BearerTokenBackend
+from auth.issuer import BuiltinIssuer
+from graph_schema.constraints import apply_schema
+from graph_schema.db import Graph
+from hub.graphql_app import HubGraphQL, unauthenticated_response
+from hub.neo4j_connection import neo4j_connection
+from hub.settings import Settings
+from hub.state import HubState
+
+log = logging.getLogger(__name__)
+
+
+def open_issuer(settings: Settings) -> BuiltinIssuer:
+    """The built-in issuer with its persisted signing keys."""
+    return BuiltinIssuer.load(
+        key_file=settings.state_dir / "issuer" / "signing-keys.json",
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the hub's ASGI app; nothing connects until the lifespan starts."""
+    settings = settings or Settings()
+    graphql = HubGraphQL(settings)
+    issuer_holder: dict[str, BuiltinIssuer] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        connection = neo4j_connection(settings)
+        driver = AsyncGraphDatabase.driver(connection.uri, auth=(connection.user, connection.password))
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.database_url, pool_pre_ping=True)
+        issuer = open_issuer(settings)
+        issuer_holder["issuer"] = issuer
+        state = HubState(
+            settings=settings, driver=driver, sql_engine=engine, issuer=issuer, redaction_key=settings.redaction_key()
+        )
+        graphql.state = state
+        app.state.hub = state
+        try:
+            await apply_schema(Graph(driver, database=settings.neo4j_database))
+        except Exception:  # the hub still serves /healthz and reports the cause on /readyz
+            log.exception("could not apply the graph schema at start-up")
+        try:
+            yield
+        finally:
+            await driver.close()
+            engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        state: HubState = request.app.state.hub
+        down: dict[str, str] = {}
+        try:
+            await Graph(state.driver, database=settings.neo4j_database).read("RETURN 1 AS ok")
+        except Exception as error:
+            down["neo4j"] = type(error).__name__
+        try:
+            with state.sql_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as error:
+            down["sql"] = type(error).__name__
+        if down:
+            return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        return unauthenticated_response()
+
+    backend = BearerTokenBackend(lambda: issuer_holder["issuer"])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=on_auth_error)],
+        lifespan=lifespan,
+    )

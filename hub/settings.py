@@ -1,0 +1,125 @@
+"""Settings from ``HUB_*`` environment variables and an optional ``hub.toml``; bad values fail at start-up."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told; each field is ``HUB_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", toml_file="hub.toml", extra="forbid")
+
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    state_dir: Path = Path(".local")  # local Neo4j, signing keys, SQLite file: all ignored by git
+
+    # Neo4j: a given URI (neo4j:// routes in a cluster and works on one server), or the local server
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str = "neo4j"
+    neo4j_bolt_port: int = Field(default=7687, ge=1, le=65535)
+    neo4j_http_port: int | None = Field(default=None, ge=1, le=65535)
+    # sized for a 2-core 24 GiB machine: room for the large seed's store in the page cache
+    neo4j_heap: str = Field(default="3g", pattern=r"^\d+[kmgKMG]$")
+    neo4j_pagecache: str = Field(default="4g", pattern=r"^\d+[kmgKMG]$")
+
+    sql_url: str | None = None  # default: SQLite file in state_dir; postgresql+psycopg://... in production
+    graphiql: bool | None = None  # default: on in development
+    max_page_size: int = Field(default=100, ge=1, le=10_000)
+    max_query_depth: int = Field(default=12, ge=2, le=50)
+
+    # the built-in token issuer (client credentials for firms without an identity provider, and local use)
+    issuer_enabled: bool = True
+    issuer_url: str | None = None  # default: http://<host>:<port>
+    token_audience: str = "food-cluster-hub"  # noqa: S105 (an audience name, not a secret)
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
+    redaction_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_secrets(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            missing = [
+                name
+                for name, value in (
+                    ("HUB_NEO4J_URI", self.neo4j_uri),
+                    ("HUB_NEO4J_PASSWORD", self.neo4j_password),
+                    ("HUB_REDACTION_SECRET", self.redaction_secret),
+                    ("HUB_SQL_URL", self.sql_url),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"production needs {', '.join(missing)} to be set explicitly")
+        return self
+
+    @property
+    def neo4j_home(self) -> Path:
+        """Home folder of the locally managed Neo4j server."""
+        return self.state_dir / "neo4j"
+
+    @property
+    def uses_local_neo4j(self) -> bool:
+        """True when the hub starts and manages its own Neo4j server."""
+        return self.neo4j_uri is None
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL in the browser: on in development unless switched off."""
+        return self.env is Environment.DEVELOPMENT if self.graphiql is None else self.graphiql
+
+    @property
+    def database_url(self) -> str:
+        """The SQL side store: a SQLite file by default."""
+        return self.sql_url or f"sqlite:///{self.state_dir / 'hub.db'}"
+
+    @property
+    def issuer(self) -> str:
+        """The built-in issuer's identifier (the ``iss`` of its tokens)."""
+        return self.issuer_url or f"http://{self.host}:{self.port}"
+
+    def local_secret(self, name: str) -> str:
+        """A secret kept in the state folder (created on first use, owner-only), for development machines."""
+        path = self.state_dir / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def redaction_key(self) -> bytes:
+        """The key behind opaque ids of redacted records."""
+        if self.redaction_secret is not None:
+            return self.redaction_secret.get_secret_value().encode()
+        return self.local_secret("redaction").encode()

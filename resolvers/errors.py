@@ -1,0 +1,61 @@
+"""Errors as clients see them: a message a person can act on and a stable ``extensions.code``.
+
+Known errors (HubError) keep their message and code; GraphQL syntax and validation errors become
+BAD_USER_INPUT (or QUERY_TOO_COMPLEX past the depth limit); anything else is logged and masked, so no stack
+trace or internal name reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from graph_schema.errors import HubError
+
+log = logging.getLogger(__name__)
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+
+def _convert(error: GraphQLError) -> GraphQLError:
+    extensions = dict(error.extensions or {})
+    original = error.original_error
+    if isinstance(original, HubError):
+        extensions["code"] = original.code
+        if original.field is not None:
+            extensions["field"] = original.field
+        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=extensions)
+    if "code" in extensions:
+        return error
+    if original is None:
+        code = QUERY_TOO_COMPLEX if "exceeds maximum operation depth" in error.message else "BAD_USER_INPUT"
+        extensions["code"] = code
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return GraphQLError(
+        "internal error; it has been logged", nodes=error.nodes, path=error.path, extensions={"code": INTERNAL}
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error of a result its stable code (and masks unexpected ones)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_convert(error) for error in result.errors]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [_convert(error) for error in pre]

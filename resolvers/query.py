@@ -1,0 +1,104 @@
+"""The Query root: reads, each filtered by the caller's visibility inside the graph query."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph_schema import lots as lot_reads
+from graph_schema import parties
+from graph_schema import trace as trace_reads
+from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
+from resolvers.context import Info
+from resolvers.permissions import AUTHENTICATED
+from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
+from resolvers.types.firm import Firm
+from resolvers.types.lot import Lot
+from resolvers.types.principal import Me
+from resolvers.types.product import Product
+from resolvers.types.site import Site
+from resolvers.types.trace import Trace
+from resolvers.types.values import FirmRole, TraceDirection
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=AUTHENTICATED, description="Who you are: firm, roles and scopes")
+    def me(self, info: Info) -> Me:
+        principal, _ = info.context.require_principal()
+        return Me.from_principal(principal)
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="A member firm's profile")
+    async def firm(self, info: Info, id: strawberry.ID) -> Firm | None:
+        row = await info.context.loaders.firm.load(str(id))
+        return Firm.from_record(row) if row else None
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="Member firms, optionally of one role")
+    async def firms(
+        self, info: Info, role: FirmRole | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Firm]:
+        check_page_size(first, info.context.max_page_size)
+        graph = info.context.graph
+        role_value = role.value if role else None
+        rows = await parties.list_firms(graph, role=role_value, after=decode_cursor("firm", after), limit=first + 1)
+        return build_connection(
+            [Firm.from_record(row) for row in rows],
+            kind="firm",
+            key=lambda f: str(f.id),
+            first=first,
+            after=after,
+            count=lambda: parties.count_firms(graph, role=role_value),
+        )
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="A site by its GLN")
+    async def site(self, info: Info, gln: str) -> Site | None:
+        row = await info.context.loaders.site.load(validate_gln(gln))
+        return Site.from_record(row) if row else None
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="A product by its GTIN (8 to 14 digits)")
+    async def product(self, info: Info, gtin: str) -> Product | None:
+        row = await info.context.loaders.product.load(normalize_gtin(gtin))
+        return Product.from_record(row) if row else None
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="A lot you may see in detail, by its LGTIN")
+    async def lot(self, info: Info, id: strawberry.ID) -> Lot | None:
+        row = await info.context.loaders.lot.load(parse_lgtin(str(id), field="id").uri)
+        return Lot.from_record(row) if row else None
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="Lots you may see, by product and site")
+    async def lots(
+        self,
+        info: Info,
+        product_gtin: str | None = None,
+        site_gln: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Lot]:
+        check_page_size(first, info.context.max_page_size)
+        _, viewer = info.context.require_principal()
+        graph = info.context.graph
+        gtin = normalize_gtin(product_gtin, field="productGtin") if product_gtin is not None else None
+        gln = validate_gln(site_gln, field="siteGln") if site_gln is not None else None
+        rows = await lot_reads.list_lots(
+            graph, viewer, product_gtin=gtin, site_gln=gln, after=decode_cursor("lot", after), limit=first + 1
+        )
+        return build_connection(
+            [Lot.from_record(row) for row in rows],
+            kind="lot",
+            key=lambda lot: str(lot.id),
+            first=first,
+            after=after,
+            count=lambda: lot_reads.count_lots(graph, viewer, product_gtin=gtin, site_gln=gln),
+        )
+
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="Every lot reached from a lot upstream (its ingredients) or downstream (what was made from it), "
+        "with shipments and a summary; depth 1 is one step back or forward",
+    )
+    async def trace(self, info: Info, lot_id: strawberry.ID, direction: TraceDirection, max_depth: int = 25) -> Trace:
+        _, viewer = info.context.require_principal()
+        lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
+        rows = await trace_reads.trace(
+            info.context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth
+        )
+        return Trace.from_rows(rows, direction=direction, redactor=info.context.redactor)

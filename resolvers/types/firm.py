@@ -1,0 +1,73 @@
+"""Firm: a member of the cluster. Profiles and certifications are visible to every member."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from graph_schema.db import Row
+from resolvers.context import Info
+from resolvers.types.values import CertificationKind, FirmRole, native_datetime
+
+if TYPE_CHECKING:
+    from resolvers.types.site import Site
+
+
+@strawberry.type(description="A certification held by a firm: GAP, HACCP or Smart HACCP")
+class Certification:
+    id: strawberry.ID
+    kind: CertificationKind
+    number: str
+    valid_from: datetime
+    valid_until: datetime
+    _site_gln: strawberry.Private[str | None]
+
+    @classmethod
+    def from_record(cls, row: Row) -> Certification:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            kind=CertificationKind(row["kind"]),
+            number=row["number"],
+            valid_from=native_datetime(row["validFrom"]),  # type: ignore[arg-type]
+            valid_until=native_datetime(row["validUntil"]),  # type: ignore[arg-type]
+            _site_gln=row.get("siteGln"),
+        )
+
+    @strawberry.field(description="The site the certificate covers, when it covers one site")
+    async def site(self, info: Info) -> Annotated[Site, strawberry.lazy("resolvers.types.site")] | None:
+        from resolvers.types.site import Site
+
+        if self._site_gln is None:
+            return None
+        row = await info.context.loaders.site.load(self._site_gln)
+        return Site.from_record(row) if row else None
+
+
+@strawberry.type(description="A member firm of the cluster")
+class Firm:
+    id: strawberry.ID
+    name: str
+    name_ko: str | None
+    roles: list[FirmRole]
+
+    @classmethod
+    def from_record(cls, row: Row) -> Firm:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            name_ko=row.get("nameKo"),
+            roles=[FirmRole(role) for role in row["roles"]],
+        )
+
+    @strawberry.field(description="The firm's sites (farms, plants, warehouses, stores)")
+    async def sites(self, info: Info) -> list[Annotated[Site, strawberry.lazy("resolvers.types.site")]]:
+        from resolvers.types.site import Site
+
+        return [Site.from_record(row) for row in await info.context.loaders.sites_of_firm.load(self.id)]
+
+    @strawberry.field(description="GAP, HACCP and Smart HACCP certifications")
+    async def certifications(self, info: Info) -> list[Certification]:
+        rows = await info.context.loaders.certifications_of_firm.load(self.id)
+        return [Certification.from_record(row) for row in rows]

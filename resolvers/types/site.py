@@ -1,0 +1,34 @@
+"""Site: a farm field, plant, warehouse, distribution centre or store, identified by its GLN."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph_schema.db import Row
+from resolvers.context import Info
+from resolvers.types.firm import Firm
+from resolvers.types.values import SiteKind
+
+
+@strawberry.type(description="A location identified by a GS1 GLN")
+class Site:
+    gln: str
+    name: str
+    kind: SiteKind
+    region: str | None
+    _firm_id: strawberry.Private[str]
+
+    @classmethod
+    def from_record(cls, row: Row) -> Site:
+        return cls(
+            gln=row["gln"],
+            name=row["name"],
+            kind=SiteKind(row["kind"]),
+            region=row.get("region"),
+            _firm_id=row["firmId"],
+        )
+
+    @strawberry.field(description="The firm that operates the site")
+    async def firm(self, info: Info) -> Firm | None:
+        row = await info.context.loaders.firm.load(self._firm_id)
+        return Firm.from_record(row) if row else None

@@ -1,0 +1,166 @@
+"""Trace: every distinct lot reached upstream or downstream, with shipments and a summary; hidden parts redacted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+import strawberry
+
+from graph_schema.db import Row
+from resolvers.context import Info
+from resolvers.redaction import Redactor
+from resolvers.types.lot import Lot
+from resolvers.types.product import Product
+from resolvers.types.site import Site
+from resolvers.types.values import FirmRole, TraceDirection, native_datetime
+
+
+@strawberry.type(description="A lot reached by a trace; when redacted, only an opaque id, depth and owner role")
+class TracedLot:
+    id: strawberry.ID
+    depth: int
+    redacted: bool
+    owner_role: FirmRole | None
+    lot: Lot | None
+
+
+@strawberry.type(description="A shipment of a reached lot; when redacted, no sites, quantity or times")
+class TracedShipment:
+    id: strawberry.ID
+    lot_id: strawberry.ID
+    quantity: float | None
+    uom: str | None
+    shipped_at: datetime | None
+    received_at: datetime | None
+    redacted: bool
+    _from_gln: strawberry.Private[str | None]
+    _to_gln: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def from_site(self, info: Info) -> Site | None:
+        if self._from_gln is None:
+            return None
+        row = await info.context.loaders.site.load(self._from_gln)
+        return Site.from_record(row) if row else None
+
+    @strawberry.field
+    async def to_site(self, info: Info) -> Site | None:
+        if self._to_gln is None:
+            return None
+        row = await info.context.loaders.site.load(self._to_gln)
+        return Site.from_record(row) if row else None
+
+
+@strawberry.type(description="Total quantity of one product (in one unit) among the lots you may see")
+class ProductQuantity:
+    product_gtin: str
+    uom: str
+    quantity: float
+    lot_count: int
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product | None:
+        row = await info.context.loaders.product.load(self.product_gtin)
+        return Product.from_record(row) if row else None
+
+
+@strawberry.type(
+    description="Counts over the trace. Firm, site and quantity figures cover what you may see in detail; "
+    "redactedCount tells how many reached lots are hidden from you"
+)
+class TraceSummary:
+    lot_count: int
+    redacted_count: int
+    firm_count: int
+    site_count: int
+    shipment_count: int
+    max_depth: int
+    quantities: list[ProductQuantity]
+
+
+@strawberry.type(description="The result of tracing one lot upstream or downstream")
+class Trace:
+    origin: Lot
+    direction: TraceDirection
+    lots: list[TracedLot]
+    shipments: list[TracedShipment]
+    summary: TraceSummary
+
+    @classmethod
+    def from_rows(cls, rows: list[Row], *, direction: TraceDirection, redactor: Redactor) -> Trace:
+        """Build the trace from the graph's rows (origin first); hidden records get per-caller opaque ids."""
+        traced: list[TracedLot] = []
+        shipments: list[TracedShipment] = []
+        firms: set[str] = set()
+        sites: set[str] = set()
+        totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        for row in rows:
+            lot_row = row["lot"]
+            role = FirmRole(row["ownerRole"]) if row["ownerRole"] else None
+            if lot_row is None:
+                lot_id = redactor.opaque("lot", row["hiddenRef"])
+                traced.append(
+                    TracedLot(id=strawberry.ID(lot_id), depth=row["depth"], redacted=True, owner_role=role, lot=None)
+                )
+            else:
+                lot_id = lot_row["id"]
+                traced.append(
+                    TracedLot(
+                        id=strawberry.ID(lot_id),
+                        depth=row["depth"],
+                        redacted=False,
+                        owner_role=role,
+                        lot=Lot.from_record(lot_row),
+                    )
+                )
+                firms.add(lot_row["ownerFirmId"])
+                sites.add(lot_row["siteGln"])
+                total = totals[(lot_row["productGtin"], lot_row["uom"])]
+                total[0] += lot_row["quantity"]
+                total[1] += 1
+            for sh in row["shipments"]:
+                if "hiddenRef" in sh:
+                    shipments.append(
+                        TracedShipment(
+                            id=strawberry.ID(redactor.opaque("shipment", sh["hiddenRef"])),
+                            lot_id=strawberry.ID(lot_id),
+                            quantity=None,
+                            uom=None,
+                            shipped_at=None,
+                            received_at=None,
+                            redacted=True,
+                            _from_gln=None,
+                            _to_gln=None,
+                        )
+                    )
+                    continue
+                shipments.append(
+                    TracedShipment(
+                        id=strawberry.ID(sh["id"]),
+                        lot_id=strawberry.ID(lot_id),
+                        quantity=sh["quantity"],
+                        uom=sh["uom"],
+                        shipped_at=native_datetime(sh["shippedAt"]),
+                        received_at=native_datetime(sh["receivedAt"]),
+                        redacted=False,
+                        _from_gln=sh["fromGln"],
+                        _to_gln=sh["toGln"],
+                    )
+                )
+                firms.update((sh["fromFirmId"], sh["toFirmId"]))
+                sites.update((sh["fromGln"], sh["toGln"]))
+        summary = TraceSummary(
+            lot_count=len(traced),
+            redacted_count=sum(1 for t in traced if t.redacted),
+            firm_count=len(firms),
+            site_count=len(sites),
+            shipment_count=len(shipments),
+            max_depth=max((t.depth for t in traced), default=0),
+            quantities=[
+                ProductQuantity(product_gtin=gtin, uom=uom, quantity=round(qty, 6), lot_count=int(count))
+                for (gtin, uom), (qty, count) in sorted(totals.items())
+            ],
+        )
+        origin = Lot.from_record(rows[0]["lot"])
+        return cls(origin=origin, direction=direction, lots=traced, shipments=shipments, summary=summary)

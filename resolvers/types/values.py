@@ -1,0 +1,26 @@
+"""Small conversions from graph values to GraphQL values, and the graph's enums exposed to GraphQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from graph_schema.model import CertificationKind, FirmRole, LotStatus, SiteKind, TraceDirection
+
+# strawberry.enum registers the graph's own enums in place, so GraphQL and Cypher share one definition
+for _enum in (FirmRole, SiteKind, LotStatus, CertificationKind, TraceDirection):
+    strawberry.enum(_enum)
+
+__all__ = ["CertificationKind", "FirmRole", "LotStatus", "SiteKind", "TraceDirection", "native_datetime"]
+
+
+def native_datetime(value: Any) -> datetime | None:
+    """A Neo4j DateTime (or None) as a Python datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    converted: datetime = value.to_native()
+    return converted
