@@ -1,9 +1,10 @@
 """Upstream and downstream trace over distinct lots, with redaction decided inside the query.
 
 Lots are linked through transformations: (:Lot)-[:CONSUMED_BY]->(:Transformation)-[:PRODUCED]->(:Lot), so a
-lot's depth is half the length of the shortest path to it. The traversal asks Neo4j for each distinct lot
-reached and the minimum path length to it, which the planner answers with a breadth-first, pruning
-expansion that visits each node once: a DAG with many paths between the same lots does not enumerate them.
+lot's depth is half the length of the shortest path to it. ``ANY SHORTEST`` with an open end node plans as
+one breadth-first expansion from the origin (StatefulShortestPath) that reaches each lot once, at its
+shortest depth: a DAG with many paths between the same lots does not enumerate them. (A plain
+variable-length pattern with ``min(length(p))`` would enumerate every path; its plan says VarLengthExpand(All).)
 Shipments do not change a lot's identity; the shipments of every reached lot come back with it.
 """
 
@@ -26,8 +27,8 @@ MATCH (o:Lot {id: $lotId})
 CALL (o) {
   RETURN o AS l, 0 AS depth
   UNION
-  MATCH p = (o)PATTERN(l:Lot)
-  RETURN l, min(length(p)) / 2 AS depth
+  MATCH p = ANY SHORTEST (o)PATTERN(l:Lot)
+  RETURN l, length(p) / 2 AS depth
 }
 WITH l, depth, """
     + LOT_IN_DETAIL
@@ -62,9 +63,9 @@ def trace_query(direction: TraceDirection, max_depth: int) -> LiteralString:
         raise ValueError(f"max_depth must lie in 1..{MAX_DEPTH}")
     hops = 2 * max_depth
     if direction is TraceDirection.DOWNSTREAM:
-        pattern = f"-[:CONSUMED_BY|PRODUCED*2..{hops}]->"
+        pattern = f"-[:CONSUMED_BY|PRODUCED]->{{2,{hops}}}"
     else:
-        pattern = f"<-[:CONSUMED_BY|PRODUCED*2..{hops}]-"
+        pattern = f"<-[:CONSUMED_BY|PRODUCED]-{{2,{hops}}}"
     return _TRACE_TEMPLATE.replace("PATTERN", pattern)
 
 

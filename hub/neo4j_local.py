@@ -26,6 +26,7 @@ _MAIN_CLASS: Final = "org.neo4j.server.CommunityEntryPoint"
 _MARKER: Final = ".neo4j-lib-complete"
 _TAIL_LINES: Final = 30
 _INITIAL_PASSWORD: Final = "neo4j"  # noqa: S105 - Neo4j's documented factory password, replaced at once
+_DETACH: Final = 'pid_file=$1; shift; "$@" & echo $! >"$pid_file"'
 _SIZE: Final = re.compile(r"[1-9][0-9]*[kmgKMG]?")  # what both -Xmx and Neo4j's byte parser accept
 
 # What the official launcher passes (its neo4j.conf server.jvm.additional plus its own), minus
@@ -219,7 +220,6 @@ class LocalNeo4j:
         self.config = config
         self.home = config.home.absolute()
         self._pid_file = self.home / "run" / "neo4j.pid"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
@@ -289,16 +289,18 @@ class LocalNeo4j:
         # Only what this launch writes belongs in an error message.
         offsets = {path: path.stat().st_size if path.exists() else 0 for path in _logs(self.home)}
         with _logs(self.home)[0].open("ab") as console:
-            # A session of its own, so that a Ctrl-C in the caller's terminal does not reach the server.
-            self._proc = subprocess.Popen(
-                cmd, cwd=self.home, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                start_new_session=True,
+            # The shell exits at once, so the server is nobody's child here: a Popen of it would warn when
+            # collected while the server runs on. A session of its own keeps a Ctrl-C off the server.
+            subprocess.run(
+                ["/bin/sh", "-c", _DETACH, "sh", str(self._pid_file), *cmd], cwd=self.home,
+                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+                check=True,
             )  # fmt: skip
-        self._pid_file.write_text(f"{self._proc.pid}\n")
+        pid = int(self._pid_file.read_text())
         try:
-            self._await_ready(self._proc.pid, time.monotonic() + timeout, offsets)
+            self._await_ready(pid, time.monotonic() + timeout, offsets)
         except BaseException:
-            self._terminate(self._proc.pid, 10.0)
+            self._terminate(pid, 10.0)
             raise
         return self.status()
 
@@ -337,8 +339,6 @@ class LocalNeo4j:
         return pid if self._alive(pid) else None
 
     def _alive(self, pid: int) -> bool:
-        if self._proc is not None and self._proc.pid == pid:
-            return self._proc.poll() is None  # poll() also reaps our child, so no zombie looks alive
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except FileNotFoundError:

@@ -1,0 +1,57 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper they use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test install lint typecheck unit neo4j-start neo4j-stop seed-large bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## the hub on 127.0.0.1:8000 with GraphiQL, on the local Neo4j, with the demo cluster (seeded once)
+run: install
+	$(BIN)/hub neo4j start
+	$(BIN)/hub schema apply
+	$(BIN)/hub seed --scale demo --if-empty
+	@echo
+	@echo "GraphiQL: http://127.0.0.1:8000/graphql  -- add this header in GraphiQL's Headers tab:"
+	@echo "{\"Authorization\": \"Bearer $$($(BIN)/hub token --firm anchor --role admin 2>/dev/null)\"}"
+	@echo
+	$(BIN)/hub serve
+
+## lint, types, and the whole test suite against a real Neo4j that the tests start themselves
+test: install lint typecheck
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+neo4j-start: install
+	$(BIN)/hub neo4j start
+
+neo4j-stop: install
+	$(BIN)/hub neo4j stop
+
+seed-large: install
+	$(BIN)/hub neo4j start
+	$(BIN)/hub seed --scale large
+
+bench: install
+	$(BIN)/python -m bench.trace_latency
+
+clean:
+	-$(BIN)/hub neo4j stop
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
