@@ -42,9 +42,15 @@ def _convert(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions=extensions,
         )
-    log.error("unexpected error in %s", error.path, exc_info=original)
     return GraphQLError(
         "internal error; it has been logged", nodes=error.nodes, path=error.path, extensions={"code": INTERNAL}
+    )
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors the caller caused (bad input, no permission): answered, not logged as faults."""
+    return error.original_error is None or isinstance(error.original_error, HubError) or "code" in (
+        error.extensions or {}
     )
 
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import QueryDepthLimiter
 
-from resolvers.errors import ErrorCodes
+from resolvers.errors import ErrorCodes, is_expected
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 
 
+class HubSchema(strawberry.Schema):
+    """Logs only unexpected errors: a bad identifier or a refused request is the caller's, not a fault."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        unexpected = [error for error in errors if not is_expected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
-    return strawberry.Schema(
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         extensions=[ErrorCodes, lambda: QueryDepthLimiter(max_depth=max_query_depth)],

@@ -1,0 +1,153 @@
+"""The cluster's directory as the generators build it: firms, sites, products, and who supplies whom.
+
+A Registry hands out GS1 numbers: each firm gets a Korean company prefix (880 and four digits), its sites
+get GLNs and its products GTINs under that prefix, all with valid check digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from graph_schema.identifiers import gs1_check_digit
+from graph_schema.model import CertificationKind, FirmRole, SiteKind
+from graph_schema.records import (
+    CcpRecord,
+    CertificationRecord,
+    FirmRecord,
+    ProductRecord,
+    SalesChannelRecord,
+    SiteRecord,
+)
+from seed.catalog import CCPS, MATERIALS
+
+COMPANY_PREFIX_LENGTH = 7
+
+
+@dataclass(frozen=True)
+class Source:
+    """A site that commissions lots of one raw material: a GAP farm field, a salt pan, a mill."""
+
+    site: SiteRecord
+    number: int
+    material: str
+    product: ProductRecord
+
+
+@dataclass
+class Plant:
+    """A plant site with what it makes (output material -> the product record it commissions)."""
+
+    site: SiteRecord
+    number: int
+    outputs: dict[str, ProductRecord]
+    lots_per_day: tuple[int, int]
+    suppliers: dict[str, list[Source]] = field(default_factory=dict)
+    dcs: list[SiteRecord] = field(default_factory=list)
+
+
+@dataclass
+class DistributionCentre:
+    site: SiteRecord
+    stores: list[SiteRecord] = field(default_factory=list)
+
+
+@dataclass
+class Directory:
+    """Everything but the events: the profile records, plus the supply network the flow runs on."""
+
+    firms: list[FirmRecord] = field(default_factory=list)
+    sites: list[SiteRecord] = field(default_factory=list)
+    certifications: list[CertificationRecord] = field(default_factory=list)
+    products: list[ProductRecord] = field(default_factory=list)
+    channels: list[SalesChannelRecord] = field(default_factory=list)
+    ccps: list[CcpRecord] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    plants: list[Plant] = field(default_factory=list)
+    dcs: list[DistributionCentre] = field(default_factory=list)
+
+
+class Registry:
+    """Builds profile records into a Directory, numbering GLNs and GTINs under each firm's prefix."""
+
+    def __init__(self, directory: Directory, *, first_prefix: int = 1000) -> None:
+        self.directory = directory
+        self._next_prefix = first_prefix
+        self._prefix: dict[str, str] = {}
+        self._next_location: dict[str, int] = {}
+        self._next_item: dict[str, int] = {}
+        self._products: dict[tuple[str, str], ProductRecord] = {}
+        self._site_count = 0
+
+    def firm(self, firm_id: str, name: str, name_ko: str, roles: list[FirmRole]) -> FirmRecord:
+        """Admit a firm and give it a company prefix."""
+        self._prefix[firm_id] = f"880{self._next_prefix:04d}"
+        self._next_prefix += 1
+        record = FirmRecord(id=firm_id, name=name, name_ko=name_ko, roles=roles)
+        self.directory.firms.append(record)
+        return record
+
+    def site(self, firm_id: str, name: str, kind: SiteKind, region: str) -> tuple[SiteRecord, int]:
+        """Register a site of a firm; returns it with a cluster-wide site number used in lot numbers."""
+        location = self._next_location.get(firm_id, 1)
+        self._next_location[firm_id] = location + 1
+        body = f"{self._prefix[firm_id]}{location:05d}"
+        record = SiteRecord(gln=body + str(gs1_check_digit(body)), firm_id=firm_id, name=name, kind=kind, region=region)
+        self.directory.sites.append(record)
+        self._site_count += 1
+        return record, self._site_count
+
+    def product(self, owner_firm_id: str, material: str, *, brand: str = "") -> ProductRecord:
+        """The owner's product of a material, registered on first use."""
+        key = (owner_firm_id, material)
+        if key in self._products:
+            return self._products[key]
+        item = self._next_item.get(owner_firm_id, 1)
+        self._next_item[owner_firm_id] = item + 1
+        body = f"0{self._prefix[owner_firm_id]}{item:05d}"
+        spec = MATERIALS[material]
+        prefix_en, prefix_ko = (f"{brand} ", f"{brand} ") if brand else ("", "")
+        record = ProductRecord(
+            gtin=body + str(gs1_check_digit(body)),
+            owner_firm_id=owner_firm_id,
+            name=prefix_en + spec.name,
+            name_ko=prefix_ko + spec.name_ko,
+            category=spec.category,
+            uom=spec.uom,
+        )
+        self._products[key] = record
+        self.directory.products.append(record)
+        return record
+
+    def certify(
+        self, site: SiteRecord, kind: CertificationKind, *, number: int, valid_from: datetime, years: int = 3
+    ) -> CertificationRecord:
+        """Certify a site (GAP for a farm field, HACCP or Smart HACCP for a plant)."""
+        record = CertificationRecord(
+            id=f"CERT-{kind.value}-{site.gln}",
+            firm_id=site.firm_id,
+            site_gln=site.gln,
+            kind=kind,
+            number=f"{kind.value.replace('_', '-')}-{valid_from.year}-{number:05d}",
+            valid_from=valid_from,
+            valid_until=valid_from + timedelta(days=365 * years),
+        )
+        self.directory.certifications.append(record)
+        return record
+
+    def control_points(self, site: SiteRecord, families: list[str]) -> None:
+        """Register the HACCP critical control points of a plant's production lines."""
+        for family in families:
+            for template in CCPS[family]:
+                self.directory.ccps.append(
+                    CcpRecord(
+                        id=f"{site.gln}-{family}-{template.code}",
+                        site_gln=site.gln,
+                        code=template.code,
+                        name=f"{template.name} ({family} line)",
+                        hazard=template.hazard,
+                        limit_low=template.limit_low,
+                        limit_high=template.limit_high,
+                        unit=template.unit,
+                    )
+                )

@@ -1,0 +1,48 @@
+"""Run GraphQL operations the way the hub does, with a principal of the test's choosing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.types import ExecutionResult
+
+from auth.decisions import viewer_for
+from auth.principal import Principal, Role
+from graph_schema.access import Viewer
+from graph_schema.db import Graph
+from resolvers.context import Context
+from resolvers.loaders import Loaders
+from resolvers.redaction import Redactor
+from resolvers.schema import build_schema
+
+SCHEMA = build_schema()
+REDACTION_KEY = b"test-redaction-key"
+
+
+def principal(firm_id: str, *roles: Role) -> Principal:
+    """A principal acting for ``firm_id`` (admin unless roles are given)."""
+    return Principal(subject=f"test:{firm_id}", firm_id=firm_id, roles=frozenset(roles or {Role.ADMIN}))
+
+
+async def execute(
+    graph: Graph, query: str, caller: Principal | None, variables: dict[str, Any] | None = None
+) -> ExecutionResult:
+    """Execute one operation with a fresh per-request context, like ``HubGraphQL.get_context``."""
+    viewer = viewer_for(caller) if caller is not None else None
+    request_graph = Graph(graph.driver, database=graph.database)
+    context = Context(
+        graph=request_graph,
+        principal=caller,
+        viewer=viewer,
+        redactor=Redactor(key=REDACTION_KEY, firm_id=caller.firm_id if caller else ""),
+        loaders=Loaders.create(request_graph, viewer or Viewer(firm_id="", detail_firm_ids=frozenset())),
+        max_page_size=100,
+    )
+    result = await SCHEMA.execute(query, variable_values=variables, context_value=context)
+    result.extensions = {"roundTrips": request_graph.round_trips}
+    return result
+
+
+def codes(result: ExecutionResult) -> list[str]:
+    """The ``extensions.code`` of each error."""
+    return [str((error.extensions or {}).get("code")) for error in result.errors or []]
