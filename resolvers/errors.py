@@ -49,8 +49,8 @@ def _convert(error: GraphQLError) -> GraphQLError:
 
 def is_expected(error: GraphQLError) -> bool:
     """Errors the caller caused (bad input, no permission): answered, not logged as faults."""
-    return error.original_error is None or isinstance(error.original_error, HubError) or "code" in (
-        error.extensions or {}
+    return (
+        error.original_error is None or isinstance(error.original_error, HubError) or "code" in (error.extensions or {})
     )
 
 

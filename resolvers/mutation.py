@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from auth.decisions import require_cluster_operator, require_editor
 from graph_schema import lots as lot_writes
 from graph_schema import parties
-from graph_schema.errors import HubError
+from graph_schema.db import Row
+from graph_schema.errors import HubError, NotFound
 from graph_schema.records import (
     FirmRecord,
     LotRecord,
@@ -39,6 +42,16 @@ from resolvers.types.shipment import Shipment
 from resolvers.types.site import Site
 
 
+async def _fresh(loader: DataLoader[str, Row | None], key: str) -> Row:
+    """Read back a record this request just wrote, past anything the loader cached before the write."""
+    with suppress(KeyError):
+        loader.clear(key)
+    row = await loader.load(key)
+    if row is None:  # committed a moment ago: only a concurrent delete could cause this
+        raise NotFound(f"{key} was written but could not be read back; try the query again", field="id")
+    return row
+
+
 async def _lots(info: Info, ids: list[str]) -> list[Lot]:
     rows = await info.context.loaders.lot.load_many(ids)
     return [Lot.from_record(row) for row in rows if row is not None]
@@ -63,9 +76,7 @@ class Mutation:
             },
         )
         await parties.upsert_firms(info.context.graph, [record])
-        info.context.loaders.firm.clear(record.id)
-        row = await info.context.loaders.firm.load(record.id)
-        assert row is not None  # just written in a committed transaction
+        row = await _fresh(info.context.loaders.firm, record.id)
         return Firm.from_record(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Register a site of your firm by its GLN")
@@ -83,9 +94,7 @@ class Mutation:
         )
         require_editor(principal, firm_id=record.firm_id, what="register sites")
         await parties.upsert_sites(info.context.graph, [record])
-        info.context.loaders.site.clear(record.gln)
-        row = await info.context.loaders.site.load(record.gln)
-        assert row is not None
+        row = await _fresh(info.context.loaders.site, record.gln)
         return Site.from_record(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Register a product your firm is brand owner of")
@@ -104,9 +113,7 @@ class Mutation:
             },
         )
         await parties.upsert_products(info.context.graph, [record])
-        info.context.loaders.product.clear(record.gtin)
-        row = await info.context.loaders.product.load(record.gtin)
-        assert row is not None
+        row = await _fresh(info.context.loaders.product, record.gtin)
         return Product.from_record(row)
 
     @strawberry.mutation(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import QueryDepthLimiter
+from strawberry.types import ExecutionContext
 
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.mutation import Mutation

@@ -19,7 +19,7 @@ from graph_schema.records import (
     SalesChannelRecord,
     SiteRecord,
 )
-from seed.catalog import CCPS, MATERIALS
+from seed.catalog import CCPS, INTERMEDIATES, MATERIALS, RECIPES, family_products
 
 COMPANY_PREFIX_LENGTH = 7
 
@@ -78,10 +78,14 @@ class Registry:
         self._next_item: dict[str, int] = {}
         self._products: dict[tuple[str, str], ProductRecord] = {}
         self._site_count = 0
+        self._brand: dict[str, tuple[str, str]] = {}
 
-    def firm(self, firm_id: str, name: str, name_ko: str, roles: list[FirmRole]) -> FirmRecord:
-        """Admit a firm and give it a company prefix."""
+    def firm(
+        self, firm_id: str, name: str, name_ko: str, roles: list[FirmRole], *, brand: tuple[str, str] | None = None
+    ) -> FirmRecord:
+        """Admit a firm and give it a company prefix; ``brand`` (English, Korean) prefixes its product names."""
         self._prefix[firm_id] = f"880{self._next_prefix:04d}"
+        self._brand[firm_id] = brand or (name.split()[0], name_ko[:2])
         self._next_prefix += 1
         record = FirmRecord(id=firm_id, name=name, name_ko=name_ko, roles=roles)
         self.directory.firms.append(record)
@@ -97,7 +101,7 @@ class Registry:
         self._site_count += 1
         return record, self._site_count
 
-    def product(self, owner_firm_id: str, material: str, *, brand: str = "") -> ProductRecord:
+    def product(self, owner_firm_id: str, material: str, *, branded: bool = True) -> ProductRecord:
         """The owner's product of a material, registered on first use."""
         key = (owner_firm_id, material)
         if key in self._products:
@@ -106,12 +110,12 @@ class Registry:
         self._next_item[owner_firm_id] = item + 1
         body = f"0{self._prefix[owner_firm_id]}{item:05d}"
         spec = MATERIALS[material]
-        prefix_en, prefix_ko = (f"{brand} ", f"{brand} ") if brand else ("", "")
+        brand_en, brand_ko = self._brand[owner_firm_id] if branded else ("", "")
         record = ProductRecord(
             gtin=body + str(gs1_check_digit(body)),
             owner_firm_id=owner_firm_id,
-            name=prefix_en + spec.name,
-            name_ko=prefix_ko + spec.name_ko,
+            name=f"{brand_en} {spec.name}".strip(),
+            name_ko=f"{brand_ko} {spec.name_ko}".strip(),
             category=spec.category,
             uom=spec.uom,
         )
@@ -151,3 +155,43 @@ class Registry:
                         unit=template.unit,
                     )
                 )
+
+    def source(self, site: SiteRecord, number: int, material: str) -> Source:
+        """Make a site a source of a raw material, sold under its firm's own GTIN."""
+        source = Source(site, number, material, self.product(site.firm_id, material))
+        self.directory.sources.append(source)
+        return source
+
+    def plant(
+        self,
+        firm_id: str,
+        name: str,
+        region: str,
+        families: list[str],
+        *,
+        brand_owner: str,
+        own_brand: frozenset[str] = frozenset(),
+        lots_per_day: tuple[int, int],
+    ) -> Plant:
+        """Register a plant making its families' goods: the brand owner's GTINs, or its own for ``own_brand``."""
+        site, number = self.site(firm_id, name, SiteKind.PLANT, region)
+        outputs: dict[str, ProductRecord] = {}
+        for family in families:
+            for material in family_products(family):
+                owner = firm_id if material in own_brand else brand_owner
+                outputs[material] = self.product(owner, material)
+            for recipe in RECIPES.values():
+                if recipe.family == family and recipe.output in INTERMEDIATES:
+                    # Made and used inside the plant: an internal product of the firm that makes it.
+                    outputs[recipe.output] = self.product(firm_id, recipe.output, branded=False)
+        self.control_points(site, families)
+        plant = Plant(site, number, outputs, lots_per_day)
+        self.directory.plants.append(plant)
+        return plant
+
+    def supply(self, plant: Plant, sources: dict[str, list[Source]]) -> None:
+        """Give a plant its suppliers for every raw material its recipes need."""
+        for output in plant.outputs:
+            for material, _ in RECIPES[output].inputs:
+                if material not in INTERMEDIATES:
+                    plant.suppliers[material] = sources[material]

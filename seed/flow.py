@@ -33,7 +33,7 @@ DESPATCH_ADVICE = "urn:epcglobal:cbv:btt:desadv"
 BILL_OF_LADING = "urn:epcglobal:cbv:btt:bol"
 MAX_ITEMS_PER_SHIPMENT = 40  # what fits on one truck in this simulation
 STOCK_DAYS = 4  # raw stock older than this at a plant, and unsold harvest at a farm, is no longer used
-ON_HOLD_RATE = 0.003
+ON_HOLD_RATE = 0.005
 
 
 @dataclass
@@ -68,7 +68,17 @@ class _Leg:
 
     origin: SiteRecord
     destination: SiteRecord
-    items: list[LotQuantity] = field(default_factory=list)
+    amounts: dict[str, float] = field(default_factory=dict)  # lot id -> quantity
+    uoms: dict[str, str] = field(default_factory=dict)
+
+    def add(self, lot_id: str, quantity: float, uom: str) -> None:
+        """Put a lot on this route, adding to what of it is already on the way (a lot appears once)."""
+        self.amounts[lot_id] = self.amounts.get(lot_id, 0.0) + quantity
+        self.uoms[lot_id] = uom
+
+    def items(self) -> list[LotQuantity]:
+        """The route's lots as shipment items."""
+        return [LotQuantity(lot_id=k, quantity=round(q, 1), uom=self.uoms[k]) for k, q in self.amounts.items()]
 
 
 class Flow:
@@ -153,20 +163,27 @@ class Flow:
         pool = self._pool[plant.site.gln]
         for material, need in needs.items():
             sources = plant.suppliers[material]
-            stock = sum(s.remaining for s in pool.get(material, []))
+            stocks = pool.setdefault(material, [])
+            stock = sum(s.remaining for s in stocks)
             target = need * 1.15
-            turn = self.rng.randrange(len(sources))
-            while stock < target:
+            first = turn = self.rng.randrange(len(sources))
+            # Every finished lot draws on two or more input lots, so keep at least two lots in stock.
+            while stock < target or (len(stocks) < 2 and turn - first < 2 * len(sources)):
                 source = sources[turn % len(sources)]
                 turn += 1
                 harvest = self._harvest(source, day, date, events)
                 # Part of the gap from each of several suppliers: tofu is then made from lots of two farms.
-                wanted = math.ceil((target - stock) * self.rng.uniform(0.5, 1.0) / 10) * 10
+                gap = max(target - stock, target * 0.3)
+                wanted = math.ceil(gap * self.rng.uniform(0.5, 1.0) / 10) * 10
                 amount = min(harvest.remaining, float(wanted))
                 harvest.remaining -= amount
                 leg = legs.setdefault((source.site.gln, plant.site.gln), _Leg(source.site, plant.site))
-                leg.items.append(LotQuantity(lot_id=harvest.lot_id, quantity=amount, uom=harvest.uom))
-                pool.setdefault(material, []).append(_Stock(harvest.lot_id, amount, harvest.uom, day, plant.site))
+                leg.add(harvest.lot_id, amount, harvest.uom)
+                same = next((s for s in stocks if s.lot_id == harvest.lot_id), None)
+                if same is None:
+                    stocks.append(_Stock(harvest.lot_id, amount, harvest.uom, day, plant.site))
+                else:
+                    same.remaining += amount
                 stock += amount
 
     def _harvest(self, source: Source, day: int, date: datetime, events: Events) -> _Stock:
@@ -237,7 +254,8 @@ class Flow:
                 if amount > 0:
                     stock.remaining -= amount
                     inputs.append(LotQuantity(lot_id=stock.lot_id, quantity=amount, uom=stock.uom))
-        return inputs
+        # Too little in stock for a recipe of two or more lots: the line does not run this batch.
+        return inputs if len(inputs) >= 2 else []
 
     def _dispatch(self, plant: Plant, lot: LotRecord, legs: dict[tuple[str, str], _Leg]) -> None:
         dcs = self.rng.sample(plant.dcs, 2) if len(plant.dcs) > 1 and self.rng.random() < 0.25 else plant.dcs[:1]
@@ -246,7 +264,7 @@ class Flow:
         first = round(lot.quantity * (self.rng.uniform(0.5, 0.7) if len(dcs) == 2 else 1.0))
         for dc, amount in zip(dcs, (first, lot.quantity - first), strict=False):
             leg = legs.setdefault((plant.site.gln, dc.gln), _Leg(plant.site, dc))
-            leg.items.append(LotQuantity(lot_id=lot.id, quantity=amount, uom=lot.uom))
+            leg.add(lot.id, amount, lot.uom)
 
     # --- distribution ------------------------------------------------------------------------------------
 
@@ -258,14 +276,14 @@ class Flow:
         held: list[tuple[str, SiteRecord, float, str]] = []
         for arrival in arrivals:
             centre: DistributionCentre = centres[arrival.destination.gln]
-            for item in arrival.items:
+            for item in arrival.items():
                 stores = self.rng.sample(centre.stores, self.rng.randint(1, min(3, len(centre.stores))))
                 sent = item.quantity * self.rng.uniform(0.7, 0.95)
                 weights = [self.rng.uniform(0.5, 1.5) for _ in stores]
                 for store, weight in zip(stores, weights, strict=True):
                     amount = round(sent * weight / sum(weights), 1)
                     leg = legs.setdefault((centre.site.gln, store.gln), _Leg(centre.site, store))
-                    leg.items.append(LotQuantity(lot_id=item.lot_id, quantity=amount, uom=item.uom))
+                    leg.add(item.lot_id, amount, item.uom)
                     held.append((item.lot_id, store, amount * self.rng.uniform(0.1, 0.5), item.uom))
                 held.append((item.lot_id, centre.site, item.quantity - sent, item.uom))
         self._ship(legs.values(), leaving, (1, 4), BILL_OF_LADING, events)
@@ -286,8 +304,9 @@ class Flow:
         """Pack each route's items into truckloads; returns what arrived, per route."""
         arrived: list[_Leg] = []
         for leg in legs:
-            for start in range(0, len(leg.items), MAX_ITEMS_PER_SHIPMENT):
-                items = leg.items[start : start + MAX_ITEMS_PER_SHIPMENT]
+            all_items = leg.items()
+            for start in range(0, len(all_items), MAX_ITEMS_PER_SHIPMENT):
+                items = all_items[start : start + MAX_ITEMS_PER_SHIPMENT]
                 self._shipment_seq += 1
                 shipped = leaving + timedelta(minutes=self.rng.randrange(60))
                 received = shipped + timedelta(hours=self.rng.randint(*transit_hours), minutes=self.rng.randrange(60))

@@ -53,11 +53,13 @@ class TinyCluster:
 async def register_firms(graph: Graph, firm_ids: list[str], *, roles: list[str] | None = None) -> dict[str, str]:
     """Firms with one plant each; returns firm id -> site GLN."""
     await parties.upsert_firms(
-        graph, [FirmRecord(id=f, name=f"Firm {f}", roles=roles or ["PLANT"]) for f in firm_ids]  # type: ignore[arg-type]
+        graph,
+        [FirmRecord(id=f, name=f"Firm {f}", roles=roles or ["PLANT"]) for f in firm_ids],
     )
     sites = {f: gln() for f in firm_ids}
     await parties.upsert_sites(
-        graph, [SiteRecord(gln=g, firmId=f, name=f"Plant of {f}", kind="PLANT") for f, g in sites.items()]  # type: ignore[arg-type]
+        graph,
+        [SiteRecord(gln=g, firm_id=f, name=f"Plant of {f}", kind="PLANT") for f, g in sites.items()],
     )
     return sites
 
@@ -72,16 +74,26 @@ async def random_cluster(graph: Graph, rng: random.Random, *, firm_count: int, l
     sites = await register_firms(graph, firm_ids)
     product = gtin()
     await parties.upsert_products(
-        graph, [ProductRecord(gtin=product, ownerFirmId=firm_ids[0], name="Tofu", category="tofu", uom="kg")]  # type: ignore[arg-type]
+        graph,
+        [ProductRecord(gtin=product, owner_firm_id=firm_ids[0], name="Tofu", category="tofu", uom="kg")],
     )
     cluster = TinyCluster(firms=firm_ids, site_of=sites, product=product)
     for i in range(lot_count):
         owner = rng.choice(firm_ids)
         lot = lgtin_for(product, f"L{next(_counter)}")
-        await lots.record_lots(graph, [LotRecord(
-            id=lot, ownerFirmId=owner, siteGln=sites[owner], quantity=float(rng.randint(1, 50)), uom="kg",
-            producedAt=T0 + timedelta(hours=i),
-        )])  # type: ignore[call-arg]
+        await lots.record_lots(
+            graph,
+            [
+                LotRecord(
+                    id=lot,
+                    owner_firm_id=owner,
+                    site_gln=sites[owner],
+                    quantity=float(rng.randint(1, 50)),
+                    uom="kg",
+                    produced_at=T0 + timedelta(hours=i),
+                )
+            ],
+        )
         cluster.lots.append(lot)
         cluster.owner_of[lot] = owner
         earlier = cluster.lots[:-1]
@@ -90,11 +102,19 @@ async def random_cluster(graph: Graph, rng: random.Random, *, firm_count: int, l
             for source in inputs:
                 if cluster.owner_of[source] != owner and owner not in cluster.shipped_to.get(source, set()):
                     await ship(graph, cluster, lot=source, to_firm=owner, at=T0 + timedelta(hours=i))
-            await lots.record_transformations(graph, [TransformationRecord(
-                id=f"t{next(_counter)}", firmId=owner, siteGln=sites[owner], occurredAt=T0 + timedelta(hours=i),
-                inputs=[LotQuantity(lotId=s, quantity=1.0, uom="kg") for s in inputs],
-                outputs=[LotQuantity(lotId=lot, quantity=1.0, uom="kg")],
-            )])  # type: ignore[call-arg]
+            await lots.record_transformations(
+                graph,
+                [
+                    TransformationRecord(
+                        id=f"t{next(_counter)}",
+                        firm_id=owner,
+                        site_gln=sites[owner],
+                        occurred_at=T0 + timedelta(hours=i),
+                        inputs=[LotQuantity(lot_id=s, quantity=1.0, uom="kg") for s in inputs],
+                        outputs=[LotQuantity(lot_id=lot, quantity=1.0, uom="kg")],
+                    )
+                ],
+            )
             cluster.inputs_of[lot] = inputs
     return cluster
 
@@ -103,10 +123,20 @@ async def ship(graph: Graph, cluster: TinyCluster, *, lot: str, to_firm: str, at
     """Ship a lot from its holder to another firm's site (the holder is its owner here)."""
     shipper = cluster.owner_of[lot]
     shipment_id = f"s{next(_counter)}"
-    await lots.record_shipments(graph, [ShipmentRecord(
-        id=shipment_id, fromGln=cluster.site_of[shipper], toGln=cluster.site_of[to_firm], shippedAt=at,
-        receivedAt=at + timedelta(hours=2), items=[LotQuantity(lotId=lot, quantity=1.0, uom="kg")],
-    )], shipper_firm_id=shipper)  # type: ignore[call-arg]
+    await lots.record_shipments(
+        graph,
+        [
+            ShipmentRecord(
+                id=shipment_id,
+                from_gln=cluster.site_of[shipper],
+                to_gln=cluster.site_of[to_firm],
+                shipped_at=at,
+                received_at=at + timedelta(hours=2),
+                items=[LotQuantity(lot_id=lot, quantity=1.0, uom="kg")],
+            )
+        ],
+        shipper_firm_id=shipper,
+    )
     cluster.shipped_to.setdefault(lot, set()).add(to_firm)
     cluster.shipments.append((shipment_id, lot, shipper, to_firm))
     return shipment_id

@@ -33,29 +33,69 @@ class Chain:
 async def chain(graph: Graph) -> Chain:
     sites = await register_firms(graph, ["farm", "plant", "rival"])
     soy_gtin, tofu_gtin = gtin(), gtin()
-    await parties.upsert_products(graph, [
-        ProductRecord(gtin=soy_gtin, ownerFirmId="farm", name="Soybean", nameKo="대두", category="raw", uom="kg"),
-        ProductRecord(gtin=tofu_gtin, ownerFirmId="plant", name="Firm tofu", nameKo="부침두부", category="tofu",
-                      uom="kg"),
-    ])  # type: ignore[call-arg]
+    await parties.upsert_products(
+        graph,
+        [
+            ProductRecord(
+                gtin=soy_gtin, owner_firm_id="farm", name="Soybean", name_ko="대두", category="raw", uom="kg"
+            ),
+            ProductRecord(
+                gtin=tofu_gtin, owner_firm_id="plant", name="Firm tofu", name_ko="부침두부", category="tofu", uom="kg"
+            ),
+        ],
+    )
     c = Chain(sites, soy_gtin, tofu_gtin)
-    await lots.record_lots(graph, [
-        LotRecord(id=c.soy, ownerFirmId="farm", siteGln=sites["farm"], quantity=500.0, uom="kg", producedAt=T0),
-        LotRecord(id=c.tofu, ownerFirmId="plant", siteGln=sites["plant"], quantity=300.0, uom="kg",
-                  producedAt=T0 + timedelta(days=1)),
-        LotRecord(id=c.rival_tofu, ownerFirmId="rival", siteGln=sites["rival"], quantity=90.0, uom="kg",
-                  producedAt=T0 + timedelta(days=1)),
-    ])  # type: ignore[call-arg]
-    await lots.record_shipments(graph, [ShipmentRecord(
-        id="DESADV-1", fromGln=sites["farm"], toGln=sites["plant"], shippedAt=T0 + timedelta(hours=3),
-        receivedAt=T0 + timedelta(hours=6), docType="DESADV", docNumber="D-1",
-        items=[LotQuantity(lotId=c.soy, quantity=500.0, uom="kg")],
-    )], shipper_firm_id="farm")  # type: ignore[call-arg]
-    await lots.record_transformations(graph, [TransformationRecord(
-        id="T-1", firmId="plant", siteGln=sites["plant"], occurredAt=T0 + timedelta(days=1),
-        inputs=[LotQuantity(lotId=c.soy, quantity=150.0, uom="kg")],
-        outputs=[LotQuantity(lotId=c.tofu, quantity=300.0, uom="kg")],
-    )])  # type: ignore[call-arg]
+    await lots.record_lots(
+        graph,
+        [
+            LotRecord(id=c.soy, owner_firm_id="farm", site_gln=sites["farm"], quantity=500.0, uom="kg", produced_at=T0),
+            LotRecord(
+                id=c.tofu,
+                owner_firm_id="plant",
+                site_gln=sites["plant"],
+                quantity=300.0,
+                uom="kg",
+                produced_at=T0 + timedelta(days=1),
+            ),
+            LotRecord(
+                id=c.rival_tofu,
+                owner_firm_id="rival",
+                site_gln=sites["rival"],
+                quantity=90.0,
+                uom="kg",
+                produced_at=T0 + timedelta(days=1),
+            ),
+        ],
+    )
+    await lots.record_shipments(
+        graph,
+        [
+            ShipmentRecord(
+                id="DESADV-1",
+                from_gln=sites["farm"],
+                to_gln=sites["plant"],
+                shipped_at=T0 + timedelta(hours=3),
+                received_at=T0 + timedelta(hours=6),
+                doc_type="DESADV",
+                doc_number="D-1",
+                items=[LotQuantity(lot_id=c.soy, quantity=500.0, uom="kg")],
+            )
+        ],
+        shipper_firm_id="farm",
+    )
+    await lots.record_transformations(
+        graph,
+        [
+            TransformationRecord(
+                id="T-1",
+                firm_id="plant",
+                site_gln=sites["plant"],
+                occurred_at=T0 + timedelta(days=1),
+                inputs=[LotQuantity(lot_id=c.soy, quantity=150.0, uom="kg")],
+                outputs=[LotQuantity(lot_id=c.tofu, quantity=300.0, uom="kg")],
+            )
+        ],
+    )
     return c
 
 
@@ -68,24 +108,39 @@ LOT = """query($id: ID!) { lot(id: $id) { id lotNumber quantity uom status
 async def test_owner_sees_its_lot_in_full(graph: Graph, chain: Chain) -> None:
     result = await execute(graph, LOT, principal("plant"), {"id": chain.tofu})
     assert result.errors is None
-    assert result.data == {"lot": {
-        "id": chain.tofu, "lotNumber": "TOFU-0902", "quantity": 300.0, "uom": "kg", "status": "ACTIVE",
-        "product": {"gtin": chain.tofu_gtin, "name": "Firm tofu", "nameKo": "부침두부"},
-        "site": {"gln": chain.sites["plant"], "firm": {"id": "plant"}}, "owner": {"id": "plant"},
-        "inputs": [{"transformationId": "T-1", "quantity": 150.0, "uom": "kg", "redacted": False,
-                    "lot": {"id": chain.soy}}],
-        "shipments": [],
-    }}
+    assert result.data == {
+        "lot": {
+            "id": chain.tofu,
+            "lotNumber": "TOFU-0902",
+            "quantity": 300.0,
+            "uom": "kg",
+            "status": "ACTIVE",
+            "product": {"gtin": chain.tofu_gtin, "name": "Firm tofu", "nameKo": "부침두부"},
+            "site": {"gln": chain.sites["plant"], "firm": {"id": "plant"}},
+            "owner": {"id": "plant"},
+            "inputs": [
+                {"transformationId": "T-1", "quantity": 150.0, "uom": "kg", "redacted": False, "lot": {"id": chain.soy}}
+            ],
+            "shipments": [],
+        }
+    }
 
 
 async def test_receiver_sees_the_suppliers_lot_one_step_back(graph: Graph, chain: Chain) -> None:
     result = await execute(graph, LOT, principal("plant"), {"id": chain.soy})
     assert result.errors is None
-    assert result.data is not None and result.data["lot"]["owner"] == {"id": "farm"}
-    assert result.data["lot"]["shipments"] == [{
-        "id": "DESADV-1", "fromSite": {"gln": chain.sites["farm"]}, "toSite": {"gln": chain.sites["plant"]},
-        "quantity": 500.0, "docType": "DESADV", "docNumber": "D-1",
-    }]
+    assert result.data is not None
+    assert result.data["lot"]["owner"] == {"id": "farm"}
+    assert result.data["lot"]["shipments"] == [
+        {
+            "id": "DESADV-1",
+            "fromSite": {"gln": chain.sites["farm"]},
+            "toSite": {"gln": chain.sites["plant"]},
+            "quantity": 500.0,
+            "docType": "DESADV",
+            "docNumber": "D-1",
+        }
+    ]
 
 
 async def test_another_firm_sees_no_lot_of_the_chain(graph: Graph, chain: Chain) -> None:
@@ -99,16 +154,21 @@ async def test_another_firm_sees_no_lot_of_the_chain(graph: Graph, chain: Chain)
 
 async def test_supplier_sees_the_plant_input_link_redacted(graph: Graph, chain: Chain) -> None:
     """The farm sees its soy went into something, not the plant's tofu lot itself."""
-    result = await execute(graph, "query($id: ID!) { lot(id: $id) { outputs { redacted quantity lot { id } } } }",
-                           principal("farm"), {"id": chain.soy})
+    result = await execute(
+        graph,
+        "query($id: ID!) { lot(id: $id) { outputs { redacted quantity lot { id } } } }",
+        principal("farm"),
+        {"id": chain.soy},
+    )
     assert result.data == {"lot": {"outputs": [{"redacted": True, "quantity": 300.0, "lot": None}]}}
 
 
 async def test_lots_lists_own_and_received_lots_with_filters(graph: Graph, chain: Chain) -> None:
     query = """query($gtin: String) { lots(productGtin: $gtin) { totalCount edges { node { id } } } }"""
     everything = await execute(graph, query, principal("plant"))
-    assert everything.data == {"lots": {"totalCount": 2, "edges": [
-        {"node": {"id": i}} for i in sorted([chain.soy, chain.tofu])]}}
+    assert everything.data == {
+        "lots": {"totalCount": 2, "edges": [{"node": {"id": i}} for i in sorted([chain.soy, chain.tofu])]}
+    }
     soy_only = await execute(graph, query, principal("plant"), {"gtin": chain.soy_gtin})
     assert soy_only.data == {"lots": {"totalCount": 1, "edges": [{"node": {"id": chain.soy}}]}}
 
@@ -124,30 +184,56 @@ TRACE = """query($id: ID!, $dir: TraceDirection!, $depth: Int) {
 
 async def test_downstream_trace_redacts_what_the_farm_may_not_see(graph: Graph, chain: Chain) -> None:
     result = await execute(graph, TRACE, principal("farm"), {"id": chain.soy, "dir": "DOWNSTREAM"})
-    assert result.errors is None and result.data is not None
+    assert result.errors is None
+    assert result.data is not None
     trace = result.data["trace"]
     assert trace["origin"] == {"id": chain.soy}
-    assert trace["lots"][0] == {"id": chain.soy, "depth": 0, "redacted": False, "ownerRole": "PLANT",
-                                "lot": {"id": chain.soy}}
+    assert trace["lots"][0] == {
+        "id": chain.soy,
+        "depth": 0,
+        "redacted": False,
+        "ownerRole": "PLANT",
+        "lot": {"id": chain.soy},
+    }
     hidden = trace["lots"][1]
-    assert hidden["depth"] == 1 and hidden["redacted"] is True and hidden["lot"] is None
+    assert hidden["depth"] == 1
+    assert hidden["redacted"] is True
+    assert hidden["lot"] is None
     assert hidden["ownerRole"] == "PLANT"
-    assert hidden["id"].startswith("redacted:lot:") and chain.tofu not in hidden["id"]
-    assert trace["shipments"] == [{"id": "DESADV-1", "lotId": chain.soy, "redacted": False, "quantity": 500.0,
-                                   "fromSite": {"gln": chain.sites["farm"]}, "toSite": {"gln": chain.sites["plant"]}}]
-    assert trace["summary"] == {"lotCount": 2, "redactedCount": 1, "firmCount": 2, "siteCount": 2,
-                                "shipmentCount": 1, "maxDepth": 1,
-                                "quantities": [{"productGtin": chain.soy_gtin, "uom": "kg", "quantity": 500.0,
-                                                "lotCount": 1}]}
+    assert hidden["id"].startswith("redacted:lot:")
+    assert chain.tofu not in hidden["id"]
+    assert trace["shipments"] == [
+        {
+            "id": "DESADV-1",
+            "lotId": chain.soy,
+            "redacted": False,
+            "quantity": 500.0,
+            "fromSite": {"gln": chain.sites["farm"]},
+            "toSite": {"gln": chain.sites["plant"]},
+        }
+    ]
+    assert trace["summary"] == {
+        "lotCount": 2,
+        "redactedCount": 1,
+        "firmCount": 2,
+        "siteCount": 2,
+        "shipmentCount": 1,
+        "maxDepth": 1,
+        "quantities": [{"productGtin": chain.soy_gtin, "uom": "kg", "quantity": 500.0, "lotCount": 1}],
+    }
     again = await execute(graph, TRACE, principal("farm"), {"id": chain.soy, "dir": "DOWNSTREAM"})
-    assert again.data is not None and again.data["trace"]["lots"][1]["id"] == hidden["id"]  # stable per caller
+    assert again.data is not None
+    assert again.data["trace"]["lots"][1]["id"] == hidden["id"]
 
 
 async def test_upstream_trace_of_the_plant_shows_its_received_input(graph: Graph, chain: Chain) -> None:
     result = await execute(graph, TRACE, principal("plant"), {"id": chain.tofu, "dir": "UPSTREAM", "depth": 1})
-    assert result.errors is None and result.data is not None
+    assert result.errors is None
+    assert result.data is not None
     assert [(lot["id"], lot["depth"], lot["redacted"]) for lot in result.data["trace"]["lots"]] == [
-        (chain.tofu, 0, False), (chain.soy, 1, False)]
+        (chain.tofu, 0, False),
+        (chain.soy, 1, False),
+    ]
     assert result.data["trace"]["summary"]["redactedCount"] == 0
 
 
@@ -163,12 +249,20 @@ async def test_trace_of_a_lot_the_caller_may_not_see_is_not_found(graph: Graph, 
         ("query($g: String!) { site(gln: $g) { name } }", {"g": "8800000000010"}, "BAD_USER_INPUT", "gln"),
         ("query($g: String!) { product(gtin: $g) { name } }", {"g": "123"}, "BAD_USER_INPUT", "gtin"),
         ("query($id: ID!) { lot(id: $id) { id } }", {"id": "LOT-1"}, "BAD_USER_INPUT", "id"),
-        ("query($id: ID!) { trace(lotId: $id, direction: UPSTREAM) { summary { lotCount } } }",
-         {"id": "urn:epc:class:lgtin:8801234.012345.NOPE"}, "NOT_FOUND", "lotId"),
-        ("query($id: ID!) { trace(lotId: $id, direction: UPSTREAM, maxDepth: 0) { summary { lotCount } } }",
-         {"id": "urn:epc:class:lgtin:8801234.012345.NOPE"}, "BAD_USER_INPUT", "maxDepth"),
+        (
+            "query($id: ID!) { trace(lotId: $id, direction: UPSTREAM) { summary { lotCount } } }",
+            {"id": "urn:epc:class:lgtin:8801234.012345.NOPE"},
+            "NOT_FOUND",
+            "lotId",
+        ),
+        (
+            "query($id: ID!) { trace(lotId: $id, direction: UPSTREAM, maxDepth: 0) { summary { lotCount } } }",
+            {"id": "urn:epc:class:lgtin:8801234.012345.NOPE"},
+            "BAD_USER_INPUT",
+            "maxDepth",
+        ),
         ("{ lots(first: 1000) { totalCount } }", {}, "BAD_USER_INPUT", "first"),
-        ("{ lots(after: \"bm90LWEtY3Vyc29y\") { totalCount } }", {}, "BAD_USER_INPUT", "after"),
+        ('{ lots(after: "bm90LWEtY3Vyc29y") { totalCount } }', {}, "BAD_USER_INPUT", "after"),
     ],
 )
 async def test_bad_input_gets_a_code_and_the_field(
@@ -176,7 +270,8 @@ async def test_bad_input_gets_a_code_and_the_field(
 ) -> None:
     result = await execute(graph, query, principal("plant"), variables)
     assert result.data is None or set(result.data.values()) == {None}  # nullable roots answer null
-    assert result.errors is not None and len(result.errors) == 1
+    assert result.errors is not None
+    assert len(result.errors) == 1
     assert (result.errors[0].extensions or {}).get("code") == code
     assert (result.errors[0].extensions or {}).get("field") == field
     assert "Traceback" not in result.errors[0].message
@@ -192,9 +287,14 @@ async def test_syntax_errors_and_deep_queries_have_codes(graph: Graph) -> None:
 
 
 async def test_every_query_refuses_an_unauthenticated_caller(graph: Graph, chain: Chain) -> None:
-    for query in ("{ me { firmId } }", "{ firms { totalCount } }", "{ lots { totalCount } }",
-                  f'{{ lot(id: "{chain.soy}") {{ id }} }}', f'{{ site(gln: "{chain.sites["farm"]}") {{ name }} }}',
-                  f'{{ trace(lotId: "{chain.soy}", direction: DOWNSTREAM) {{ summary {{ lotCount }} }} }}'):
+    for query in (
+        "{ me { firmId } }",
+        "{ firms { totalCount } }",
+        "{ lots { totalCount } }",
+        f'{{ lot(id: "{chain.soy}") {{ id }} }}',
+        f'{{ site(gln: "{chain.sites["farm"]}") {{ name }} }}',
+        f'{{ trace(lotId: "{chain.soy}", direction: DOWNSTREAM) {{ summary {{ lotCount }} }} }}',
+    ):
         result = await execute(graph, query, None)
         assert result.data is None or set(result.data.values()) == {None}, query
         assert codes(result) == ["UNAUTHENTICATED"], query
@@ -207,7 +307,8 @@ async def test_firms_page_by_cursor(graph: Graph, chain: Chain) -> None:
     assert first.data is not None
     page = first.data["firms"]
     assert [e["node"]["id"] for e in page["edges"]] == ["farm", "plant"]
-    assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"] is True
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
     second = await execute(graph, query, principal("rival", Role.VIEWER), {"after": page["pageInfo"]["endCursor"]})
     assert second.data is not None
     assert [e["node"]["id"] for e in second.data["firms"]["edges"]] == ["rival"]
@@ -218,23 +319,42 @@ async def test_lists_cost_the_same_round_trips_whatever_their_length(graph: Grap
     """DataLoaders batch every nested field: 3 lots or 12 lots, the same number of database queries."""
     sites = await register_firms(graph, ["maker", "dc"])
     product = gtin()
-    await parties.upsert_products(graph, [ProductRecord(gtin=product, ownerFirmId="maker", name="Kimchi",
-                                                        category="kimchi", uom="kg")])  # type: ignore[call-arg]
+    await parties.upsert_products(
+        graph, [ProductRecord(gtin=product, owner_firm_id="maker", name="Kimchi", category="kimchi", uom="kg")]
+    )
     ids = [lgtin_for(product, f"K{i:02d}") for i in range(12)]
-    await lots.record_lots(graph, [LotRecord(id=i, ownerFirmId="maker", siteGln=sites["maker"], quantity=10.0,
-                                             uom="kg", producedAt=T0) for i in ids])  # type: ignore[call-arg]
-    await lots.record_shipments(graph, [ShipmentRecord(
-        id=f"S{n}", fromGln=sites["maker"], toGln=sites["dc"], shippedAt=T0,
-        items=[LotQuantity(lotId=i, quantity=1.0, uom="kg")]) for n, i in enumerate(ids)],
-        shipper_firm_id="maker")  # type: ignore[call-arg]
+    await lots.record_lots(
+        graph,
+        [
+            LotRecord(id=i, owner_firm_id="maker", site_gln=sites["maker"], quantity=10.0, uom="kg", produced_at=T0)
+            for i in ids
+        ],
+    )
+    await lots.record_shipments(
+        graph,
+        [
+            ShipmentRecord(
+                id=f"S{n}",
+                from_gln=sites["maker"],
+                to_gln=sites["dc"],
+                shipped_at=T0,
+                items=[LotQuantity(lot_id=i, quantity=1.0, uom="kg")],
+            )
+            for n, i in enumerate(ids)
+        ],
+        shipper_firm_id="maker",
+    )
     query = """query($n: Int!) { lots(first: $n) { edges { node { id product { name brandOwner { name } }
         site { name firm { name certifications { kind } } } owner { name sites { gln } }
         inputs { quantity } outputs { quantity }
         shipments { toSite { name firm { name } } shipper { name } } } } } }"""
     small = await execute(graph, query, principal("maker"), {"n": 3})
     large = await execute(graph, query, principal("maker"), {"n": 12})
-    assert small.errors is None and large.errors is None
-    assert large.data is not None and len(large.data["lots"]["edges"]) == 12
+    assert small.errors is None
+    assert large.errors is None
+    assert large.data is not None
+    assert len(large.data["lots"]["edges"]) == 12
     assert small.extensions == large.extensions
     # one query for the page, then one per loader and nesting level (firms are asked for at three levels)
-    assert large.extensions is not None and large.extensions["roundTrips"] == 11
+    assert large.extensions is not None
+    assert large.extensions["roundTrips"] == 11

@@ -62,7 +62,8 @@ async def test_trace_matches_breadth_first_oracle(graph: Graph, seed: int) -> No
             expected_hidden = sorted(d for lot, d in expected.items() if not oracle_visible(cluster, lot, viewer_firm))
             assert hidden_depths == expected_hidden
             assert len(rows) == len(expected)  # every distinct lot once, no path duplicates
-            assert rows[0]["depth"] == 0 and rows[0]["lot"]["id"] == origin
+            assert rows[0]["depth"] == 0
+            assert rows[0]["lot"]["id"] == origin
 
             for row in rows:
                 lot_id = row["lot"]["id"] if row["lot"] else None
@@ -71,11 +72,10 @@ async def test_trace_matches_breadth_first_oracle(graph: Graph, seed: int) -> No
                         continue
                     assert shipment["lotId"] == lot_id
                     assert viewer_firm in (shipment["fromFirmId"], shipment["toFirmId"])
-            shown_shipments = sorted(
-                s["id"] for row in rows for s in row["shipments"] if "hiddenRef" not in s
-            )
+            shown_shipments = sorted(s["id"] for row in rows for s in row["shipments"] if "hiddenRef" not in s)
             expected_shipments = sorted(
-                sid for sid, lot, src, dst in cluster.shipments
+                sid
+                for sid, lot, src, dst in cluster.shipments
                 if lot in expected and viewer_firm in (src, dst) and oracle_visible(cluster, lot, viewer_firm)
             )
             assert shown_shipments == expected_shipments
@@ -94,18 +94,35 @@ async def test_diamond_with_shared_inputs_reports_each_lot_once_at_its_shortest_
     from tests.factories import T0
 
     ids = {name: lgtin_for(cluster.product, name) for name in ("SOY1", "SOY2", "CURDB", "TOFUA", "TOFUC")}
-    await lots.record_lots(graph, [
-        LotRecord(id=lot, ownerFirmId=firm, siteGln=cluster.site_of[firm], quantity=10.0, uom="kg",
-                  producedAt=T0 + timedelta(hours=i))  # type: ignore[call-arg]
-        for i, lot in enumerate(ids.values())
-    ])
+    await lots.record_lots(
+        graph,
+        [
+            LotRecord(
+                id=lot,
+                owner_firm_id=firm,
+                site_gln=cluster.site_of[firm],
+                quantity=10.0,
+                uom="kg",
+                produced_at=T0 + timedelta(hours=i),
+            )
+            for i, lot in enumerate(ids.values())
+        ],
+    )
 
     async def make(tid: str, inputs: list[str], output: str) -> None:
-        await lots.record_transformations(graph, [TransformationRecord(
-            id=tid, firmId=firm, siteGln=cluster.site_of[firm], occurredAt=T0,
-            inputs=[LotQuantity(lotId=ids[i], quantity=1.0, uom="kg") for i in inputs],
-            outputs=[LotQuantity(lotId=ids[output], quantity=1.0, uom="kg")],
-        )])  # type: ignore[call-arg]
+        await lots.record_transformations(
+            graph,
+            [
+                TransformationRecord(
+                    id=tid,
+                    firm_id=firm,
+                    site_gln=cluster.site_of[firm],
+                    occurred_at=T0,
+                    inputs=[LotQuantity(lot_id=ids[i], quantity=1.0, uom="kg") for i in inputs],
+                    outputs=[LotQuantity(lot_id=ids[output], quantity=1.0, uom="kg")],
+                )
+            ],
+        )
 
     await make("t-curd", ["SOY1"], "CURDB")
     await make("t-tofuA", ["SOY1", "SOY2", "CURDB"], "TOFUA")
