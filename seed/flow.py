@@ -34,6 +34,7 @@ BILL_OF_LADING = "urn:epcglobal:cbv:btt:bol"
 MAX_ITEMS_PER_SHIPMENT = 40  # what fits on one truck in this simulation
 STOCK_DAYS = 4  # raw stock older than this at a plant, and unsold harvest at a farm, is no longer used
 ON_HOLD_RATE = 0.005
+ORDER_DAYS = 2.2
 
 
 @dataclass
@@ -165,7 +166,10 @@ class Flow:
             sources = plant.suppliers[material]
             stocks = pool.setdefault(material, [])
             stock = sum(s.remaining for s in stocks)
-            target = need * 1.15
+            if stock >= need * 1.15 and len(stocks) >= 2:
+                continue
+            # Reorder for about two days, so a plant takes a material every other day, not every day.
+            target = need * ORDER_DAYS
             first = turn = self.rng.randrange(len(sources))
             # Every finished lot draws on two or more input lots, so keep at least two lots in stock.
             while stock < target or (len(stocks) < 2 and turn - first < 2 * len(sources)):

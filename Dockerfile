@@ -1,0 +1,15 @@
+# The hub's image, for those who run containers (docker-compose.yml); the local default needs none.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY hub ./hub
+COPY graph_schema ./graph_schema
+COPY resolvers ./resolvers
+COPY auth ./auth
+COPY seed ./seed
+RUN pip install --no-cache-dir '.[postgres]' && useradd --create-home hub
+USER hub
+ENV HUB_HOST=0.0.0.0 HUB_STATE_DIR=/home/hub/state
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz')" || exit 1
+CMD ["hub", "serve"]

@@ -1,0 +1,58 @@
+"""docker-compose.yml and the Dockerfile cannot run here (no Docker engine), so they are checked by reading."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.neo4j_local import NEO4J_VERSION
+from hub.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_runs_the_same_neo4j_version_as_the_local_server() -> None:
+    assert compose()["services"]["neo4j"]["image"] == f"neo4j:{NEO4J_VERSION}-community"
+
+
+def test_compose_hub_settings_are_valid_hub_settings() -> None:
+    """Every HUB_ variable the compose file sets is a setting the hub knows, and production accepts them."""
+    env = compose()["services"]["hub"]["environment"]
+    fields = {f"HUB_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields, set(env) - fields
+    assert env["HUB_NEO4J_URI"].startswith("neo4j://")  # routing scheme: a cluster works unchanged
+    resolved = {key: re.sub(r"\$\{[^}]+\}", "x", str(value)) for key, value in env.items()}
+    settings = Settings(**{key.removeprefix("HUB_").lower(): value for key, value in resolved.items()})
+    assert settings.env.value == "production"
+
+
+def test_compose_secrets_come_from_the_environment_not_the_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("NEO4J_PASSWORD", "POSTGRES_PASSWORD", "HUB_REDACTION_SECRET"):
+        assert f"${{{name}:?" in text
+    assert not re.search(r"PASSWORD:\s*['\"]?[A-Za-z0-9]{6,}['\"]?\s*$", text, re.MULTILINE)
+
+
+def test_compose_services_wait_for_healthy_dependencies_and_bind_loopback() -> None:
+    services = compose()["services"]
+    assert services["hub"]["depends_on"]["neo4j"]["condition"] == "service_healthy"
+    for service in services.values():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), port
+
+
+def test_dockerfile_copies_every_package_and_serves_the_hub() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    for package in ("hub", "graph_schema", "resolvers", "auth", "seed"):
+        assert f"COPY {package} ./{package}" in text
+    assert 'CMD ["hub", "serve"]' in text
+    assert "USER hub" in text
