@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-# A lot is shown in detail to a viewer who owns it (or whose owner shares TRACE with it), and to the
-# firm it was shipped to: one step back (EU 178/2002 art. 18) needs no grant.
+# A lot is shown in detail to a viewer who owns it or whose owner shares TRACE at DETAIL with it, to the
+# firm it was shipped to (one step back, EU 178/2002 art. 18, needs no grant), and, while a recall is
+# open, to its coordinator and the agency when the lot is in the recall's trace.
 LOT_IN_DETAIL: Final = (
-    "(l.ownerFirmId IN $detailFirms OR EXISTS { MATCH (l)<-[:CARRIES]-(:Shipment {toFirmId: $viewerFirm}) })"
+    "(l.ownerFirmId IN $detailFirms"
+    " OR EXISTS { MATCH (l)<-[:CARRIES]-(:Shipment {toFirmId: $viewerFirm}) }"
+    " OR (size($recalls) > 0 AND EXISTS { MATCH (l)<-[:AFFECTS]-(rc:Recall) WHERE rc.id IN $recalls }))"
 )
-# A shipment is shown to both of its parties (one step forward for the shipper) and to viewers who see
-# the shipper's trace data in detail.
-SHIPMENT_IN_DETAIL: Final = "(sh.fromFirmId IN $detailFirms OR sh.toFirmId = $viewerFirm)"
+# A shipment is shown to both of its parties (one step forward for the shipper), to viewers who see the
+# shipper's trace data in detail, and to a recall's coordinator when it carried a lot of the recall.
+SHIPMENT_IN_DETAIL: Final = (
+    "(sh.fromFirmId IN $detailFirms OR sh.toFirmId = $viewerFirm"
+    " OR (size($recalls) > 0 AND EXISTS { MATCH (sh)-[:CARRIES]->(:Lot)<-[:AFFECTS]-(rs:Recall)"
+    " WHERE rs.id IN $recalls }))"
+)
+# Owners sharing TRACE at SUMMARY level: their lots stay redacted but count in a trace's totals.
+LOT_IN_SUMMARY: Final = "(l.ownerFirmId IN $summaryFirms)"
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """The caller as the graph queries need it: its firm and the firms whose trace records it sees in detail."""
+    """The caller as the graph queries need it: its firm and whose trace records it sees, and how."""
 
     firm_id: str
     detail_firm_ids: frozenset[str]
+    summary_firm_ids: frozenset[str] = field(default_factory=frozenset)
+    recall_ids: frozenset[str] = field(default_factory=frozenset)
 
     def params(self) -> dict[str, Any]:
         """Parameters for the visibility predicates above."""
-        return {"viewerFirm": self.firm_id, "detailFirms": sorted(self.detail_firm_ids)}
+        return {
+            "viewerFirm": self.firm_id,
+            "detailFirms": sorted(self.detail_firm_ids),
+            "summaryFirms": sorted(self.summary_firm_ids - self.detail_firm_ids),
+            "recalls": sorted(self.recall_ids),
+        }

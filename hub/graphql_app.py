@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from auth.backend import PrincipalUser
-from auth.decisions import viewer_for
+from auth.decisions import decide_for_request
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
 from hub.settings import Settings
@@ -71,13 +71,13 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         user = request.scope.get("user")
         principal = user.principal if isinstance(user, PrincipalUser) else None
-        viewer = viewer_for(principal) if principal is not None else None
         graph = Graph(self.state.driver, database=self.state.settings.neo4j_database)
-        request.scope["hub.graph"] = graph  # lets tests and metrics read the request's round trips
+        decision = await decide_for_request(graph, principal) if principal is not None else None
+        viewer = decision.viewer if decision is not None else None
         return Context(
             graph=graph,
             principal=principal,
-            viewer=viewer,
+            decision=decision,
             redactor=Redactor(key=self.state.redaction_key, firm_id=principal.firm_id if principal else ""),
             loaders=Loaders.create(graph, viewer or _NOBODY),
             max_page_size=self.state.settings.max_page_size,

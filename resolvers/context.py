@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import strawberry
 
+from auth.decisions import Decision
 from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
@@ -29,17 +32,36 @@ class Context:
 
     graph: Graph
     principal: Principal | None
-    viewer: Viewer | None
+    decision: Decision | None
     redactor: Redactor
     loaders: Loaders
     max_page_size: int
-    firm_roles_cache: dict[str, list[str]] = field(default_factory=dict)
+    # owner firm -> records of that firm this request returned to the caller (for the access log)
+    accessed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """The caller's visibility, when there is a caller."""
+        return self.decision.viewer if self.decision is not None else None
 
     def require_principal(self) -> tuple[Principal, Viewer]:
         """The authenticated caller and its visibility; UNAUTHENTICATED when the request carries none."""
-        if self.principal is None or self.viewer is None:
+        principal, decision = self.require_decision()
+        return principal, decision.viewer
+
+    def require_decision(self) -> tuple[Principal, Decision]:
+        """The authenticated caller and everything decided about it."""
+        if self.principal is None or self.decision is None:
             raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' with the request")
-        return self.principal, self.viewer
+        return self.principal, self.decision
+
+    def note_access(self, owner_firm_ids: Iterable[str]) -> None:
+        """Count records of other firms returned to the caller; the access log writes them after the request."""
+        if self.principal is None:
+            return
+        for owner in owner_firm_ids:
+            if owner != self.principal.firm_id:
+                self.accessed[owner] += 1
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -61,11 +61,8 @@ async def _lots(info: Info, ids: list[str]) -> list[Lot]:
 class Mutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Admit a member (cluster operator's admin)")
     async def register_firm(self, info: Info, input: FirmInput) -> Firm:
-        principal, _ = info.context.require_principal()
-        operator = await info.context.loaders.firm.load(principal.firm_id)
-        require_cluster_operator(
-            principal, operator_roles=operator["roles"] if operator else None, what="admit member firms"
-        )
+        principal, decision = info.context.require_decision()
+        require_cluster_operator(principal, decision, what="admit member firms")
         record = parse_record(
             FirmRecord,
             {

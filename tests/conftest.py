@@ -25,7 +25,9 @@ def neo4j_server() -> Iterator[tuple[str, str, str]]:
         yield uri, os.environ.get("HUB_TEST_NEO4J_USER", "neo4j"), os.environ["HUB_TEST_NEO4J_PASSWORD"]
         return
     server = LocalNeo4j(
-        LocalNeo4jConfig(home=ROOT / ".local" / "neo4j-test", bolt_port=TEST_BOLT_PORT, heap="1g", pagecache="512m")
+        LocalNeo4jConfig(
+            home=ROOT / ".local" / f"neo4j-test-{TEST_BOLT_PORT}", bolt_port=TEST_BOLT_PORT, heap="1g", pagecache="512m"
+        )
     )
     server.start()
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from strawberry.types import ExecutionResult
 
-from auth.decisions import viewer_for
+from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
@@ -28,12 +28,13 @@ async def execute(
     graph: Graph, query: str, caller: Principal | None, variables: dict[str, Any] | None = None
 ) -> ExecutionResult:
     """Execute one operation with a fresh per-request context, like ``HubGraphQL.get_context``."""
-    viewer = viewer_for(caller) if caller is not None else None
     request_graph = Graph(graph.driver, database=graph.database)
+    decision = await decide_for_request(request_graph, caller) if caller is not None else None
+    viewer = decision.viewer if decision is not None else None
     context = Context(
         graph=request_graph,
         principal=caller,
-        viewer=viewer,
+        decision=decision,
         redactor=Redactor(key=REDACTION_KEY, firm_id=caller.firm_id if caller else ""),
         loaders=Loaders.create(request_graph, viewer or Viewer(firm_id="", detail_firm_ids=frozenset())),
         max_page_size=100,

@@ -36,7 +36,7 @@ def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPa
         state_dir=tmp_path_factory.mktemp("state"),
         neo4j_uri=uri,
         neo4j_user=user,
-        neo4j_password=password,  # type: ignore[arg-type]
+        neo4j_password=password,
     )
 
 
@@ -86,7 +86,8 @@ def test_graphql_without_a_valid_token_is_401_with_no_data(base_url: str, header
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
-    assert body["code"] == "UNAUTHENTICATED" and "data" not in body
+    assert body["code"] == "UNAUTHENTICATED"
+    assert "data" not in body
 
 
 def test_graphiql_page_is_served_to_a_browser(base_url: str) -> None:

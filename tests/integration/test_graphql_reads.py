@@ -357,4 +357,4 @@ async def test_lists_cost_the_same_round_trips_whatever_their_length(graph: Grap
     assert small.extensions == large.extensions
     # one query for the page, then one per loader and nesting level (firms are asked for at three levels)
     assert large.extensions is not None
-    assert large.extensions["roundTrips"] == 11
+    assert large.extensions["roundTrips"] == 12

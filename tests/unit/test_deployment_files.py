@@ -31,7 +31,7 @@ def test_compose_hub_settings_are_valid_hub_settings() -> None:
     assert set(env) <= fields, set(env) - fields
     assert env["HUB_NEO4J_URI"].startswith("neo4j://")  # routing scheme: a cluster works unchanged
     resolved = {key: re.sub(r"\$\{[^}]+\}", "x", str(value)) for key, value in env.items()}
-    settings = Settings(**{key.removeprefix("HUB_").lower(): value for key, value in resolved.items()})
+    settings = Settings.model_validate({key.removeprefix("HUB_").lower(): value for key, value in resolved.items()})
     assert settings.env.value == "production"
 
 

@@ -11,7 +11,8 @@ from hub.settings import Environment, Settings
 def test_defaults_serve_loopback_with_graphiql_in_development() -> None:
     settings = Settings()
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
-    assert settings.uses_local_neo4j and settings.graphiql_enabled
+    assert settings.uses_local_neo4j
+    assert settings.graphiql_enabled
     assert settings.database_url.startswith("sqlite:///")
 
 
@@ -24,10 +25,10 @@ def test_production_names_every_missing_secret() -> None:
     assert not Settings(
         env=Environment.PRODUCTION,
         neo4j_uri="neo4j://db:7687",
-        neo4j_password="p" * 12,  # type: ignore[arg-type]
+        neo4j_password="p" * 12,
         redaction_secret="s" * 32,
         sql_url="postgresql+psycopg://h/db",
-    ).graphiql_enabled  # type: ignore[arg-type]
+    ).graphiql_enabled
 
 
 @pytest.mark.parametrize(("name", "value"), [("HUB_PORT", "0"), ("HUB_NEO4J_HEAP", "lots"), ("HUB_ENV", "staging")])
