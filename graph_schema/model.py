@@ -140,3 +140,27 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.SHARING_GRANT, "ownerFirmId"),
     (Label.RECALL, "status"),
 )
+
+
+class SharingScope(StrEnum):
+    TRACE = "TRACE"
+    INVENTORY = "INVENTORY"
+    SALES = "SALES"
+    CCP = "CCP"
+    ORDERS = "ORDERS"
+
+
+class SharingLevel(StrEnum):
+    SUMMARY = "SUMMARY"
+    DETAIL = "DETAIL"
+
+
+class RecallClass(StrEnum):
+    I = "I"  # noqa: E741 (FDA's class names)
+    II = "II"
+    III = "III"
+
+
+class RecallStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Final, LiteralString
 
-from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
+from graph_schema.access import LOT_IN_DETAIL, LOT_IN_SUMMARY, SHIPMENT_IN_DETAIL, Viewer
 from graph_schema.db import Graph, Row
 from graph_schema.errors import BAD_USER_INPUT, HubError, NotFound
 from graph_schema.lots import LOT_FIELDS, SHIPMENT_FIELDS
@@ -38,6 +38,9 @@ RETURN depth,
     + LOT_FIELDS
     + """ END AS lot,
        CASE WHEN visible THEN null ELSE elementId(l) END AS hiddenRef,
+       CASE WHEN NOT visible AND """
+    + LOT_IN_SUMMARY
+    + """ THEN {productGtin: l.productGtin, uom: l.uom, quantity: l.quantity} END AS aggregate,
        COLLECT { MATCH (f:Firm {id: l.ownerFirmId}) RETURN head(f.roles) }[0] AS ownerRole,
        COLLECT {
          MATCH (l)<-[c:CARRIES]-(sh:Shipment)
@@ -73,7 +76,8 @@ async def trace(graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDi
     """Every distinct lot reached from ``lot_id`` within ``max_depth`` transformations, redacted per viewer.
 
     Rows come origin first, by depth: ``depth``, ``lot`` (None when hidden), ``hiddenRef`` (an internal
-    reference to derive an opaque id from, when hidden), ``ownerRole`` and ``shipments``.
+    reference to derive an opaque id from, when hidden), ``aggregate`` (product, unit and quantity of a hidden
+    lot whose owner shares TRACE at SUMMARY level), ``ownerRole`` and ``shipments``.
     """
     if not 1 <= max_depth <= MAX_DEPTH:
         raise HubError(

@@ -81,6 +81,7 @@ class HubGraphQL(GraphQL[Context, None]):
             redactor=Redactor(key=self.state.redaction_key, firm_id=principal.firm_id if principal else ""),
             loaders=Loaders.create(graph, viewer or _NOBODY),
             max_page_size=self.state.settings.max_page_size,
+            sql_engine=self.state.sql_engine,
         )
 
     def encode_json(self, data: Any) -> bytes:

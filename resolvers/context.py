@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import strawberry
+from sqlalchemy.engine import Engine
 
 from auth.decisions import Decision
 from auth.principal import Principal
@@ -36,6 +37,7 @@ class Context:
     redactor: Redactor
     loaders: Loaders
     max_page_size: int
+    sql_engine: Engine  # the SQL side store: the access log
     # owner firm -> records of that firm this request returned to the caller (for the access log)
     accessed: Counter[str] = field(default_factory=Counter)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers.types.values import FirmRole, SiteKind
+from resolvers.types.values import FirmRole, RecallClass, SharingLevel, SharingScope, SiteKind
 
 
 @strawberry.input(description="A member firm admitted by the cluster operator")
@@ -76,3 +76,20 @@ class ShipmentInput:
 def lot_quantities(items: list[LotQuantityInput]) -> list[dict[str, object]]:
     """Input quantities as record dicts."""
     return [{"lotId": str(item.lot_id), "quantity": item.quantity, "uom": item.uom} for item in items]
+
+
+@strawberry.input(description="Open one scope of your firm's data at one level to exactly one grantee")
+class SharingGrantInput:
+    scope: SharingScope
+    level: SharingLevel
+    to_firm_id: strawberry.ID | None = None
+    to_role: FirmRole | None = None
+    to_cluster: bool | None = None
+    until: datetime | None = None
+
+
+@strawberry.input(description="Lots to recall, why, and how serious (class I the most)")
+class RecallInput:
+    lot_ids: list[strawberry.ID]
+    reason: str
+    recall_class: RecallClass

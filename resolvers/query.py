@@ -62,7 +62,10 @@ class Query:
     @strawberry.field(permission_classes=AUTHENTICATED, description="A lot you may see in detail, by its LGTIN")
     async def lot(self, info: Info, id: strawberry.ID) -> Lot | None:
         row = await info.context.loaders.lot.load(parse_lgtin(str(id), field="id").uri)
-        return Lot.from_record(row) if row else None
+        if row is None:
+            return None
+        info.context.note_access([row["ownerFirmId"]])
+        return Lot.from_record(row)
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="Lots you may see, by product and site")
     async def lots(
@@ -81,6 +84,7 @@ class Query:
         rows = await lot_reads.list_lots(
             graph, viewer, product_gtin=gtin, site_gln=gln, after=decode_cursor("lot", after), limit=first + 1
         )
+        info.context.note_access(row["ownerFirmId"] for row in rows[:first])
         return build_connection(
             [Lot.from_record(row) for row in rows],
             kind="lot",
@@ -100,5 +104,9 @@ class Query:
         lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
         rows = await trace_reads.trace(
             info.context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth
+        )
+        info.context.note_access(row["lot"]["ownerFirmId"] for row in rows if row["lot"] is not None)
+        info.context.note_access(
+            shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment
         )
         return Trace.from_rows(rows, direction=direction, redactor=info.context.redactor)

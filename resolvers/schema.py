@@ -5,11 +5,14 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import QueryDepthLimiter
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.sharing import SharingMutation, SharingQuery
 
 
 class HubSchema(strawberry.Schema):
@@ -24,7 +27,7 @@ class HubSchema(strawberry.Schema):
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
     return HubSchema(
-        query=Query,
-        mutation=Mutation,
-        extensions=[ErrorCodes, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
+        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery)),
+        mutation=merge_types("Mutation", (Mutation, SharingMutation)),
+        extensions=[ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
     )

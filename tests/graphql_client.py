@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
 from strawberry.types import ExecutionResult
 
+from auth.audit import create_tables
 from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
 from graph_schema.access import Viewer
@@ -16,6 +20,9 @@ from resolvers.redaction import Redactor
 from resolvers.schema import build_schema
 
 SCHEMA = build_schema()
+# an in-memory SQL store shared by the session's requests (StaticPool: one connection, so one database)
+SQL_ENGINE = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+create_tables(SQL_ENGINE)
 REDACTION_KEY = b"test-redaction-key"
 
 
@@ -25,7 +32,12 @@ def principal(firm_id: str, *roles: Role) -> Principal:
 
 
 async def execute(
-    graph: Graph, query: str, caller: Principal | None, variables: dict[str, Any] | None = None
+    graph: Graph,
+    query: str,
+    caller: Principal | None,
+    variables: dict[str, Any] | None = None,
+    *,
+    sql_engine: Engine | None = None,
 ) -> ExecutionResult:
     """Execute one operation with a fresh per-request context, like ``HubGraphQL.get_context``."""
     request_graph = Graph(graph.driver, database=graph.database)
@@ -38,6 +50,7 @@ async def execute(
         redactor=Redactor(key=REDACTION_KEY, firm_id=caller.firm_id if caller else ""),
         loaders=Loaders.create(request_graph, viewer or Viewer(firm_id="", detail_firm_ids=frozenset())),
         max_page_size=100,
+        sql_engine=sql_engine or SQL_ENGINE,
     )
     result = await SCHEMA.execute(query, variable_values=variables, context_value=context)
     result.extensions = {"roundTrips": request_graph.round_trips}

@@ -40,7 +40,10 @@ class LotLink:
         if self._lot_id is None:
             return None
         row = await info.context.loaders.lot.load(self._lot_id)
-        return Lot.from_record(row) if row else None
+        if row is None:
+            return None
+        info.context.note_access([row["ownerFirmId"]])
+        return Lot.from_record(row)
 
 
 @strawberry.type(description="A traceability lot of one product")
@@ -98,4 +101,6 @@ class Lot:
 
     @strawberry.field(description="Shipments of this lot that your firm may see")
     async def shipments(self, info: Info) -> list[Shipment]:
-        return [Shipment.from_record(row) for row in await info.context.loaders.shipments_of_lot.load(self.id)]
+        rows = await info.context.loaders.shipments_of_lot.load(self.id)
+        info.context.note_access(row["fromFirmId"] for row in rows)
+        return [Shipment.from_record(row) for row in rows]

@@ -66,8 +66,8 @@ class ProductQuantity:
 
 
 @strawberry.type(
-    description="Counts over the trace. Firm, site and quantity figures cover what you may see in detail; "
-    "redactedCount tells how many reached lots are hidden from you"
+    description="Counts over the trace. Firm and site figures cover what you may see in detail; quantities also "
+    "count lots whose owners share them with you as SUMMARY; redactedCount tells how many lots are hidden"
 )
 class TraceSummary:
     lot_count: int
@@ -100,6 +100,11 @@ class Trace:
             role = FirmRole(row["ownerRole"]) if row["ownerRole"] else None
             if lot_row is None:
                 lot_id = redactor.opaque("lot", row["hiddenRef"])
+                if row["aggregate"] is not None:  # shared at SUMMARY level: counted, not shown
+                    aggregate = row["aggregate"]
+                    total = totals[(aggregate["productGtin"], aggregate["uom"])]
+                    total[0] += aggregate["quantity"]
+                    total[1] += 1
                 traced.append(
                     TracedLot(id=strawberry.ID(lot_id), depth=row["depth"], redacted=True, owner_role=role, lot=None)
                 )

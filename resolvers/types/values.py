@@ -7,13 +7,44 @@ from typing import Any
 
 import strawberry
 
-from graph_schema.model import CertificationKind, FirmRole, LotStatus, SiteKind, TraceDirection
+from graph_schema.model import (
+    CertificationKind,
+    FirmRole,
+    LotStatus,
+    RecallClass,
+    RecallStatus,
+    SharingLevel,
+    SharingScope,
+    SiteKind,
+    TraceDirection,
+)
 
 # strawberry.enum registers the graph's own enums in place, so GraphQL and Cypher share one definition
-for _enum in (FirmRole, SiteKind, LotStatus, CertificationKind, TraceDirection):
+for _enum in (
+    FirmRole,
+    SiteKind,
+    LotStatus,
+    CertificationKind,
+    TraceDirection,
+    SharingScope,
+    SharingLevel,
+    RecallClass,
+    RecallStatus,
+):
     strawberry.enum(_enum)
 
-__all__ = ["CertificationKind", "FirmRole", "LotStatus", "SiteKind", "TraceDirection", "native_datetime"]
+__all__ = [
+    "CertificationKind",
+    "FirmRole",
+    "LotStatus",
+    "RecallClass",
+    "RecallStatus",
+    "SharingLevel",
+    "SharingScope",
+    "SiteKind",
+    "TraceDirection",
+    "native_datetime",
+]
 
 
 def native_datetime(value: Any) -> datetime | None:

@@ -1,0 +1,102 @@
+"""The access log: after each operation, which other firms' records it returned, and the query to read it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import strawberry
+from graphql import OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from auth.audit import count_access_log, read_access_log, record_access
+from auth.principal import Role
+from graph_schema.errors import Forbidden, HubError
+from resolvers.context import Context, Info
+from resolvers.permissions import AUTHENTICATED
+from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
+from resolvers.types.firm import Firm
+
+
+class AccessLog(SchemaExtension):
+    """Writes an access-log entry per owner firm whose records the operation returned to another firm."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, Context) or context.principal is None or not context.accessed:
+            return
+        await record_access(
+            context.sql_engine,
+            accessor_firm_id=context.principal.firm_id,
+            accessor_subject=context.principal.subject,
+            accessor_issuer=context.principal.issuer,
+            operation=self._operation(),
+            counts=context.accessed,
+        )
+
+    def _operation(self) -> str:
+        name = self.execution_context.operation_name
+        document = self.execution_context.graphql_document
+        roots: list[str] = []
+        if document is not None:
+            for definition in document.definitions:
+                if isinstance(definition, OperationDefinitionNode) and (
+                    name is None or (definition.name and definition.name.value == name)
+                ):
+                    roots.extend(sel.name.value for sel in definition.selection_set.selections if hasattr(sel, "name"))
+        label = ",".join(roots) or "?"
+        return f"{name}:{label}"[:200] if name else label[:200]
+
+
+@strawberry.type(description="Another firm's principal read some of your firm's records")
+class AccessLogEntry:
+    id: strawberry.ID
+    at: datetime
+    accessor_firm_id: strawberry.ID
+    accessor_subject: str
+    operation: str
+    record_count: int
+
+    @strawberry.field
+    async def accessor(self, info: Info) -> Firm | None:
+        row = await info.context.loaders.firm.load(str(self.accessor_firm_id))
+        return Firm.from_record(row) if row else None
+
+
+@strawberry.type
+class AccessLogQuery:
+    @strawberry.field(
+        permission_classes=AUTHENTICATED, description="Who read your firm's data, newest first (admins and auditors)"
+    )
+    async def access_log(self, info: Info, first: int = 20, after: str | None = None) -> Connection[AccessLogEntry]:
+        principal, _ = info.context.require_principal()
+        if not principal.roles & {Role.ADMIN, Role.AUDITOR}:
+            raise Forbidden("reading the access log needs the admin or auditor role")
+        check_page_size(first, info.context.max_page_size)
+        cursor = decode_cursor("access", after)
+        try:
+            before = int(cursor) if cursor is not None else None
+        except ValueError:
+            raise HubError("cursor is not one this API gave out for this list", field="after") from None
+        engine = info.context.sql_engine
+        rows = await read_access_log(engine, owner_firm_id=principal.firm_id, before_id=before, limit=first + 1)
+        entries = [
+            AccessLogEntry(
+                id=strawberry.ID(str(row.id)),
+                at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+                accessor_firm_id=strawberry.ID(row.accessor_firm_id),
+                accessor_subject=row.accessor_subject,
+                operation=row.operation,
+                record_count=row.record_count,
+            )
+            for row in rows
+        ]
+        return build_connection(
+            entries,
+            kind="access",
+            key=lambda e: str(e.id),
+            first=first,
+            after=after,
+            count=lambda: count_access_log(engine, owner_firm_id=principal.firm_id),
+        )
