@@ -12,6 +12,7 @@ from neo4j import AsyncDriver, AsyncGraphDatabase
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from hub.neo4j_local import LocalNeo4j, LocalNeo4jConfig
+from tests.graphql_client import reset_sql_store
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_BOLT_PORT = int(os.environ.get("HUB_TEST_NEO4J_PORT", "7688"))
@@ -50,4 +51,5 @@ async def graph(driver: AsyncDriver) -> Graph:
     """A handle on an empty graph (constraints and indexes in place)."""
     async with driver.session() as session:
         await (await session.run("MATCH (n) DETACH DELETE n")).consume()
+    reset_sql_store()
     return Graph(driver)

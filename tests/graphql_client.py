@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
 from strawberry.types import ExecutionResult
 
 from auth.audit import create_tables
@@ -23,6 +24,14 @@ SCHEMA = build_schema()
 # an in-memory SQL store shared by the session's requests (StaticPool: one connection, so one database)
 SQL_ENGINE = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
 create_tables(SQL_ENGINE)
+
+
+def reset_sql_store() -> None:
+    """Empty the session's SQL store (each test starts from nothing, as with the graph)."""
+    SQLModel.metadata.drop_all(SQL_ENGINE)
+    create_tables(SQL_ENGINE)
+
+
 REDACTION_KEY = b"test-redaction-key"
 
 
