@@ -336,12 +336,15 @@ async def lots_by_id(graph: Graph, viewer: Viewer, ids: Sequence[str]) -> list[R
     return keyed(rows, ids, key="id", value="lot")
 
 
-# The lots a viewer may list: those of firms it sees in detail, and those shipped to it.
+# The lots a viewer may list: those of firms it sees in detail, those shipped to it, and those in the
+# trace of an open recall it coordinates or oversees (the same rule as LOT_IN_DETAIL, as three lookups).
 VISIBLE_LOTS: Final = """
 CALL () {
   MATCH (l:Lot) WHERE l.ownerFirmId IN $detailFirms RETURN l
   UNION
   MATCH (:Shipment {toFirmId: $viewerFirm})-[:CARRIES]->(l:Lot) RETURN l
+  UNION
+  MATCH (r:Recall)-[:AFFECTS]->(l:Lot) WHERE r.id IN $recalls RETURN l
 }
 WITH l
 WHERE ($productGtin IS NULL OR l.productGtin = $productGtin) AND ($siteGln IS NULL OR l.siteGln = $siteGln)
