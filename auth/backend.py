@@ -8,8 +8,11 @@ from collections.abc import Callable
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 
-from auth.issuer import BuiltinIssuer, InvalidToken
+from auth.issuer import InvalidToken
+from auth.members import MemberFirms
 from auth.principal import Principal
+from auth.verifier import TokenVerifier
+from graph_schema.db import Graph, GraphUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +36,16 @@ class PrincipalUser(BaseUser):
         return self.principal.subject
 
 
+class AuthenticationUnavailable(AuthenticationError):
+    """The token could not be checked because a store it depends on is down: a 503, not the caller's fault."""
+
+
 class BearerTokenBackend(AuthenticationBackend):
     """Verifies ``Authorization: Bearer`` tokens; no header means an anonymous request."""
 
-    def __init__(self, issuer: Callable[[], BuiltinIssuer]) -> None:
-        self.issuer = issuer  # resolved per request: the app's lifespan opens the issuer's keys
+    def __init__(self, verifier: Callable[[], TokenVerifier], *, members: MemberFirms | None = None) -> None:
+        self.verifier = verifier  # resolved per request: the app's lifespan opens the issuers
+        self.members = members or MemberFirms()
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
@@ -47,8 +55,19 @@ class BearerTokenBackend(AuthenticationBackend):
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
         try:
-            principal = self.issuer().verify(token.strip())
+            principal = await self.verifier().verify(token.strip())
         except InvalidToken as error:
             log.info("rejected a bearer token: %s", error)
             raise AuthenticationError("the bearer token is invalid or expired") from None
+        # a trusted issuer vouches for who the caller is, not for the firm being a member of this cluster
+        hub = conn.app.state.hub
+        try:
+            member = await self.members.is_member(
+                Graph(hub.driver, database=hub.settings.neo4j_database), principal.firm_id
+            )
+        except GraphUnavailable as error:
+            raise AuthenticationUnavailable(error.message) from None
+        if not member:
+            log.info("rejected a token of %s for firm %r: not a member", principal.issuer, principal.firm_id)
+            raise AuthenticationError("the bearer token is for a firm that is not a member of the cluster")
         return AuthCredentials(["authenticated", *sorted(principal.scopes)]), PrincipalUser(principal)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from neo4j import AsyncGraphDatabase
 from sqlalchemy import text
 from sqlmodel import create_engine
@@ -17,10 +19,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from auth.backend import BearerTokenBackend
+from auth.backend import AuthenticationUnavailable, BearerTokenBackend
 from auth.issuer import BuiltinIssuer
+from auth.verifier import TokenVerifier
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
+from graph_schema.errors import UNAVAILABLE
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.neo4j_connection import neo4j_connection
 from hub.settings import Settings
@@ -43,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the hub's ASGI app; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     graphql = HubGraphQL(settings)
-    issuer_holder: dict[str, BuiltinIssuer] = {}
+    verifier_holder: dict[str, TokenVerifier] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,8 +55,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         driver = AsyncGraphDatabase.driver(connection.uri, auth=(connection.user, connection.password))
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.database_url, pool_pre_ping=True)
-        issuer = open_issuer(settings)
-        issuer_holder["issuer"] = issuer
+        issuer = dataclasses.replace(open_issuer(settings), leeway_seconds=settings.token_leeway_seconds)
+        # one client for every identity provider's discovery and key set; an IdP that hangs fails fast
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        verifier_holder["verifier"] = TokenVerifier.create(
+            builtin=issuer if settings.issuer_enabled else None,
+            trusted=settings.trusted_issuers,
+            http=http,
+            leeway_seconds=settings.token_leeway_seconds,
+        )
         state = HubState(
             settings=settings, driver=driver, sql_engine=engine, issuer=issuer, redaction_key=settings.redaction_key()
         )
@@ -65,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await http.aclose()
             await driver.close()
             engine.dispose()
 
@@ -88,9 +100,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ready"})
 
     def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        if isinstance(exc, AuthenticationUnavailable):
+            return JSONResponse(
+                {"type": "about:blank", "title": "Unavailable", "status": 503, "detail": str(exc), "code": UNAVAILABLE},
+                status_code=503,
+                media_type="application/problem+json",
+            )
         return unauthenticated_response()
 
-    backend = BearerTokenBackend(lambda: issuer_holder["issuer"])
+    backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
     return Starlette(
         routes=[
             Route("/healthz", healthz),

@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from auth.federation import TrustedIssuer
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     issuer_url: str | None = None  # default: http://<host>:<port>
     token_audience: str = "food-cluster-hub"  # noqa: S105 (an audience name, not a secret)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # member firms' own OpenID Connect providers; HUB_TRUSTED_ISSUERS is a JSON list of these objects
+    trusted_issuers: list[TrustedIssuer] = []
+    # clock skew tolerated on a token's exp, nbf and iat, for every issuer
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
     redaction_secret: SecretStr | None = None
 
