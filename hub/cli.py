@@ -73,7 +73,8 @@ def _seed(settings: Settings, *, scale: str, seed: int, if_empty: bool) -> int:
             report = await load_cluster(graph, build_demo(seed))
         else:
             report = await load_large(graph, seed=seed, progress=sys.stderr.isatty())
-        print(report.describe())
+        written = ", ".join(f"{count:,} {kind}" for kind, count in report.counts.items() if count)
+        print(f"seeded the {scale} cluster (seed {seed}) in {report.seconds:.1f} s: {written}")
         return 0
 
     return asyncio.run(_with_graph(settings, work))
