@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import strawberry
-from graphql import OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from auth.audit import count_access_log, read_access_log, record_access
 from auth.principal import Role
-from graph_schema.errors import Forbidden, HubError
+from graph_schema.errors import UNAVAILABLE, Forbidden, HubError
 from resolvers.context import Context, Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm
+
+log = logging.getLogger(__name__)
 
 
 class AccessLog(SchemaExtension):
@@ -26,14 +29,27 @@ class AccessLog(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, Context) or context.principal is None or not context.accessed:
             return
-        await record_access(
-            context.sql_engine,
-            accessor_firm_id=context.principal.firm_id,
-            accessor_subject=context.principal.subject,
-            accessor_issuer=context.principal.issuer,
-            operation=self._operation(),
-            counts=context.accessed,
-        )
+        try:
+            await record_access(
+                context.sql_engine,
+                accessor_firm_id=context.principal.firm_id,
+                accessor_subject=context.principal.subject,
+                accessor_issuer=context.principal.issuer,
+                operation=self._operation(),
+                counts=context.accessed,
+            )
+        except Exception:
+            # Fail closed: other firms' records leave only with a trace of who read them.
+            log.exception("could not write the access log; the answer is withheld")
+            result = self.execution_context.result
+            if result is not None:  # mutated in place: the executor returns this object
+                result.data = None
+                result.errors = [
+                    GraphQLError(
+                        "the access log could not be written, so no data was returned; try again shortly",
+                        extensions={"code": UNAVAILABLE},
+                    )
+                ]
 
     def _operation(self) -> str:
         name = self.execution_context.operation_name

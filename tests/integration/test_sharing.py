@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
 from auth.principal import Role
 from graph_schema import grants
@@ -227,3 +228,22 @@ async def test_the_owner_reads_who_accessed_its_records(graph: Graph, chain: Cha
     }
     assert codes(await execute(graph, LOG, principal("farm", Role.VIEWER))) == ["FORBIDDEN"]
     assert (await execute(graph, LOG, principal("rival"))).data == {"accessLog": {"totalCount": 0, "edges": []}}
+
+
+async def test_another_firms_records_are_withheld_when_the_access_log_cannot_be_written(
+    graph: Graph, chain: Chain
+) -> None:
+    broken_store = create_engine("sqlite://")  # no tables: every write to the access log fails
+    read = await execute(
+        graph, "query($id: ID!) { lot(id: $id) { id } }", principal("plant"), {"id": chain.soy}, sql_engine=broken_store
+    )
+    assert read.data is None
+    assert codes(read) == ["UNAVAILABLE"]
+    own = await execute(
+        graph,
+        "query($id: ID!) { lot(id: $id) { id } }",
+        principal("plant"),
+        {"id": chain.tofu},
+        sql_engine=broken_store,
+    )
+    assert own.data == {"lot": {"id": chain.tofu}}  # the firm's own records need no log entry
