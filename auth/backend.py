@@ -54,20 +54,26 @@ class BearerTokenBackend(AuthenticationBackend):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+        hub = conn.app.state.hub
+        principal = await self.principal_for(token.strip(), Graph(hub.driver, database=hub.settings.neo4j_database))
+        return AuthCredentials(["authenticated", *sorted(principal.scopes)]), PrincipalUser(principal)
+
+    async def principal_for(self, token: str, graph: Graph) -> Principal:
+        """The principal a bearer token proves, for a member firm; AuthenticationError otherwise.
+
+        Also used for websockets, whose token arrives in the ``connection_init`` message.
+        """
         try:
-            principal = await self.verifier().verify(token.strip())
+            principal = await self.verifier().verify(token)
         except InvalidToken as error:
             log.info("rejected a bearer token: %s", error)
             raise AuthenticationError("the bearer token is invalid or expired") from None
         # a trusted issuer vouches for who the caller is, not for the firm being a member of this cluster
-        hub = conn.app.state.hub
         try:
-            member = await self.members.is_member(
-                Graph(hub.driver, database=hub.settings.neo4j_database), principal.firm_id
-            )
+            member = await self.members.is_member(graph, principal.firm_id)
         except GraphUnavailable as error:
             raise AuthenticationUnavailable(error.message) from None
         if not member:
             log.info("rejected a token of %s for firm %r: not a member", principal.issuer, principal.firm_id)
             raise AuthenticationError("the bearer token is for a firm that is not a member of the cluster")
-        return AuthCredentials(["authenticated", *sorted(principal.scopes)]), PrincipalUser(principal)
+        return principal

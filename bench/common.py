@@ -6,31 +6,22 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
 from hub.app import create_app
 from hub.neo4j_connection import neo4j_connection
+from hub.server import free_port, serve_in_thread
 from hub.settings import Settings
 
+__all__ = ["free_port", "median_ms", "open_driver", "p90_ms", "sample_lots", "serve", "write_result"]
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    """A free loopback port for the benchmark's own hub."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def open_driver(settings: Settings) -> AsyncDriver:
@@ -41,24 +32,9 @@ def open_driver(settings: Settings) -> AsyncDriver:
     )
 
 
-@contextmanager
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings) -> AbstractContextManager[str]:
     """Run the hub (the same app factory `hub serve` uses) in a thread; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the hub did not start within 60 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serve_in_thread(create_app(settings), port=settings.port)
 
 
 async def sample_lots(driver: AsyncDriver, count: int, seed: int) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx
 from neo4j import AsyncGraphDatabase
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from auth.audit import create_tables
 from auth.backend import AuthenticationUnavailable, BearerTokenBackend
 from auth.issuer import BuiltinIssuer
 from auth.verifier import TokenVerifier
@@ -27,6 +29,7 @@ from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.neo4j_connection import neo4j_connection
+from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.settings import Settings
 from hub.state import HubState
 
@@ -74,6 +77,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception:  # the hub still serves /healthz and reports the cause on /readyz
             log.exception("could not apply the graph schema at start-up")
         try:
+            await anyio.to_thread.run_sync(create_tables, engine)
+        except Exception:  # as above: /readyz reports the SQL store as down
+            log.exception("could not create the SQL tables at start-up")
+        try:
             yield
         finally:
             await http.aclose()
@@ -109,13 +116,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return unauthenticated_response()
 
     backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
+    graphql.backend = backend
+    # the built-in issuer's endpoints, only where it is enabled; they take no bearer token
+    issuer_routes = oauth_routes(lambda: graphql.state) if settings.issuer_enabled else []
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *issuer_routes,
         ],
-        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=on_auth_error)],
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware, backend=OpenRoutesBackend(backend, issuer_routes), on_error=on_auth_error
+            )
+        ],
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""The ``hub`` command: serve, run the local Neo4j, apply the schema, seed, mint local tokens."""
+"""The ``hub`` command: serve, run the local Neo4j, apply the schema, seed, mint tokens, manage clients and keys."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from neo4j import AsyncGraphDatabase
+from sqlalchemy.engine import Engine
 
 from auth.principal import Role
 from graph_schema.constraints import apply_schema
@@ -89,6 +90,87 @@ def _token(settings: Settings, *, firm: str, roles: Sequence[str], scopes: Seque
     return 0
 
 
+def _sql_engine(settings: Settings) -> Engine:
+    """The SQL side store, its tables created (as the hub does at start-up)."""
+    from sqlmodel import create_engine
+
+    import auth.clients  # noqa: F401 (registers the api_client table before create_tables)
+    from auth.audit import create_tables
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    create_tables(engine)
+    return engine
+
+
+def _clients_create(
+    settings: Settings, *, firm: str, roles: Sequence[str], scopes: Sequence[str], description: str
+) -> int:
+    from auth.clients import create_client
+
+    engine = _sql_engine(settings)
+    try:
+        client_id, secret = asyncio.run(
+            create_client(engine, firm_id=firm, roles=roles, scopes=scopes, description=description)
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"client_id:     {client_id}")
+    print(f"client_secret: {secret}")
+    print("The secret is shown only this once: store it now. The hub keeps only a hash of it.")
+    scope_list = " ".join(sorted(set(scopes))) or "(none)"
+    print(f"It acts for firm {firm} with roles {', '.join(sorted(set(roles)))}; scopes: {scope_list}.")
+    print("Get an access token with:")
+    print(
+        f"  curl -s -u '{client_id}:<client_secret>' -d grant_type=client_credentials "
+        f"{settings.issuer.rstrip('/')}/oauth/token"
+    )
+    if not settings.issuer_enabled:
+        print(
+            "warning: the built-in issuer is switched off (HUB_ISSUER_ENABLED=false): no token endpoint",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _clients_revoke(settings: Settings, client_id: str) -> int:
+    from auth.clients import revoke_client
+
+    engine = _sql_engine(settings)
+    try:
+        revoked = asyncio.run(revoke_client(engine, client_id))
+    finally:
+        engine.dispose()
+    if not revoked:
+        print(f"error: no active client {client_id!r}", file=sys.stderr)
+        return 1
+    print(
+        f"client {client_id} revoked; access tokens it already got stay valid until they expire "
+        f"(at most {settings.token_ttl_seconds} s)"
+    )
+    return 0
+
+
+def _keys_rotate(settings: Settings) -> int:
+    from auth.issuer import rotate_keys
+    from hub.app import open_issuer
+
+    key_file = open_issuer(settings).key_file
+    assert key_file is not None  # open_issuer always reads a key file
+    retire_after = settings.token_ttl_seconds + settings.token_leeway_seconds
+    kid = rotate_keys(key_file, retire_after_seconds=retire_after)
+    print(kid)
+    print(
+        f"new tokens are signed with key {kid}; the previous key still verifies for {retire_after} s, "
+        "and running hubs pick the change up by themselves",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -129,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--firm", required=True)
     token.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
     token.add_argument("--scope", action="append", default=[])
+    clients = commands.add_parser("clients", help="API clients of the built-in issuer (client credentials)")
+    client_actions = clients.add_subparsers(dest="action", required=True)
+    create = client_actions.add_parser("create", help="a new client id and secret for a firm (secret shown once)")
+    create.add_argument("--firm", required=True)
+    create.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
+    create.add_argument("--scope", action="append", default=[])
+    create.add_argument("--description", default="")
+    revoke = client_actions.add_parser("revoke", help="refuse a client's credentials from now on")
+    revoke.add_argument("client_id")
+    keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
+    keys.add_argument("action", choices=["rotate"], help="rotate: a new signing key; the old one verifies a while")
     return parser
 
 
@@ -149,6 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema_apply(settings)
         if args.command == "seed":
             return _seed(settings, scale=args.scale, seed=args.seed, if_empty=args.if_empty)
+        if args.command == "clients" and args.action == "create":
+            return _clients_create(
+                settings, firm=args.firm, roles=args.role, scopes=args.scope, description=args.description
+            )
+        if args.command == "clients":
+            return _clients_revoke(settings, args.client_id)
+        if args.command == "keys":
+            return _keys_rotate(settings)
         return _token(settings, firm=args.firm, roles=args.role, scopes=args.scope)
     except Neo4jLaunchError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.authentication import AuthenticationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
-from auth.backend import PrincipalUser
-from auth.decisions import decide_for_request
-from graph_schema.access import Viewer
+from auth.backend import BearerTokenBackend, PrincipalUser
 from graph_schema.db import Graph
 from hub.settings import Settings
 from hub.state import HubState
 from resolvers.context import Context
-from resolvers.loaders import Loaders
-from resolvers.redaction import Redactor
 from resolvers.schema import build_schema
 
 
@@ -39,19 +39,17 @@ def unauthenticated_response() -> Response:
     )
 
 
-# Loaders need a viewer even for a request that will be refused: one that sees nothing.
-_NOBODY = Viewer(firm_id="", detail_firm_ids=frozenset())
-
-
 class HubGraphQL(GraphQL[Context, None]):
     """GraphQL over HTTP and websockets; every request's context carries its principal and visibility."""
 
     state: HubState  # set by the app's lifespan before the first request
+    backend: BearerTokenBackend  # set by the app factory: websockets sign in with the same checks as HTTP
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(max_query_depth=settings.max_query_depth),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,19 +68,36 @@ class HubGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         user = request.scope.get("user")
-        principal = user.principal if isinstance(user, PrincipalUser) else None
-        graph = Graph(self.state.driver, database=self.state.settings.neo4j_database)
-        decision = await decide_for_request(graph, principal) if principal is not None else None
-        viewer = decision.viewer if decision is not None else None
-        return Context(
-            graph=graph,
-            principal=principal,
-            decision=decision,
-            redactor=Redactor(key=self.state.redaction_key, firm_id=principal.firm_id if principal else ""),
-            loaders=Loaders.create(graph, viewer or _NOBODY),
+        context = Context(
+            graph=Graph(self.state.driver, database=self.state.settings.neo4j_database),
+            principal=user.principal if isinstance(user, PrincipalUser) else None,
+            redaction_key=self.state.redaction_key,
             max_page_size=self.state.settings.max_page_size,
             sql_engine=self.state.sql_engine,
+            websocket=isinstance(request, WebSocket),
         )
+        if not context.websocket:  # a websocket decides per operation (resolvers.schema.DecidePerOperation)
+            await context.decide()
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Sign in a websocket with the bearer token of its ``connection_init`` payload (or of its handshake)."""
+        acknowledged: UnsetType = UNSET  # connection_ack without a payload
+        if context.principal is not None:
+            return acknowledged
+        raw = (context.connection_params or {}).get("Authorization") or (context.connection_params or {}).get(
+            "authorization"
+        )
+        scheme, _, token = raw.partition(" ") if isinstance(raw, str) else ("", "", "")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": "send connection_init with {'Authorization': 'Bearer <token>'}"}
+            )
+        try:
+            context.principal = await self.backend.principal_for(token.strip(), context.graph)
+        except AuthenticationError:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "invalid token"}) from None
+        return acknowledged
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)

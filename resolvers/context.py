@@ -10,7 +10,7 @@ from typing import TypeAlias
 import strawberry
 from sqlalchemy.engine import Engine
 
-from auth.decisions import Decision
+from auth.decisions import Decision, decide_for_request
 from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
@@ -27,19 +27,40 @@ class Unauthenticated(HubError):
     code = UNAUTHENTICATED
 
 
+# Loaders need a viewer even for a request that will be refused: one that sees nothing.
+NOBODY = Viewer(firm_id="", detail_firm_ids=frozenset())
+
+
 @dataclass
 class Context:
-    """Built once per request by ``get_context``; resolvers read everything they need from here."""
+    """Built per request by ``get_context`` (per operation on a websocket); resolvers read everything from here."""
 
     graph: Graph
     principal: Principal | None
-    decision: Decision | None
-    redactor: Redactor
-    loaders: Loaders
+    redaction_key: bytes
     max_page_size: int
     sql_engine: Engine  # the SQL side store: the access log
+    websocket: bool = False  # a websocket's context lives for the connection: it is decided again per operation
+    connection_params: dict[str, object] | None = None  # the websocket's connection_init payload
+    decision: Decision | None = None
+    redactor: Redactor = field(init=False)
+    loaders: Loaders = field(init=False)
     # owner firm -> records of that firm this request returned to the caller (for the access log)
     accessed: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._fresh()
+
+    async def decide(self) -> None:
+        """Take the permission decision for the caller from the grants and recalls in force now."""
+        self.decision = await decide_for_request(self.graph, self.principal) if self.principal is not None else None
+        self._fresh()
+
+    def _fresh(self) -> None:
+        viewer = self.decision.viewer if self.decision is not None else NOBODY
+        self.redactor = Redactor(key=self.redaction_key, firm_id=viewer.firm_id)
+        self.loaders = Loaders.create(self.graph, viewer)
+        self.accessed = Counter()
 
     @property
     def viewer(self) -> Viewer | None:

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import QueryDepthLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from resolvers.access_log import AccessLog, AccessLogQuery
+from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.sharing import SharingMutation, SharingQuery
+
+
+class DecidePerOperation(SchemaExtension):
+    """A websocket's context lives as long as the connection: decide again for each operation on it, so a
+    revoked grant or a closed recall counts from the next operation, as it does from the next HTTP request."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.websocket:
+            await context.decide()
+        yield
 
 
 class HubSchema(strawberry.Schema):
@@ -29,5 +43,5 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     return HubSchema(
         query=merge_types("Query", (Query, SharingQuery, AccessLogQuery)),
         mutation=merge_types("Mutation", (Mutation, SharingMutation)),
-        extensions=[ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
+        extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
     )

@@ -11,13 +11,9 @@ from sqlmodel import SQLModel
 from strawberry.types import ExecutionResult
 
 from auth.audit import create_tables
-from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
-from graph_schema.access import Viewer
 from graph_schema.db import Graph
 from resolvers.context import Context
-from resolvers.loaders import Loaders
-from resolvers.redaction import Redactor
 from resolvers.schema import build_schema
 
 SCHEMA = build_schema()
@@ -50,17 +46,14 @@ async def execute(
 ) -> ExecutionResult:
     """Execute one operation with a fresh per-request context, like ``HubGraphQL.get_context``."""
     request_graph = Graph(graph.driver, database=graph.database)
-    decision = await decide_for_request(request_graph, caller) if caller is not None else None
-    viewer = decision.viewer if decision is not None else None
     context = Context(
         graph=request_graph,
         principal=caller,
-        decision=decision,
-        redactor=Redactor(key=REDACTION_KEY, firm_id=caller.firm_id if caller else ""),
-        loaders=Loaders.create(request_graph, viewer or Viewer(firm_id="", detail_firm_ids=frozenset())),
+        redaction_key=REDACTION_KEY,
         max_page_size=100,
         sql_engine=sql_engine or SQL_ENGINE,
     )
+    await context.decide()
     result = await SCHEMA.execute(query, variable_values=variables, context_value=context)
     result.extensions = {"roundTrips": request_graph.round_trips}
     return result

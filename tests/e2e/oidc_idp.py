@@ -11,7 +11,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from typing import IO, Final
 import httpx
 import pytest
 from joserfc.jwk import KeySet, RSAKey
+
+from hub.server import free_port
 
 IDP_DIR: Final = Path(__file__).resolve().parent / "oidc"
 AUDIENCE: Final = "food-cluster-hub"
@@ -49,12 +50,6 @@ CLIENTS: Final = (
 def signing_key(kid: str) -> RSAKey:
     """A fresh RS256 key for the provider."""
     return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from auth.federation import TrustedIssuer
 from graph_schema.db import Graph
 from hub.app import create_app
+from hub.server import free_port, serve_in_thread
 from hub.settings import Environment, Settings
 from tests.e2e.oidc_idp import AUDIENCE, CLIENTS, OidcIdP, oidc_idp_fixture, signing_key  # noqa: F401 (a fixture)
 from tests.factories import register_firms
@@ -24,12 +21,6 @@ pytestmark = pytest.mark.neo4j
 
 PINNED_FIRM = CLIENTS[0].firm_id
 ME = "{ me { firmId roles scopes } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def hub_settings(neo4j_server: tuple[str, str, str], state_dir: Path, trusted: list[TrustedIssuer]) -> Settings:
@@ -45,24 +36,9 @@ def hub_settings(neo4j_server: tuple[str, str, str], state_dir: Path, trusted: l
     )
 
 
-@contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The hub in uvicorn on a thread, as tests/e2e/test_http.py runs it; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the hub did not start within 30 s"
-        assert thread.is_alive(), "the hub stopped while starting"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serving(settings: Settings) -> AbstractContextManager[str]:
+    """The hub in uvicorn on a thread, as `hub serve` runs it; yields its base URL."""
+    return serve_in_thread(create_app(settings), port=settings.port)
 
 
 @pytest.fixture(scope="module")

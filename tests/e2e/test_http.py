@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from graph_schema.db import Graph
 from hub.app import create_app
 from hub.cli import main as hub_cli
+from hub.server import free_port, serve_in_thread
 from hub.settings import Environment, Settings
 from tests.factories import register_firms
 
 pytestmark = pytest.mark.neo4j
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +33,8 @@ def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the hub did not start within 30 s"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{settings.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings), port=settings.port) as url:
+        yield url
 
 
 def cli_token(

@@ -12,17 +12,14 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from starlette.applications import Starlette
@@ -34,6 +31,7 @@ from auth.federation import JWS_REGISTRY, TrustedIssuer
 from auth.issuer import MAX_TOKEN_BYTES
 from graph_schema.db import Graph
 from hub.app import create_app
+from hub.server import free_port, serve_in_thread
 from hub.settings import Environment, Settings
 from tests.factories import register_firms
 
@@ -43,28 +41,9 @@ AUDIENCE = "food-cluster-hub"
 SigningKey = RSAKey | ECKey | OKPKey
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Starlette, port: int) -> Iterator[str]:
-    """An ASGI app in uvicorn on a thread, as tests/e2e/test_http.py runs the hub; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start within 30 s"
-        assert thread.is_alive(), "the server stopped while starting"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serving(app: Starlette, port: int) -> AbstractContextManager[str]:
+    """An ASGI app in uvicorn on a thread; yields its base URL."""
+    return serve_in_thread(app, port=port)
 
 
 @dataclass
