@@ -26,6 +26,7 @@ from hub.cli import main as hub_cli
 from hub.oauth import FailedAttempts
 from hub.server import free_port, serve_in_thread
 from hub.settings import Environment, Settings
+from tests.e2e.hub_settings import hub_settings
 
 pytestmark = pytest.mark.neo4j
 
@@ -40,16 +41,13 @@ def serving(app: Starlette, port: int) -> AbstractContextManager[str]:
 
 @pytest.fixture(scope="module")
 def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    uri, user, password = neo4j_server
     port = free_port()
-    return Settings(
+    return hub_settings(
+        neo4j_server,
+        tmp_path_factory.mktemp("state"),
         env=Environment.DEVELOPMENT,
         port=port,
         issuer_url=f"http://127.0.0.1:{port}",
-        state_dir=tmp_path_factory.mktemp("state"),
-        neo4j_uri=uri,
-        neo4j_user=user,
-        neo4j_password=password,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from auth.federation import TrustedIssuer
 from graph_schema.db import Graph
 from hub.app import create_app
-from hub.server import free_port, serve_in_thread
-from hub.settings import Environment, Settings
+from hub.server import serve_in_thread
+from hub.settings import Settings
+from tests.e2e.hub_settings import hub_settings
 from tests.e2e.oidc_idp import AUDIENCE, CLIENTS, OidcIdP, oidc_idp_fixture, signing_key  # noqa: F401 (a fixture)
 from tests.factories import register_firms
 
@@ -21,19 +21,6 @@ pytestmark = pytest.mark.neo4j
 
 PINNED_FIRM = CLIENTS[0].firm_id
 ME = "{ me { firmId roles scopes } }"
-
-
-def hub_settings(neo4j_server: tuple[str, str, str], state_dir: Path, trusted: list[TrustedIssuer]) -> Settings:
-    uri, user, password = neo4j_server
-    return Settings(
-        env=Environment.TEST,
-        port=free_port(),
-        state_dir=state_dir,
-        neo4j_uri=uri,
-        neo4j_user=user,
-        neo4j_password=password,
-        trusted_issuers=trusted,
-    )
 
 
 def serving(settings: Settings) -> AbstractContextManager[str]:
@@ -47,14 +34,14 @@ def hub(
 ) -> Iterator[str]:
     """The hub trusting the firm's provider, pinned to that firm."""
     trusted = [TrustedIssuer(issuer=oidc_idp.issuer, audience=AUDIENCE, firm_id=PINNED_FIRM)]
-    with serving(hub_settings(neo4j_server, tmp_path_factory.mktemp("hub"), trusted)) as base_url:
+    with serving(hub_settings(neo4j_server, tmp_path_factory.mktemp("hub"), trusted_issuers=trusted)) as base_url:
         yield base_url
 
 
 @pytest.fixture(scope="module")
 def hub_without_the_idp(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same hub, same graph, once the provider is taken off the trusted list."""
-    with serving(hub_settings(neo4j_server, tmp_path_factory.mktemp("hub-without"), [])) as base_url:
+    with serving(hub_settings(neo4j_server, tmp_path_factory.mktemp("hub-without"), trusted_issuers=[])) as base_url:
         yield base_url
 
 

@@ -11,8 +11,9 @@ import pytest
 from graph_schema.db import Graph
 from hub.app import create_app
 from hub.cli import main as hub_cli
-from hub.server import free_port, serve_in_thread
+from hub.server import serve_in_thread
 from hub.settings import Environment, Settings
+from tests.e2e.hub_settings import hub_settings
 from tests.factories import register_firms
 
 pytestmark = pytest.mark.neo4j
@@ -20,15 +21,7 @@ pytestmark = pytest.mark.neo4j
 
 @pytest.fixture(scope="module")
 def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    uri, user, password = neo4j_server
-    return Settings(
-        env=Environment.DEVELOPMENT,
-        port=free_port(),
-        state_dir=tmp_path_factory.mktemp("state"),
-        neo4j_uri=uri,
-        neo4j_user=user,
-        neo4j_password=password,
-    )
+    return hub_settings(neo4j_server, tmp_path_factory.mktemp("state"), env=Environment.DEVELOPMENT)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from auth.issuer import MAX_TOKEN_BYTES
 from graph_schema.db import Graph
 from hub.app import create_app
 from hub.server import free_port, serve_in_thread
-from hub.settings import Environment, Settings
+from tests.e2e.hub_settings import hub_settings
 from tests.factories import register_firms
 
 pytestmark = pytest.mark.neo4j
@@ -139,14 +139,9 @@ def idps() -> Iterator[IdPs]:
 
 @pytest.fixture(scope="module")
 def hub(neo4j_server: tuple[str, str, str], idps: IdPs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    uri, user, password = neo4j_server
-    settings = Settings(
-        env=Environment.TEST,
-        port=free_port(),
-        state_dir=tmp_path_factory.mktemp("state"),
-        neo4j_uri=uri,
-        neo4j_user=user,
-        neo4j_password=password,
+    settings = hub_settings(
+        neo4j_server,
+        tmp_path_factory.mktemp("state"),
         trusted_issuers=[
             TrustedIssuer(issuer=idps.a.url, audience=AUDIENCE, firm_id="firm-a"),
             TrustedIssuer(issuer=idps.b.url, audience=AUDIENCE, firm_id="firm-b"),

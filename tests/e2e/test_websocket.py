@@ -14,8 +14,9 @@ from auth.principal import Role
 from graph_schema import grants
 from graph_schema.db import Graph
 from hub.app import create_app, open_issuer
-from hub.server import free_port, serve_in_thread
-from hub.settings import Environment, Settings
+from hub.server import serve_in_thread
+from hub.settings import Settings
+from tests.e2e.hub_settings import hub_settings
 from tests.integration.conftest import Chain, chain  # noqa: F401  (the fixture, shared with the integration tests)
 
 pytestmark = pytest.mark.neo4j
@@ -23,15 +24,7 @@ pytestmark = pytest.mark.neo4j
 
 @pytest.fixture(scope="module")
 def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    uri, user, password = neo4j_server
-    return Settings(
-        env=Environment.TEST,
-        port=free_port(),
-        state_dir=tmp_path_factory.mktemp("state"),
-        neo4j_uri=uri,
-        neo4j_user=user,
-        neo4j_password=password,
-    )
+    return hub_settings(neo4j_server, tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="module")
