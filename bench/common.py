@@ -12,24 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from neo4j import AsyncDriver, AsyncGraphDatabase
+from neo4j import AsyncDriver
 
 from hub.app import create_app
-from hub.neo4j_connection import neo4j_connection
+from hub.neo4j_connection import open_driver
 from hub.server import free_port, serve_in_thread
 from hub.settings import Settings
 
 __all__ = ["free_port", "median_ms", "open_driver", "p90_ms", "sample_lots", "serve", "write_result"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def open_driver(settings: Settings) -> AsyncDriver:
-    """A driver to the hub's Neo4j, for baselines that skip the hub."""
-    connection = neo4j_connection(settings)
-    return AsyncGraphDatabase.driver(
-        connection.uri, auth=(connection.user, connection.password), notifications_min_severity="OFF"
-    )
 
 
 def serve(settings: Settings) -> AbstractContextManager[str]:

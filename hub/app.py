@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 import httpx
-from neo4j import AsyncGraphDatabase
 from sqlalchemy import text
 from sqlmodel import create_engine
 from starlette.applications import Starlette
@@ -28,7 +27,7 @@ from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
 from hub.graphql_app import HubGraphQL, unauthenticated_response
-from hub.neo4j_connection import neo4j_connection
+from hub.neo4j_connection import open_driver
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.settings import Settings
 from hub.state import HubState
@@ -54,8 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        connection = neo4j_connection(settings)
-        driver = AsyncGraphDatabase.driver(connection.uri, auth=(connection.user, connection.password))
+        driver = open_driver(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.database_url, pool_pre_ping=True)
         issuer = dataclasses.replace(open_issuer(settings), leeway_seconds=settings.token_leeway_seconds)

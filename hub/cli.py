@@ -10,13 +10,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from neo4j import AsyncGraphDatabase
 from sqlalchemy.engine import Engine
 
 from auth.principal import Role
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
-from hub.neo4j_connection import local_server, neo4j_connection
+from hub.neo4j_connection import local_server, open_driver
 from hub.neo4j_local import Neo4jLaunchError
 from hub.settings import Settings
 
@@ -24,8 +23,7 @@ T = TypeVar("T")
 
 
 async def _with_graph(settings: Settings, work: Callable[[Graph], Awaitable[T]]) -> T:
-    connection = neo4j_connection(settings)
-    driver = AsyncGraphDatabase.driver(connection.uri, auth=(connection.user, connection.password))
+    driver = open_driver(settings)
     try:
         return await work(Graph(driver, database=settings.neo4j_database))
     finally:

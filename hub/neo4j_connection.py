@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neo4j import AsyncDriver, AsyncGraphDatabase
+
 from hub.neo4j_local import LocalNeo4j, LocalNeo4jConfig
 from hub.settings import Settings
 
@@ -25,6 +27,15 @@ def local_server(settings: Settings) -> LocalNeo4j:
             heap=settings.neo4j_heap,
             pagecache=settings.neo4j_pagecache,
         )
+    )
+
+
+def open_driver(settings: Settings) -> AsyncDriver:
+    """The hub's async driver. Query notifications are off: optional properties that no record has yet
+    (an expiry date, a reference document) would otherwise log a warning on every new query plan."""
+    connection = neo4j_connection(settings)
+    return AsyncGraphDatabase.driver(
+        connection.uri, auth=(connection.user, connection.password), notifications_min_severity="OFF"
     )
 
 

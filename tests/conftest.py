@@ -41,7 +41,7 @@ def neo4j_server() -> Iterator[tuple[str, str, str]]:
 @pytest.fixture(scope="session")
 async def driver(neo4j_server: tuple[str, str, str]) -> AsyncIterator[AsyncDriver]:
     uri, user, password = neo4j_server
-    async with AsyncGraphDatabase.driver(uri, auth=(user, password)) as drv:
+    async with AsyncGraphDatabase.driver(uri, auth=(user, password), notifications_min_severity="OFF") as drv:
         await apply_schema(Graph(drv))
         yield drv
 
