@@ -16,7 +16,8 @@ from graph_schema.records import SalesChannelRecord, SiteRecord
 from seed.catalog import FAMILIES, family_products
 from seed.cluster import Cluster
 from seed.directory import Directory, DistributionCentre, Plant, Registry, Source
-from seed.flow import Events, Flow
+from seed.flow import Flow
+from seed.routes import Events
 
 KST: Final = timezone(timedelta(hours=9))
 BASE_TIME: Final = datetime(2026, 9, 1, tzinfo=KST)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from graph_schema.identifiers import lgtin_for
@@ -22,64 +20,16 @@ from graph_schema.records import (
     LotQuantity,
     LotRecord,
     ProductRecord,
-    ShipmentRecord,
     SiteRecord,
     TransformationRecord,
 )
 from seed.catalog import INTERMEDIATES, MATERIALS, RECIPES
 from seed.directory import COMPANY_PREFIX_LENGTH, Directory, DistributionCentre, Plant, Source
+from seed.routes import BILL_OF_LADING, DESPATCH_ADVICE, Events, Leg, Stock, Trucks
 
-DESPATCH_ADVICE = "urn:epcglobal:cbv:btt:desadv"
-BILL_OF_LADING = "urn:epcglobal:cbv:btt:bol"
-MAX_ITEMS_PER_SHIPMENT = 40  # what fits on one truck in this simulation
 STOCK_DAYS = 4  # raw stock older than this at a plant, and unsold harvest at a farm, is no longer used
 ON_HOLD_RATE = 0.005
 ORDER_DAYS = 2.2
-
-
-@dataclass
-class Events:
-    """What happened in a stretch of days, shipments in the order they left."""
-
-    lots: list[LotRecord] = field(default_factory=list)
-    transformations: list[TransformationRecord] = field(default_factory=list)
-    shipments: list[ShipmentRecord] = field(default_factory=list)
-    inventory: list[InventoryRecord] = field(default_factory=list)
-
-    def extend(self, other: Events) -> None:
-        """Append another stretch of events after these."""
-        self.lots += other.lots
-        self.transformations += other.transformations
-        self.shipments += other.shipments
-        self.inventory += other.inventory
-
-
-@dataclass
-class _Stock:
-    lot_id: str
-    remaining: float
-    uom: str
-    day: int
-    site: SiteRecord
-
-
-@dataclass
-class _Leg:
-    """Lots moving on one route in one day, before they are packed into shipments."""
-
-    origin: SiteRecord
-    destination: SiteRecord
-    amounts: dict[str, float] = field(default_factory=dict)  # lot id -> quantity
-    uoms: dict[str, str] = field(default_factory=dict)
-
-    def add(self, lot_id: str, quantity: float, uom: str) -> None:
-        """Put a lot on this route, adding to what of it is already on the way (a lot appears once)."""
-        self.amounts[lot_id] = self.amounts.get(lot_id, 0.0) + quantity
-        self.uoms[lot_id] = uom
-
-    def items(self) -> list[LotQuantity]:
-        """The route's lots as shipment items."""
-        return [LotQuantity(lot_id=k, quantity=round(q, 1), uom=self.uoms[k]) for k, q in self.amounts.items()]
 
 
 class Flow:
@@ -92,26 +42,28 @@ class Flow:
         self.days = days
         self.inventory_days = inventory_days
         self.as_of = start + timedelta(days=days)
-        self._open: dict[str, _Stock] = {}  # source key -> today's open harvest lot
-        self._pool: dict[str, dict[str, list[_Stock]]] = {p.site.gln: {} for p in directory.plants}
+        self._open: dict[str, Stock] = {}  # source key -> today's open harvest lot
+        self._pool: dict[str, dict[str, list[Stock]]] = {p.site.gln: {} for p in directory.plants}
         self._lot_seq: dict[tuple[str, int], int] = {}
-        self._shipment_seq = 0
+        self._trucks = Trucks(rng)
         self._transformation_seq = 0
 
     def day(self, day: int) -> Events:
         """Every event of one day: harvests, raw-material shipments, production, dispatch to DCs and stores."""
         events = Events()
         date = self.start + timedelta(days=day)
-        raw: dict[tuple[str, str], _Leg] = {}
-        outbound: dict[tuple[str, str], _Leg] = {}
+        raw: dict[tuple[str, str], Leg] = {}
+        outbound: dict[tuple[str, str], Leg] = {}
         self._expire(day)
         self._lot_seq.clear()
+        # Times are set so that raw materials arrive before noon, production runs 13:00-23:00, lots reach
+        # the DCs before 06:00 the next morning and leave for the stores after that.
         for plant in self.directory.plants:
             plan = self._plan(plant)
             self._receive(plant, plan, day, date, raw, events)
             self._produce(plant, plan, day, date, outbound, events)
-        self._ship(raw.values(), date + timedelta(hours=7), (2, 5), DESPATCH_ADVICE, events)
-        arrivals = self._ship(outbound.values(), date + timedelta(hours=25), (3, 4), BILL_OF_LADING, events)
+        self._trucks.ship(raw.values(), date + timedelta(hours=6), (2, 4), DESPATCH_ADVICE, events)
+        arrivals = self._trucks.ship(outbound.values(), date + timedelta(hours=25), (2, 3), BILL_OF_LADING, events)
         self._deliver(arrivals, day, date + timedelta(hours=30), events)
         return events
 
@@ -153,7 +105,7 @@ class Flow:
         plan: list[tuple[str, float]],
         day: int,
         date: datetime,
-        legs: dict[tuple[str, str], _Leg],
+        legs: dict[tuple[str, str], Leg],
         events: Events,
     ) -> None:
         needs: dict[str, float] = {}
@@ -181,28 +133,28 @@ class Flow:
                 wanted = math.ceil(gap * self.rng.uniform(0.5, 1.0) / 10) * 10
                 amount = min(harvest.remaining, float(wanted))
                 harvest.remaining -= amount
-                leg = legs.setdefault((source.site.gln, plant.site.gln), _Leg(source.site, plant.site))
+                leg = legs.setdefault((source.site.gln, plant.site.gln), Leg(source.site, plant.site))
                 leg.add(harvest.lot_id, amount, harvest.uom)
                 same = next((s for s in stocks if s.lot_id == harvest.lot_id), None)
                 if same is None:
-                    stocks.append(_Stock(harvest.lot_id, amount, harvest.uom, day, plant.site))
+                    stocks.append(Stock(harvest.lot_id, amount, harvest.uom, day, plant.site))
                 else:
                     same.remaining += amount
                 stock += amount
 
-    def _harvest(self, source: Source, day: int, date: datetime, events: Events) -> _Stock:
+    def _harvest(self, source: Source, day: int, date: datetime, events: Events) -> Stock:
         key = f"{source.site.gln}:{source.material}"
         current = self._open.get(key)
         if current is not None and current.remaining >= 10:
             return current
         spec = MATERIALS[source.material]
         quantity = float(self.rng.randint(spec.lot_size[0] // 10, spec.lot_size[1] // 10) * 10)
-        produced = date + timedelta(hours=5, minutes=self.rng.randrange(90))
+        produced = date + timedelta(hours=4, minutes=self.rng.randrange(90))
         lot = self._lot(
             source.material, source.product, source.site, source.number, date, quantity, produced, LotStatus.ACTIVE
         )
         events.lots.append(lot)
-        self._open[key] = _Stock(lot.id, quantity, spec.uom, day, source.site)
+        self._open[key] = Stock(lot.id, quantity, spec.uom, day, source.site)
         return self._open[key]
 
     def _produce(
@@ -211,7 +163,7 @@ class Flow:
         plan: list[tuple[str, float]],
         day: int,
         date: datetime,
-        legs: dict[tuple[str, str], _Leg],
+        legs: dict[tuple[str, str], Leg],
         events: Events,
     ) -> None:
         pool = self._pool[plant.site.gln]
@@ -238,11 +190,11 @@ class Flow:
                 )
             )
             if material in INTERMEDIATES:
-                pool.setdefault(material, []).append(_Stock(lot.id, quantity, lot.uom, day, plant.site))
+                pool.setdefault(material, []).append(Stock(lot.id, quantity, lot.uom, day, plant.site))
             elif not held:
                 self._dispatch(plant, lot, legs)
 
-    def _draw(self, pool: dict[str, list[_Stock]], output: str, quantity: float) -> list[LotQuantity]:
+    def _draw(self, pool: dict[str, list[Stock]], output: str, quantity: float) -> list[LotQuantity]:
         """Take the recipe's inputs from stock: 2 to 5 lots, the main ingredient from one or two of them."""
         recipe = RECIPES[output]
         counts = [1] * len(recipe.inputs)
@@ -261,23 +213,25 @@ class Flow:
         # Too little in stock for a recipe of two or more lots: the line does not run this batch.
         return inputs if len(inputs) >= 2 else []
 
-    def _dispatch(self, plant: Plant, lot: LotRecord, legs: dict[tuple[str, str], _Leg]) -> None:
+    def _dispatch(self, plant: Plant, lot: LotRecord, legs: dict[tuple[str, str], Leg]) -> None:
         dcs = self.rng.sample(plant.dcs, 2) if len(plant.dcs) > 1 and self.rng.random() < 0.25 else plant.dcs[:1]
         if len(dcs) == 1 and len(plant.dcs) > 1:
             dcs = [self.rng.choice(plant.dcs)]
         first = round(lot.quantity * (self.rng.uniform(0.5, 0.7) if len(dcs) == 2 else 1.0))
         for dc, amount in zip(dcs, (first, lot.quantity - first), strict=False):
-            leg = legs.setdefault((plant.site.gln, dc.gln), _Leg(plant.site, dc))
+            leg = legs.setdefault((plant.site.gln, dc.gln), Leg(plant.site, dc))
             leg.add(lot.id, amount, lot.uom)
 
     # --- distribution ------------------------------------------------------------------------------------
 
-    def _deliver(self, arrivals: list[_Leg], day: int, leaving: datetime, events: Events) -> None:
+    def _deliver(self, arrivals: list[Leg], day: int, leaving: datetime, events: Events) -> None:
         """DCs send most of what arrived on to one to three of their stores; the rest stays in stock."""
         centres = {dc.site.gln: dc for dc in self.directory.dcs}
         counting = day >= self.days - self.inventory_days
-        legs: dict[tuple[str, str], _Leg] = {}
-        held: list[tuple[str, SiteRecord, float, str]] = []
+        legs: dict[tuple[str, str], Leg] = {}
+        # A lot split between two DCs can reach one store from both: its stock there is one inventory row.
+        held: dict[tuple[str, str], float] = {}  # (lot, site) -> quantity left there
+        uoms: dict[str, str] = {}
         for arrival in arrivals:
             centre: DistributionCentre = centres[arrival.destination.gln]
             for item in arrival.items():
@@ -286,48 +240,23 @@ class Flow:
                 weights = [self.rng.uniform(0.5, 1.5) for _ in stores]
                 for store, weight in zip(stores, weights, strict=True):
                     amount = round(sent * weight / sum(weights), 1)
-                    leg = legs.setdefault((centre.site.gln, store.gln), _Leg(centre.site, store))
+                    leg = legs.setdefault((centre.site.gln, store.gln), Leg(centre.site, store))
                     leg.add(item.lot_id, amount, item.uom)
-                    held.append((item.lot_id, store, amount * self.rng.uniform(0.1, 0.5), item.uom))
-                held.append((item.lot_id, centre.site, item.quantity - sent, item.uom))
-        self._ship(legs.values(), leaving, (1, 4), BILL_OF_LADING, events)
+                    unsold = amount * self.rng.uniform(0.1, 0.5)
+                    held[(item.lot_id, store.gln)] = held.get((item.lot_id, store.gln), 0.0) + unsold
+                held[(item.lot_id, centre.site.gln)] = item.quantity - sent
+                uoms[item.lot_id] = item.uom
+        self._trucks.ship(legs.values(), leaving, (1, 4), BILL_OF_LADING, events)
         if counting:
             shelf = {lot.id: lot.expires_at for lot in events.lots}
-            for lot_id, site, amount, uom in held:
+            for (lot_id, gln), amount in held.items():
                 expires = shelf.get(lot_id)
                 if amount >= 1 and (expires is None or expires > self.as_of):
                     events.inventory.append(
                         InventoryRecord(
-                            lot_id=lot_id, site_gln=site.gln, quantity=round(amount), uom=uom, as_of=self.as_of
+                            lot_id=lot_id, site_gln=gln, quantity=round(amount), uom=uoms[lot_id], as_of=self.as_of
                         )
                     )
-
-    def _ship(
-        self, legs: Iterable[_Leg], leaving: datetime, transit_hours: tuple[int, int], doc_type: str, events: Events
-    ) -> list[_Leg]:
-        """Pack each route's items into truckloads; returns what arrived, per route."""
-        arrived: list[_Leg] = []
-        for leg in legs:
-            all_items = leg.items()
-            for start in range(0, len(all_items), MAX_ITEMS_PER_SHIPMENT):
-                items = all_items[start : start + MAX_ITEMS_PER_SHIPMENT]
-                self._shipment_seq += 1
-                shipped = leaving + timedelta(minutes=self.rng.randrange(60))
-                received = shipped + timedelta(hours=self.rng.randint(*transit_hours), minutes=self.rng.randrange(60))
-                events.shipments.append(
-                    ShipmentRecord(
-                        id=f"SH-{shipped:%Y%m%d}-{self._shipment_seq:07d}",
-                        from_gln=leg.origin.gln,
-                        to_gln=leg.destination.gln,
-                        shipped_at=shipped,
-                        received_at=received,
-                        doc_type=doc_type,
-                        doc_number=f"{'DA' if doc_type == DESPATCH_ADVICE else 'BL'}-{self._shipment_seq:07d}",
-                        items=items,
-                    )
-                )
-            arrived.append(leg)
-        return arrived
 
     # --- helpers -----------------------------------------------------------------------------------------
 

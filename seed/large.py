@@ -19,7 +19,8 @@ from seed.catalog import FAMILIES, FARM_CROPS, NAME_WORDS, PLACES, SUPPLIED, Pla
 from seed.cluster import Cluster
 from seed.demo import AGENCY, ANCHOR, BASE_TIME
 from seed.directory import Directory, DistributionCentre, Plant, Registry, Source
-from seed.flow import Events, Flow
+from seed.flow import Flow
+from seed.routes import Events
 
 LARGE_DAYS: Final = 365
 INVENTORY_DAYS: Final = 14
@@ -99,7 +100,7 @@ class LargeCluster:
         for index, families in enumerate((["tofu", "sprouts"], ["kimchi"], ["noodles"]) * 2):
             place = rng.choice(RURAL)
             name = f"Hanbit Foods {place.name} plant {index + 1}"
-            plants.append(reg.plant(ANCHOR, name, place.region, families, brand_owner=ANCHOR, lots_per_day=(5, 10)))
+            plants.append(reg.plant(ANCHOR, name, place.region, families, brand_owner=ANCHOR, lots_per_day=(6, 12)))
         for number in range(1, OEMS + 1):
             place = rng.choice(RURAL)
             (family,) = rng.choices(FAMILIES, FAMILY_WEIGHTS)
@@ -108,7 +109,7 @@ class LargeCluster:
             reg.firm(firm_id, name, name_ko, [P.OEM, P.PLANT])
             own = frozenset(rng.sample(family_products(family), 1)) if rng.random() < 0.3 else frozenset()
             plant = reg.plant(
-                firm_id, f"{name} plant", place.region, [family], brand_owner=ANCHOR, own_brand=own, lots_per_day=(2, 7)
+                firm_id, f"{name} plant", place.region, [family], brand_owner=ANCHOR, own_brand=own, lots_per_day=(2, 9)
             )
             plants.append(plant)
         for plant in plants:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any, Final
 
@@ -25,6 +24,7 @@ from graph_schema.records import ShipmentRecord
 from seed.cluster import Batch, Cluster, Kind, SeedReport
 from seed.large import LargeCluster
 from seed.plan import event_batches, profile_batches
+from seed.producer import ChunkProducer
 
 BATCH_SIZE: Final = 5_000
 
@@ -85,7 +85,6 @@ async def load_large(
     started = time.perf_counter()
     report = SeedReport()
     large = LargeCluster(seed, days=days)
-    site_firms = {site.gln: site.firm_id for site in large.directory.sites}
     await write_batches(graph, profile_batches(large.profiles(), size=batch_size), report)
     show = progress and sys.stderr.isatty()
     bar = Progress(
@@ -96,23 +95,13 @@ async def load_large(
         TimeElapsedColumn(),
         disable=not show,
     )
-    with bar if show else nullcontext():
-        task = bar.add_task("", total=large.days)
-        chunks = large.chunks(lots_per_chunk=batch_size * 2)
-        # The next stretch is generated in a thread while this one is written, so Python and Neo4j overlap.
-        pending = asyncio.create_task(asyncio.to_thread(_next, chunks))
-        while (chunk := await pending) is not None:
-            pending = asyncio.create_task(asyncio.to_thread(_next, chunks))
-            events, days_done = chunk
-            await write_batches(
-                graph,
-                event_batches(events, site_firms=site_firms, size=batch_size, earlier_lots_known=True),
-                report,
-            )
-            bar.update(task, completed=days_done, description=f"{report.counts['lots']:,} lots")
+    producer = ChunkProducer(seed, days=days, batch_size=batch_size)
+    async with producer:
+        with bar if show else nullcontext():
+            task = bar.add_task("", total=large.days)
+            while (chunk := await producer.next_chunk()) is not None:
+                batches, days_done = chunk
+                await write_batches(graph, batches, report)
+                bar.update(task, completed=days_done, description=f"{report.counts['lots']:,} lots")
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _next(chunks: Iterator[tuple[Cluster, int]]) -> tuple[Cluster, int] | None:
-    return next(chunks, None)
