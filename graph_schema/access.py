@@ -10,7 +10,9 @@ from typing import Any, Final
 # open, to its coordinator and the agency when the lot is in the recall's trace.
 LOT_IN_DETAIL: Final = (
     "(l.ownerFirmId IN $detailFirms"
-    " OR EXISTS { MATCH (l)<-[:CARRIES]-(:Shipment {toFirmId: $viewerFirm}) }"
+    # without a label on the shipment the planner always expands from the lot (a few shipments), never
+    # seeks every shipment the viewer ever received, which it chose on a young store
+    " OR EXISTS { MATCH (l)<-[:CARRIES]-(rcv) WHERE rcv.toFirmId = $viewerFirm }"
     " OR (size($recalls) > 0 AND EXISTS { MATCH (l)<-[:AFFECTS]-(rc:Recall) WHERE rc.id IN $recalls }))"
 )
 # A shipment is shown to both of its parties (one step forward for the shipper), to viewers who see the

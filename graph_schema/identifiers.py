@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from graph_schema.errors import InvalidIdentifier
@@ -38,11 +39,13 @@ def _check(value: str, *, kind: str, length: int, field: str) -> str:
     return value
 
 
+@lru_cache(maxsize=65536)  # bulk loads name the same sites and products over and over
 def validate_gln(value: str, *, field: str = "gln") -> str:
     """Return the GLN if it has 13 digits and a correct check digit, else raise InvalidIdentifier."""
     return _check(value, kind="GLN", length=13, field=field)
 
 
+@lru_cache(maxsize=65536)
 def normalize_gtin(value: str, *, field: str = "gtin") -> str:
     """Return the GTIN as 14 digits (GTIN-8/12/13 padded with zeros) after checking its check digit."""
     if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value) in (8, 12, 13):

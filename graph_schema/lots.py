@@ -41,7 +41,7 @@ MATCH (s:Site {gln: row.siteGln})
 MERGE (l:Lot {id: row.id})
 ON CREATE SET l.lotNumber = row.lotNumber, l.productGtin = row.productGtin, l.ownerFirmId = row.ownerFirmId,
               l.siteGln = row.siteGln, l.quantity = row.quantity, l.uom = row.uom,
-              l.producedAt = row.producedAt, l.expiresAt = row.expiresAt, l.status = row.status,
+              l.producedAt = datetime(row.producedAt), l.expiresAt = datetime(row.expiresAt), l.status = row.status,
               l.created = true
 WITH l, p, s, coalesce(l.created, false) AS created
 REMOVE l.created
@@ -84,7 +84,7 @@ CALL (row) {
   OPTIONAL MATCH (l:Lot {id: item.lotId})
   WITH item, l
   WHERE l IS NULL OR NOT (l.ownerFirmId = row.firmId
-        OR EXISTS { MATCH (l)<-[:CARRIES]-(:Shipment {toFirmId: row.firmId}) })
+        OR EXISTS { MATCH (l)<-[:CARRIES]-(sh) WHERE sh.toFirmId = row.firmId })
   RETURN collect(CASE WHEN l IS NULL THEN 'missing:' ELSE 'foreign:' END + item.lotId) AS badInputs
 }
 CALL (row) {
@@ -109,7 +109,7 @@ WRITE_TRANSFORMATIONS: Final = """
 UNWIND $rows AS row
 MATCH (s:Site {gln: row.siteGln})
 MERGE (t:Transformation {id: row.id})
-ON CREATE SET t.firmId = row.firmId, t.siteGln = row.siteGln, t.occurredAt = row.occurredAt
+ON CREATE SET t.firmId = row.firmId, t.siteGln = row.siteGln, t.occurredAt = datetime(row.occurredAt)
 WITH row, t
 CALL (row, t) {
   UNWIND row.inputs AS item
@@ -186,7 +186,7 @@ CALL (row) {
   OPTIONAL MATCH (l:Lot {id: item.lotId})
   WITH item, l
   WHERE l IS NULL OR NOT (l.ownerFirmId = row.shipperFirmId
-        OR EXISTS { MATCH (l)<-[:CARRIES]-(:Shipment {toFirmId: row.shipperFirmId}) })
+        OR EXISTS { MATCH (l)<-[:CARRIES]-(sh) WHERE sh.toFirmId = row.shipperFirmId })
   RETURN collect(CASE WHEN l IS NULL THEN 'missing:' ELSE 'foreign:' END + item.lotId) AS badItems
 }
 WITH i, row, a, b, existing, badItems
@@ -204,7 +204,7 @@ MATCH (a:Site {gln: row.fromGln})
 MATCH (b:Site {gln: row.toGln})
 MERGE (sh:Shipment {id: row.id})
 ON CREATE SET sh.fromGln = row.fromGln, sh.toGln = row.toGln, sh.fromFirmId = a.firmId, sh.toFirmId = b.firmId,
-              sh.shippedAt = row.shippedAt, sh.receivedAt = row.receivedAt,
+              sh.shippedAt = datetime(row.shippedAt), sh.receivedAt = datetime(row.receivedAt),
               sh.docType = row.docType, sh.docNumber = row.docNumber
 MERGE (sh)-[:FROM]->(a)
 MERGE (sh)-[:TO]->(b)
@@ -293,7 +293,7 @@ UNWIND $rows AS row
 MATCH (l:Lot {id: row.lotId})
 MATCH (s:Site {gln: row.siteGln})
 MERGE (l)-[h:HELD_AT]->(s)
-SET h.quantity = row.quantity, h.uom = row.uom, h.asOf = row.asOf, h.firmId = s.firmId
+SET h.quantity = row.quantity, h.uom = row.uom, h.asOf = datetime(row.asOf), h.firmId = s.firmId
 RETURN count(h) AS written
 """
 

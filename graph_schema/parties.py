@@ -72,7 +72,7 @@ WITH row, f, s
 WHERE row.siteGln IS NULL OR s IS NOT NULL
 MERGE (c:Certification {id: row.id})
 SET c.firmId = row.firmId, c.siteGln = row.siteGln, c.kind = row.kind, c.number = row.number,
-    c.validFrom = row.validFrom, c.validUntil = row.validUntil
+    c.validFrom = datetime(row.validFrom), c.validUntil = datetime(row.validUntil)
 MERGE (f)-[:HOLDS]->(c)
 FOREACH (site IN CASE WHEN s IS NULL THEN [] ELSE [s] END | MERGE (c)-[:COVERS]->(site))
 RETURN row.id AS id

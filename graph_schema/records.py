@@ -64,8 +64,12 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
     def row(self) -> dict[str, Any]:
-        """The record as Cypher parameters (camelCase keys as stored on the graph)."""
-        return self.model_dump(by_alias=True)
+        """The record as Cypher parameters (camelCase keys as stored on the graph).
+
+        Times travel as ISO-8601 strings that the write queries turn into DateTime with ``datetime()``: the
+        driver's own encoding of a time zone-aware datetime costs about 50 µs each, which dominated bulk loads.
+        """
+        return self.model_dump(by_alias=True, mode="json")
 
 
 class FirmRecord(Record):
