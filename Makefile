@@ -49,8 +49,11 @@ seed-large: install
 	$(BIN)/hub neo4j start
 	$(BIN)/hub seed --scale large
 
+## benchmarks on the local Neo4j (seed it first: make seed-large); results in bench/results/
 bench: install
+	$(BIN)/hub neo4j start
 	$(BIN)/python -m bench.trace_latency
+	$(BIN)/python -m bench.auth_cost
 
 clean:
 	-$(BIN)/hub neo4j stop
