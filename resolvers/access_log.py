@@ -16,7 +16,7 @@ from graph_schema.errors import UNAVAILABLE, Forbidden, HubError
 from resolvers.context import Context, Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ class AccessLogEntry:
 
     @strawberry.field
     async def accessor(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(str(self.accessor_firm_id))
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, str(self.accessor_firm_id))
 
 
 @strawberry.type

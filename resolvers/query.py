@@ -11,11 +11,11 @@ from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
 from resolvers.context import Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
 from resolvers.types.principal import Me
-from resolvers.types.product import Product
-from resolvers.types.site import Site
+from resolvers.types.product import Product, load_product
+from resolvers.types.site import Site, load_site
 from resolvers.types.trace import Trace
 from resolvers.types.values import FirmRole, TraceDirection
 
@@ -29,8 +29,7 @@ class Query:
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="A member firm's profile")
     async def firm(self, info: Info, id: strawberry.ID) -> Firm | None:
-        row = await info.context.loaders.firm.load(str(id))
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, str(id))
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="Member firms, optionally of one role")
     async def firms(
@@ -51,13 +50,11 @@ class Query:
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="A site by its GLN")
     async def site(self, info: Info, gln: str) -> Site | None:
-        row = await info.context.loaders.site.load(validate_gln(gln))
-        return Site.from_record(row) if row else None
+        return await load_site(info, validate_gln(gln))
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="A product by its GTIN (8 to 14 digits)")
     async def product(self, info: Info, gtin: str) -> Product | None:
-        row = await info.context.loaders.product.load(normalize_gtin(gtin))
-        return Product.from_record(row) if row else None
+        return await load_product(info, normalize_gtin(gtin))
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="A lot you may see in detail, by its LGTIN")
     async def lot(self, info: Info, id: strawberry.ID) -> Lot | None:

@@ -37,12 +37,9 @@ class Certification:
 
     @strawberry.field(description="The site the certificate covers, when it covers one site")
     async def site(self, info: Info) -> Annotated[Site, strawberry.lazy("resolvers.types.site")] | None:
-        from resolvers.types.site import Site
+        from resolvers.types.site import load_site  # site.py imports this module
 
-        if self._site_gln is None:
-            return None
-        row = await info.context.loaders.site.load(self._site_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._site_gln)
 
 
 @strawberry.type(description="A member firm of the cluster")
@@ -71,3 +68,11 @@ class Firm:
     async def certifications(self, info: Info) -> list[Certification]:
         rows = await info.context.loaders.certifications_of_firm.load(self.id)
         return [Certification.from_record(row) for row in rows]
+
+
+async def load_firm(info: Info, firm_id: str | None) -> Firm | None:
+    """A firm's profile through the request's loader (None for no id or an unknown firm)."""
+    if firm_id is None:
+        return None
+    row = await info.context.loaders.firm.load(firm_id)
+    return Firm.from_record(row) if row else None

@@ -8,10 +8,10 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
-from resolvers.types.product import Product
+from resolvers.types.firm import Firm, load_firm
+from resolvers.types.product import Product, load_product
 from resolvers.types.shipment import Shipment
-from resolvers.types.site import Site
+from resolvers.types.site import Site, load_site
 from resolvers.types.values import LotStatus, native_datetime
 
 
@@ -78,18 +78,15 @@ class Lot:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        row = await info.context.loaders.product.load(self.product_gtin)
-        return Product.from_record(row) if row else None
+        return await load_product(info, self.product_gtin)
 
     @strawberry.field(description="The site where the lot was made or harvested")
     async def site(self, info: Info) -> Site | None:
-        row = await info.context.loaders.site.load(self._site_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._site_gln)
 
     @strawberry.field(description="The firm that owns the lot's record")
     async def owner(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._owner_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._owner_firm_id)
 
     @strawberry.field(description="The lots this lot was made from (one step back through its transformation)")
     async def inputs(self, info: Info) -> list[LotLink]:

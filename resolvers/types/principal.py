@@ -6,7 +6,7 @@ import strawberry
 
 from auth.principal import Principal
 from resolvers.context import Info
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 
 
 @strawberry.type(name="Principal", description="The caller: the firm it acts for, its roles and OAuth scopes")
@@ -27,5 +27,4 @@ class Me:
 
     @strawberry.field
     async def firm(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(str(self.firm_id))
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, str(self.firm_id))

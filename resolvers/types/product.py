@@ -6,7 +6,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 
 
 @strawberry.type(description="A trade item identified by a 14-digit GS1 GTIN")
@@ -31,5 +31,10 @@ class Product:
 
     @strawberry.field(description="The brand owner")
     async def brand_owner(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._owner_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._owner_firm_id)
+
+
+async def load_product(info: Info, gtin: str) -> Product | None:
+    """A product's profile through the request's loader (None for an unknown GTIN)."""
+    row = await info.context.loaders.product.load(gtin)
+    return Product.from_record(row) if row else None

@@ -8,7 +8,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
 from resolvers.types.values import RecallClass, RecallStatus, native_datetime
 
@@ -48,5 +48,4 @@ class Recall:
 
     @strawberry.field(description="The firm that declared the recall")
     async def coordinator(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._coordinator_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._coordinator_firm_id)

@@ -8,7 +8,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 from resolvers.types.values import FirmRole, SharingLevel, SharingScope, native_datetime
 
 
@@ -40,5 +40,4 @@ class SharingGrant:
 
     @strawberry.field(description="The firm whose data the grant opens")
     async def owner(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._owner_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._owner_firm_id)

@@ -8,8 +8,8 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
-from resolvers.types.site import Site
+from resolvers.types.firm import Firm, load_firm
+from resolvers.types.site import Site, load_site
 from resolvers.types.values import native_datetime
 
 
@@ -47,20 +47,16 @@ class Shipment:
 
     @strawberry.field
     async def from_site(self, info: Info) -> Site | None:
-        row = await info.context.loaders.site.load(self._from_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._from_gln)
 
     @strawberry.field
     async def to_site(self, info: Info) -> Site | None:
-        row = await info.context.loaders.site.load(self._to_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._to_gln)
 
     @strawberry.field(description="The firm that shipped")
     async def shipper(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._from_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._from_firm_id)
 
     @strawberry.field(description="The firm that received")
     async def receiver(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._to_firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._to_firm_id)

@@ -6,7 +6,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
-from resolvers.types.firm import Firm
+from resolvers.types.firm import Firm, load_firm
 from resolvers.types.values import SiteKind
 
 
@@ -30,5 +30,12 @@ class Site:
 
     @strawberry.field(description="The firm that operates the site")
     async def firm(self, info: Info) -> Firm | None:
-        row = await info.context.loaders.firm.load(self._firm_id)
-        return Firm.from_record(row) if row else None
+        return await load_firm(info, self._firm_id)
+
+
+async def load_site(info: Info, gln: str | None) -> Site | None:
+    """A site's profile through the request's loader (None for no GLN or an unknown site)."""
+    if gln is None:
+        return None
+    row = await info.context.loaders.site.load(gln)
+    return Site.from_record(row) if row else None

@@ -11,8 +11,8 @@ from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.redaction import Redactor
 from resolvers.types.lot import Lot
-from resolvers.types.product import Product
-from resolvers.types.site import Site
+from resolvers.types.product import Product, load_product
+from resolvers.types.site import Site, load_site
 from resolvers.types.values import FirmRole, TraceDirection, native_datetime
 
 
@@ -39,17 +39,11 @@ class TracedShipment:
 
     @strawberry.field
     async def from_site(self, info: Info) -> Site | None:
-        if self._from_gln is None:
-            return None
-        row = await info.context.loaders.site.load(self._from_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._from_gln)
 
     @strawberry.field
     async def to_site(self, info: Info) -> Site | None:
-        if self._to_gln is None:
-            return None
-        row = await info.context.loaders.site.load(self._to_gln)
-        return Site.from_record(row) if row else None
+        return await load_site(info, self._to_gln)
 
 
 @strawberry.type(description="Total quantity of one product (in one unit) among the lots you may see")
@@ -61,8 +55,7 @@ class ProductQuantity:
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:
-        row = await info.context.loaders.product.load(self.product_gtin)
-        return Product.from_record(row) if row else None
+        return await load_product(info, self.product_gtin)
 
 
 @strawberry.type(
