@@ -10,13 +10,21 @@ from graph_schema.db import Graph, Row
 from graph_schema.errors import NotFound
 
 # Grants in force for a viewer: not revoked, not expired, naming its firm, one of its firm's roles, or all.
-GRANTS_RECEIVED: Final = """
+GRANT_IN_FORCE: Final = (
+    "g.revokedAt IS NULL AND (g.until IS NULL OR g.until > $now) AND g.ownerFirmId <> $firmId"
+    " AND (g.toFirmId = $firmId OR g.toRole IN $firmRoles OR g.toCluster = true)"
+)
+
+GRANTS_RECEIVED: Final = (
+    """
 MATCH (g:SharingGrant)
-WHERE g.revokedAt IS NULL AND (g.until IS NULL OR g.until > $now) AND g.ownerFirmId <> $firmId
-  AND (g.toFirmId = $firmId OR g.toRole IN $firmRoles OR g.toCluster = true)
+WHERE """
+    + GRANT_IN_FORCE
+    + """
 RETURN g {.id, .ownerFirmId, .scope, .level, .toFirmId, .toRole, .toCluster, .until, .createdAt} AS grant
 ORDER BY g.createdAt, g.id
 """
+)
 
 GRANTS_GIVEN: Final = """
 MATCH (g:SharingGrant {ownerFirmId: $firmId})
@@ -76,22 +84,25 @@ async def revoke_grant(graph: Graph, *, grant_id: str, owner_firm_id: str, now: 
 
 
 # Everything the permission decision needs about a caller's firm, in one round trip per request.
-VISIBILITY_FACTS: Final = """
+VISIBILITY_FACTS: Final = (
+    """
 OPTIONAL MATCH (me:Firm {id: $firmId})
-WITH me, coalesce(me.roles, []) AS roles
-CALL (roles) {
+WITH me, coalesce(me.roles, []) AS firmRoles
+CALL (firmRoles) {
   MATCH (g:SharingGrant)
-  WHERE g.revokedAt IS NULL AND (g.until IS NULL OR g.until > $now) AND g.ownerFirmId <> $firmId
-    AND (g.toFirmId = $firmId OR g.toRole IN roles OR g.toCluster = true)
+  WHERE """
+    + GRANT_IN_FORCE.replace("$firmRoles", "firmRoles")  # here the roles are read from the graph, not passed
+    + """
   RETURN collect(g {.ownerFirmId, .scope, .level}) AS grants
 }
-CALL (roles) {
+CALL (firmRoles) {
   MATCH (r:Recall {status: 'OPEN'})
-  WHERE r.coordinatorFirmId = $firmId OR 'AGENCY' IN roles
+  WHERE r.coordinatorFirmId = $firmId OR 'AGENCY' IN firmRoles
   RETURN collect(r.id) AS recalls
 }
-RETURN me IS NOT NULL AS member, roles, grants, recalls
+RETURN me IS NOT NULL AS member, firmRoles AS roles, grants, recalls
 """
+)
 
 
 async def visibility_facts(graph: Graph, *, firm_id: str, now: datetime) -> Row:

@@ -48,7 +48,7 @@ RETURN depth,
     + SHIPMENT_IN_DETAIL
     + """ THEN """
     + SHIPMENT_FIELDS
-    + """ ELSE {hiddenRef: elementId(sh), lotVisible: visible, lotId: CASE WHEN visible THEN l.id END} END
+    + """ ELSE {hiddenRef: elementId(sh)} END
        } AS shipments
 ORDER BY depth, l.id
 """
