@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, LiteralString, TypeVar
+from typing import Any, LiteralString, NoReturn, TypeVar
 
 from neo4j import AsyncDriver, AsyncManagedTransaction, RoutingControl
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
@@ -62,6 +62,27 @@ class Graph:
         async with self.driver.session(database=self.database) as session:
             result = await session.run(statement)
             await result.consume()
+
+
+async def checked_write(
+    graph: Graph,
+    *,
+    check: LiteralString,
+    write: LiteralString,
+    params: Mapping[str, Any],
+    reject: Callable[[Row], NoReturn],
+) -> list[Row]:
+    """Run ``check``; ``reject`` raises on its first row; only when it returns nothing, run ``write``.
+
+    Both run in one transaction, so a rejected batch writes nothing and nothing changes between the two.
+    """
+
+    async def work(tx: AsyncManagedTransaction) -> list[Row]:
+        for bad in await run(tx, check, params):
+            reject(bad)
+        return await run(tx, write, params)
+
+    return await graph.transaction(work)
 
 
 async def run(tx: AsyncManagedTransaction, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:

@@ -7,12 +7,12 @@ before commit, so a rejected batch writes nothing. Every read takes a Viewer and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
 from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
-from graph_schema.db import Graph, Row, keyed, keyed_lists, run
+from graph_schema.db import Graph, Row, checked_write, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, Forbidden, NotFound
 from graph_schema.records import InventoryRecord, LotRecord, ShipmentRecord, TransformationRecord
 
@@ -56,19 +56,18 @@ async def record_lots(graph: Graph, records: Sequence[LotRecord], *, path: str =
     """Commission lots at their owners' sites; returns how many were new."""
     params = {"rows": [r.row() for r in records]}
 
-    async def work(tx: AsyncManagedTransaction) -> int:
-        for bad in await run(tx, CHECK_LOTS, params):
-            where = f"{path}[{bad['i']}]"
-            if bad["missingProduct"]:
-                raise NotFound(f"{where}: no product is registered for lot {bad['id']}", field=f"{where}.id")
-            if bad["missingSite"]:
-                raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
-            if bad["heldBy"] is not None:
-                raise Conflict(f"{where}: lot {bad['id']} is already recorded by another firm", field=f"{where}.id")
-            raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
-        return int((await run(tx, WRITE_LOTS, params))[0]["created"])
+    def reject(bad: Row) -> NoReturn:
+        where = f"{path}[{bad['i']}]"
+        if bad["missingProduct"]:
+            raise NotFound(f"{where}: no product is registered for lot {bad['id']}", field=f"{where}.id")
+        if bad["missingSite"]:
+            raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
+        if bad["heldBy"] is not None:
+            raise Conflict(f"{where}: lot {bad['id']} is already recorded by another firm", field=f"{where}.id")
+        raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
 
-    return await graph.transaction(work)
+    written = await checked_write(graph, check=CHECK_LOTS, write=WRITE_LOTS, params=params, reject=reject)
+    return int(written[0]["created"])
 
 
 # --- transformations -------------------------------------------------------------------------------------
@@ -140,36 +139,35 @@ async def record_transformations(
     """Link input lots to the output lots made from them, with quantities."""
     params = {"rows": [r.row() for r in records]}
 
-    async def work(tx: AsyncManagedTransaction) -> int:
-        for bad in await run(tx, CHECK_TRANSFORMATIONS, params):
-            where = f"{path}[{bad['i']}]"
-            if bad["missingSite"]:
-                raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
-            if bad["heldElsewhere"]:
-                raise Conflict(f"{where}: transformation id is used by another firm", field=f"{where}.id")
-            if bad["badInputs"]:
-                kind, lot = _describe(bad["badInputs"])
-                if kind == "missing":
-                    raise NotFound(f"{where}: input lot {lot} is not recorded", field=f"{where}.inputs")
-                raise Forbidden(
-                    f"{where}: input lot {lot} is neither yours nor shipped to you", field=f"{where}.inputs"
+    def reject(bad: Row) -> NoReturn:
+        where = f"{path}[{bad['i']}]"
+        if bad["missingSite"]:
+            raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
+        if bad["heldElsewhere"]:
+            raise Conflict(f"{where}: transformation id is used by another firm", field=f"{where}.id")
+        if bad["badInputs"]:
+            kind, lot = _describe(bad["badInputs"])
+            if kind == "missing":
+                raise NotFound(f"{where}: input lot {lot} is not recorded", field=f"{where}.inputs")
+            raise Forbidden(f"{where}: input lot {lot} is neither yours nor shipped to you", field=f"{where}.inputs")
+        if bad["badOutputs"]:
+            kind, lot = _describe(bad["badOutputs"])
+            if kind == "missing":
+                raise NotFound(
+                    f"{where}: output lot {lot} is not recorded; commission it first", field=f"{where}.outputs"
                 )
-            if bad["badOutputs"]:
-                kind, lot = _describe(bad["badOutputs"])
-                if kind == "missing":
-                    raise NotFound(
-                        f"{where}: output lot {lot} is not recorded; commission it first", field=f"{where}.outputs"
-                    )
-                if kind == "made":
-                    raise Conflict(
-                        f"{where}: output lot {lot} was already made by another transformation",
-                        field=f"{where}.outputs",
-                    )
-                raise Forbidden(f"{where}: output lot {lot} belongs to another firm", field=f"{where}.outputs")
-            raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
-        return int((await run(tx, WRITE_TRANSFORMATIONS, params))[0]["written"])
+            if kind == "made":
+                raise Conflict(
+                    f"{where}: output lot {lot} was already made by another transformation",
+                    field=f"{where}.outputs",
+                )
+            raise Forbidden(f"{where}: output lot {lot} belongs to another firm", field=f"{where}.outputs")
+        raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
 
-    return await graph.transaction(work)
+    written = await checked_write(
+        graph, check=CHECK_TRANSFORMATIONS, write=WRITE_TRANSFORMATIONS, params=params, reject=reject
+    )
+    return int(written[0]["written"])
 
 
 # --- shipments -------------------------------------------------------------------------------------------
@@ -234,24 +232,23 @@ async def record_shipments(
             row["shipperFirmId"] = shipper_firm_id
     params = {"rows": rows}
 
-    async def work(tx: AsyncManagedTransaction) -> int:
-        for bad in await run(tx, CHECK_SHIPMENTS, params):
-            where = f"{path}[{bad['i']}]"
-            if bad["missingFrom"]:
-                raise NotFound(f"{where}: origin site is not registered", field=f"{where}.fromGln")
-            if bad["missingTo"]:
-                raise NotFound(f"{where}: destination site is not registered", field=f"{where}.toGln")
-            if bad["heldElsewhere"]:
-                raise Conflict(f"{where}: shipment id is used by another firm", field=f"{where}.id")
-            if bad["badItems"]:
-                kind, lot = _describe(bad["badItems"])
-                if kind == "missing":
-                    raise NotFound(f"{where}: lot {lot} is not recorded", field=f"{where}.items")
-                raise Forbidden(f"{where}: lot {lot} is neither yours nor shipped to you", field=f"{where}.items")
-            raise Forbidden(f"{where}: the origin site belongs to another firm", field=f"{where}.fromGln")
-        return int((await run(tx, WRITE_SHIPMENTS, params))[0]["written"])
+    def reject(bad: Row) -> NoReturn:
+        where = f"{path}[{bad['i']}]"
+        if bad["missingFrom"]:
+            raise NotFound(f"{where}: origin site is not registered", field=f"{where}.fromGln")
+        if bad["missingTo"]:
+            raise NotFound(f"{where}: destination site is not registered", field=f"{where}.toGln")
+        if bad["heldElsewhere"]:
+            raise Conflict(f"{where}: shipment id is used by another firm", field=f"{where}.id")
+        if bad["badItems"]:
+            kind, lot = _describe(bad["badItems"])
+            if kind == "missing":
+                raise NotFound(f"{where}: lot {lot} is not recorded", field=f"{where}.items")
+            raise Forbidden(f"{where}: lot {lot} is neither yours nor shipped to you", field=f"{where}.items")
+        raise Forbidden(f"{where}: the origin site belongs to another firm", field=f"{where}.fromGln")
 
-    return await graph.transaction(work)
+    written = await checked_write(graph, check=CHECK_SHIPMENTS, write=WRITE_SHIPMENTS, params=params, reject=reject)
+    return int(written[0]["written"])
 
 
 SITE_FIRMS: Final = "UNWIND $glns AS gln MATCH (s:Site {gln: gln}) RETURN gln, s.firmId AS firmId"

@@ -5,12 +5,12 @@ Profiles (firm, site, product, certification) are visible to every member, so th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final, LiteralString
+from collections.abc import Callable, Sequence
+from typing import Final, LiteralString, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
-from graph_schema.db import Graph, Row, keyed, keyed_lists, run
+from graph_schema.db import Graph, Row, checked_write, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, NotFound
 from graph_schema.records import (
     CcpRecord,
@@ -29,7 +29,7 @@ RETURN count(f) AS written
 """
 
 # A site keeps the firm that registered it: another firm naming the same GLN is a conflict.
-UPSERT_SITES: Final = """
+CHECK_SITES: Final = """
 UNWIND $rows AS row
 OPTIONAL MATCH (f:Firm {id: row.firmId})
 OPTIONAL MATCH (existing:Site {gln: row.gln})
@@ -117,33 +117,29 @@ async def upsert_firms(graph: Graph, records: Sequence[FirmRecord]) -> int:
     return int(rows[0]["written"]) if rows else 0
 
 
-def _raise_rejections(rejected: list[Row], *, kind: str) -> None:
-    for row in rejected:
+def _rejection(kind: str) -> Callable[[Row], NoReturn]:
+    def reject(row: Row) -> NoReturn:
         if row["missingFirm"]:
             raise NotFound(f"firm {row['firmId']!r} is not a member of the cluster", field="firmId")
         raise Conflict(f"{kind} {row['key']} is already registered by another firm", field=kind.lower())
+
+    return reject
 
 
 async def upsert_sites(graph: Graph, records: Sequence[SiteRecord]) -> int:
     """Register or update sites; the GLN stays with the firm that registered it."""
     params = {"rows": [r.row() for r in records]}
-
-    async def work(tx: AsyncManagedTransaction) -> int:
-        _raise_rejections(await run(tx, UPSERT_SITES, params), kind="GLN")
-        return int((await run(tx, WRITE_SITES, params))[0]["written"])
-
-    return await graph.transaction(work)
+    written = await checked_write(graph, check=CHECK_SITES, write=WRITE_SITES, params=params, reject=_rejection("GLN"))
+    return int(written[0]["written"])
 
 
 async def upsert_products(graph: Graph, records: Sequence[ProductRecord]) -> int:
     """Register or update products; the GTIN stays with its brand owner."""
     params = {"rows": [r.row() for r in records]}
-
-    async def work(tx: AsyncManagedTransaction) -> int:
-        _raise_rejections(await run(tx, CHECK_PRODUCTS, params), kind="GTIN")
-        return int((await run(tx, WRITE_PRODUCTS, params))[0]["written"])
-
-    return await graph.transaction(work)
+    written = await checked_write(
+        graph, check=CHECK_PRODUCTS, write=WRITE_PRODUCTS, params=params, reject=_rejection("GTIN")
+    )
+    return int(written[0]["written"])
 
 
 async def _write_all(graph: Graph, query: LiteralString, rows: list[Row], *, what: str) -> int:

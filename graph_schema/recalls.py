@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
-
-from neo4j import AsyncManagedTransaction
+from typing import Final, NoReturn
 
 from graph_schema.access import LOT_IN_DETAIL, Viewer
-from graph_schema.db import Graph, Row, run
+from graph_schema.db import Graph, Row, checked_write
 from graph_schema.errors import Conflict, NotFound
 
 RECALL_FIELDS: Final = (
@@ -99,13 +97,12 @@ async def declare_recall(
         **viewer.params(),
     }
 
-    async def work(tx: AsyncManagedTransaction) -> Row:
-        for bad in await run(tx, CHECK_RECALLED_LOTS, params):
-            raise NotFound(f"lot {bad['id']} is not recorded, or not visible to your firm", field="lotIds")
-        recall: Row = (await run(tx, DECLARE_RECALL, params))[0]["recall"]
-        return recall
+    def reject(bad: Row) -> NoReturn:
+        raise NotFound(f"lot {bad['id']} is not recorded, or not visible to your firm", field="lotIds")
 
-    return await graph.transaction(work)
+    written = await checked_write(graph, check=CHECK_RECALLED_LOTS, write=DECLARE_RECALL, params=params, reject=reject)
+    recall: Row = written[0]["recall"]
+    return recall
 
 
 async def close_recall(graph: Graph, *, recall_id: str, firm_id: str, now: datetime) -> Row:

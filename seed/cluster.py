@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from graph_schema.records import (
     CcpRecord,
@@ -32,18 +32,7 @@ Kind = Literal[
     "shipments",
     "inventory",
 ]
-KINDS: tuple[Kind, ...] = (
-    "firms",
-    "sites",
-    "certifications",
-    "products",
-    "channels",
-    "ccps",
-    "lots",
-    "transformations",
-    "shipments",
-    "inventory",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)  # in write order
 
 
 @dataclass
