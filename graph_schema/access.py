@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, LiteralString
 
 # A lot is shown in detail to a viewer who owns it or whose owner shares TRACE at DETAIL with it, to the
 # firm it was shipped to (one step back, EU 178/2002 art. 18, needs no grant), and, while a recall is
@@ -24,6 +24,14 @@ SHIPMENT_IN_DETAIL: Final = (
 )
 # Owners sharing TRACE at SUMMARY level: their lots stay redacted but count in a trace's totals.
 LOT_IN_SUMMARY: Final = "(l.ownerFirmId IN $summaryFirms)"
+
+
+def held_by(firm: LiteralString) -> LiteralString:
+    """Cypher true when lot ``l`` is held by ``firm`` (an expression): it owns the lot or the lot was shipped to it.
+
+    A firm may consume or ship on only the lots it holds; the write checks use this one definition.
+    """
+    return f"(l.ownerFirmId = {firm} OR EXISTS {{ MATCH (l)<-[:CARRIES]-(held) WHERE held.toFirmId = {firm} }})"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any, Final, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
-from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
+from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer, held_by
 from graph_schema.db import Graph, Row, checked_write, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, Forbidden, NotFound
 from graph_schema.records import InventoryRecord, LotRecord, ShipmentRecord, TransformationRecord
@@ -73,7 +73,8 @@ async def record_lots(graph: Graph, records: Sequence[LotRecord], *, path: str =
 # --- transformations -------------------------------------------------------------------------------------
 
 # Inputs must be the firm's own lots or lots shipped to it; outputs must be its own lots, made once.
-CHECK_TRANSFORMATIONS: Final = """
+CHECK_TRANSFORMATIONS: Final = (
+    """
 UNWIND range(0, size($rows) - 1) AS i
 WITH i, $rows[i] AS row
 OPTIONAL MATCH (s:Site {gln: row.siteGln})
@@ -82,8 +83,9 @@ CALL (row) {
   UNWIND row.inputs AS item
   OPTIONAL MATCH (l:Lot {id: item.lotId})
   WITH item, l
-  WHERE l IS NULL OR NOT (l.ownerFirmId = row.firmId
-        OR EXISTS { MATCH (l)<-[:CARRIES]-(sh) WHERE sh.toFirmId = row.firmId })
+  WHERE l IS NULL OR NOT """
+    + held_by("row.firmId")
+    + """
   RETURN collect(CASE WHEN l IS NULL THEN 'missing:' ELSE 'foreign:' END + item.lotId) AS badInputs
 }
 CALL (row) {
@@ -103,6 +105,7 @@ RETURN i, s IS NULL AS missingSite, existing IS NOT NULL AND existing.firmId <> 
 ORDER BY i
 LIMIT 1
 """
+)
 
 WRITE_TRANSFORMATIONS: Final = """
 UNWIND $rows AS row
@@ -173,7 +176,8 @@ async def record_transformations(
 # --- shipments -------------------------------------------------------------------------------------------
 
 # The shipper is the firm of the origin site; it may ship its own lots and lots shipped to it.
-CHECK_SHIPMENTS: Final = """
+CHECK_SHIPMENTS: Final = (
+    """
 UNWIND range(0, size($rows) - 1) AS i
 WITH i, $rows[i] AS row
 OPTIONAL MATCH (a:Site {gln: row.fromGln})
@@ -183,8 +187,9 @@ CALL (row) {
   UNWIND row.items AS item
   OPTIONAL MATCH (l:Lot {id: item.lotId})
   WITH item, l
-  WHERE l IS NULL OR NOT (l.ownerFirmId = row.shipperFirmId
-        OR EXISTS { MATCH (l)<-[:CARRIES]-(sh) WHERE sh.toFirmId = row.shipperFirmId })
+  WHERE l IS NULL OR NOT """
+    + held_by("row.shipperFirmId")
+    + """
   RETURN collect(CASE WHEN l IS NULL THEN 'missing:' ELSE 'foreign:' END + item.lotId) AS badItems
 }
 WITH i, row, a, b, existing, badItems
@@ -195,6 +200,7 @@ RETURN i, a IS NULL AS missingFrom, b IS NULL AS missingTo,
 ORDER BY i
 LIMIT 1
 """
+)
 
 WRITE_SHIPMENTS: Final = """
 UNWIND $rows AS row
