@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, LiteralString, NoReturn, TypeVar
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, RoutingControl
+from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncTransaction, RoutingControl
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from graph_schema.errors import UNAVAILABLE, HubError
@@ -64,6 +65,36 @@ class Graph:
             await result.consume()
 
 
+@dataclass(frozen=True)
+class CheckedStep:
+    """One check-then-write unit: ``check`` returns the rows at fault (none when the batch is good).
+
+    ``reject`` raises a HubError describing one bad row; writes that must succeed or fail together (an EPCIS
+    document, a spreadsheet import) run several steps in one transaction with ``checked_write_all``.
+    """
+
+    check: LiteralString
+    write: LiteralString
+    params: Mapping[str, Any]
+    reject: Callable[[Row], NoReturn]
+
+    async def run_in(self, tx: AsyncManagedTransaction | AsyncTransaction) -> list[Row]:
+        """Check, raise on the first bad row, else write; inside the caller's transaction."""
+        for bad in await run(tx, self.check, self.params):
+            self.reject(bad)
+        return await run(tx, self.write, self.params)
+
+    async def problems_in(self, tx: AsyncManagedTransaction | AsyncTransaction) -> list[HubError]:
+        """Every bad row of the check, each described as the HubError that ``reject`` raises for it."""
+        problems: list[HubError] = []
+        for bad in await run(tx, self.check, self.params):
+            try:
+                self.reject(bad)
+            except HubError as error:
+                problems.append(error)
+        return problems
+
+
 async def checked_write(
     graph: Graph,
     *,
@@ -76,16 +107,21 @@ async def checked_write(
 
     Both run in one transaction, so a rejected batch writes nothing and nothing changes between the two.
     """
+    return (await checked_write_all(graph, [CheckedStep(check=check, write=write, params=params, reject=reject)]))[0]
 
-    async def work(tx: AsyncManagedTransaction) -> list[Row]:
-        for bad in await run(tx, check, params):
-            reject(bad)
-        return await run(tx, write, params)
+
+async def checked_write_all(graph: Graph, steps: Sequence[CheckedStep]) -> list[list[Row]]:
+    """Run the steps in order in one transaction (later checks see earlier writes); any rejection writes nothing."""
+
+    async def work(tx: AsyncManagedTransaction) -> list[list[Row]]:
+        return [await step.run_in(tx) for step in steps]
 
     return await graph.transaction(work)
 
 
-async def run(tx: AsyncManagedTransaction, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
+async def run(
+    tx: AsyncManagedTransaction | AsyncTransaction, query: LiteralString, params: Mapping[str, Any] | None = None
+) -> list[Row]:
     """Run one query inside a transaction and return its rows as dicts."""
     result = await tx.run(query, dict(params or {}))
     return [record.data() async for record in result]

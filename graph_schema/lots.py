@@ -6,13 +6,13 @@ before commit, so a rejected batch writes nothing. Every read takes a Viewer and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
 from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer, held_by
-from graph_schema.db import Graph, Row, checked_write, keyed, keyed_lists, run
+from graph_schema.db import CheckedStep, Graph, Row, checked_write_all, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, Forbidden, NotFound
 from graph_schema.records import InventoryRecord, LotRecord, ShipmentRecord, TransformationRecord
 
@@ -30,7 +30,6 @@ WHERE p IS NULL OR s IS NULL OR s.firmId <> row.ownerFirmId
 RETURN i, row.id AS id, p IS NULL AS missingProduct, s IS NULL AS missingSite,
        s.firmId AS siteFirm, existing.ownerFirmId AS heldBy
 ORDER BY i
-LIMIT 1
 """
 
 # Idempotent on the LGTIN: a lot recorded again keeps its first record.
@@ -52,21 +51,32 @@ RETURN count(CASE WHEN created THEN 1 END) AS created
 """
 
 
-async def record_lots(graph: Graph, records: Sequence[LotRecord], *, path: str = "lots") -> int:
-    """Commission lots at their owners' sites; returns how many were new."""
-    params = {"rows": [r.row() for r in records]}
+Where = Callable[[int], str]
+
+
+def _at(path: str) -> Where:
+    return lambda i: f"{path}[{i}]"
+
+
+def lots_step(records: Sequence[LotRecord], *, where: Where) -> CheckedStep:
+    """The checked write commissioning ``records``; ``where(i)`` names row i in error messages."""
 
     def reject(bad: Row) -> NoReturn:
-        where = f"{path}[{bad['i']}]"
+        at = where(bad["i"])
         if bad["missingProduct"]:
-            raise NotFound(f"{where}: no product is registered for lot {bad['id']}", field=f"{where}.id")
+            raise NotFound(f"{at}: no product is registered for lot {bad['id']}", field=f"{at}.id")
         if bad["missingSite"]:
-            raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
+            raise NotFound(f"{at}: site is not registered", field=f"{at}.siteGln")
         if bad["heldBy"] is not None:
-            raise Conflict(f"{where}: lot {bad['id']} is already recorded by another firm", field=f"{where}.id")
-        raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
+            raise Conflict(f"{at}: lot {bad['id']} is already recorded by another firm", field=f"{at}.id")
+        raise Forbidden(f"{at}: the site belongs to another firm", field=f"{at}.siteGln")
 
-    written = await checked_write(graph, check=CHECK_LOTS, write=WRITE_LOTS, params=params, reject=reject)
+    return CheckedStep(check=CHECK_LOTS, write=WRITE_LOTS, params={"rows": [r.row() for r in records]}, reject=reject)
+
+
+async def record_lots(graph: Graph, records: Sequence[LotRecord], *, path: str = "lots") -> int:
+    """Commission lots at their owners' sites; returns how many were new."""
+    [written] = await checked_write_all(graph, [lots_step(records, where=_at(path))])
     return int(written[0]["created"])
 
 
@@ -103,7 +113,6 @@ WHERE s IS NULL OR s.firmId <> row.firmId OR (existing IS NOT NULL AND existing.
 RETURN i, s IS NULL AS missingSite, existing IS NOT NULL AND existing.firmId <> row.firmId AS heldElsewhere,
        badInputs, badOutputs
 ORDER BY i
-LIMIT 1
 """
 )
 
@@ -136,40 +145,40 @@ def _describe(entries: list[str]) -> tuple[str, str]:
     return kind, lot
 
 
+def transformations_step(records: Sequence[TransformationRecord], *, where: Where) -> CheckedStep:
+    """The checked write linking input lots to output lots; ``where(i)`` names row i in error messages."""
+
+    def reject(bad: Row) -> NoReturn:
+        at = where(bad["i"])
+        if bad["missingSite"]:
+            raise NotFound(f"{at}: site is not registered", field=f"{at}.siteGln")
+        if bad["heldElsewhere"]:
+            raise Conflict(f"{at}: transformation id is used by another firm", field=f"{at}.id")
+        if bad["badInputs"]:
+            kind, lot = _describe(bad["badInputs"])
+            if kind == "missing":
+                raise NotFound(f"{at}: input lot {lot} is not recorded", field=f"{at}.inputs")
+            raise Forbidden(f"{at}: input lot {lot} is neither yours nor shipped to you", field=f"{at}.inputs")
+        if bad["badOutputs"]:
+            kind, lot = _describe(bad["badOutputs"])
+            if kind == "missing":
+                raise NotFound(f"{at}: output lot {lot} is not recorded; commission it first", field=f"{at}.outputs")
+            if kind == "made":
+                raise Conflict(
+                    f"{at}: output lot {lot} was already made by another transformation", field=f"{at}.outputs"
+                )
+            raise Forbidden(f"{at}: output lot {lot} belongs to another firm", field=f"{at}.outputs")
+        raise Forbidden(f"{at}: the site belongs to another firm", field=f"{at}.siteGln")
+
+    params = {"rows": [r.row() for r in records]}
+    return CheckedStep(check=CHECK_TRANSFORMATIONS, write=WRITE_TRANSFORMATIONS, params=params, reject=reject)
+
+
 async def record_transformations(
     graph: Graph, records: Sequence[TransformationRecord], *, path: str = "transformations"
 ) -> int:
     """Link input lots to the output lots made from them, with quantities."""
-    params = {"rows": [r.row() for r in records]}
-
-    def reject(bad: Row) -> NoReturn:
-        where = f"{path}[{bad['i']}]"
-        if bad["missingSite"]:
-            raise NotFound(f"{where}: site is not registered", field=f"{where}.siteGln")
-        if bad["heldElsewhere"]:
-            raise Conflict(f"{where}: transformation id is used by another firm", field=f"{where}.id")
-        if bad["badInputs"]:
-            kind, lot = _describe(bad["badInputs"])
-            if kind == "missing":
-                raise NotFound(f"{where}: input lot {lot} is not recorded", field=f"{where}.inputs")
-            raise Forbidden(f"{where}: input lot {lot} is neither yours nor shipped to you", field=f"{where}.inputs")
-        if bad["badOutputs"]:
-            kind, lot = _describe(bad["badOutputs"])
-            if kind == "missing":
-                raise NotFound(
-                    f"{where}: output lot {lot} is not recorded; commission it first", field=f"{where}.outputs"
-                )
-            if kind == "made":
-                raise Conflict(
-                    f"{where}: output lot {lot} was already made by another transformation",
-                    field=f"{where}.outputs",
-                )
-            raise Forbidden(f"{where}: output lot {lot} belongs to another firm", field=f"{where}.outputs")
-        raise Forbidden(f"{where}: the site belongs to another firm", field=f"{where}.siteGln")
-
-    written = await checked_write(
-        graph, check=CHECK_TRANSFORMATIONS, write=WRITE_TRANSFORMATIONS, params=params, reject=reject
-    )
+    [written] = await checked_write_all(graph, [transformations_step(records, where=_at(path))])
     return int(written[0]["written"])
 
 
@@ -179,8 +188,9 @@ async def record_transformations(
 CHECK_SHIPMENTS: Final = (
     """
 UNWIND range(0, size($rows) - 1) AS i
-WITH i, $rows[i] AS row
-OPTIONAL MATCH (a:Site {gln: row.fromGln})
+WITH i, $rows[i] AS given
+OPTIONAL MATCH (a:Site {gln: given.fromGln})
+WITH i, a, given {.*, shipperFirmId: coalesce(given.shipperFirmId, a.firmId)} AS row
 OPTIONAL MATCH (b:Site {gln: row.toGln})
 OPTIONAL MATCH (existing:Shipment {id: row.id})
 CALL (row) {
@@ -198,7 +208,6 @@ WHERE a IS NULL OR b IS NULL OR a.firmId <> row.shipperFirmId
 RETURN i, a IS NULL AS missingFrom, b IS NULL AS missingTo,
        existing IS NOT NULL AND existing.fromFirmId <> row.shipperFirmId AS heldElsewhere, badItems
 ORDER BY i
-LIMIT 1
 """
 )
 
@@ -224,45 +233,36 @@ RETURN count(sh) AS written
 """
 
 
+def shipments_step(records: Sequence[ShipmentRecord], *, shipper_firm_id: str | None, where: Where) -> CheckedStep:
+    """The checked write of shipments; ``shipper_firm_id`` None means each origin site's own firm."""
+    rows = [{**r.row(), "shipperFirmId": shipper_firm_id} for r in records]
+
+    def reject(bad: Row) -> NoReturn:
+        at = where(bad["i"])
+        if bad["missingFrom"]:
+            raise NotFound(f"{at}: origin site is not registered", field=f"{at}.fromGln")
+        if bad["missingTo"]:
+            raise NotFound(f"{at}: destination site is not registered", field=f"{at}.toGln")
+        if bad["heldElsewhere"]:
+            raise Conflict(f"{at}: shipment id is used by another firm", field=f"{at}.id")
+        if bad["badItems"]:
+            kind, lot = _describe(bad["badItems"])
+            if kind == "missing":
+                raise NotFound(f"{at}: lot {lot} is not recorded", field=f"{at}.items")
+            raise Forbidden(f"{at}: lot {lot} is neither yours nor shipped to you", field=f"{at}.items")
+        raise Forbidden(f"{at}: the origin site belongs to another firm", field=f"{at}.fromGln")
+
+    return CheckedStep(check=CHECK_SHIPMENTS, write=WRITE_SHIPMENTS, params={"rows": rows}, reject=reject)
+
+
 async def record_shipments(
     graph: Graph, records: Sequence[ShipmentRecord], *, shipper_firm_id: str | None, path: str = "shipments"
 ) -> int:
     """Record shipments of lots between sites; ``shipper_firm_id`` None means each origin site's own firm."""
-    rows: list[dict[str, Any]] = [r.row() for r in records]
-    if shipper_firm_id is None:
-        owners = await _site_firms(graph, sorted({r.from_gln for r in records}))
-        for row in rows:
-            row["shipperFirmId"] = owners.get(row["fromGln"])
-    else:
-        for row in rows:
-            row["shipperFirmId"] = shipper_firm_id
-    params = {"rows": rows}
-
-    def reject(bad: Row) -> NoReturn:
-        where = f"{path}[{bad['i']}]"
-        if bad["missingFrom"]:
-            raise NotFound(f"{where}: origin site is not registered", field=f"{where}.fromGln")
-        if bad["missingTo"]:
-            raise NotFound(f"{where}: destination site is not registered", field=f"{where}.toGln")
-        if bad["heldElsewhere"]:
-            raise Conflict(f"{where}: shipment id is used by another firm", field=f"{where}.id")
-        if bad["badItems"]:
-            kind, lot = _describe(bad["badItems"])
-            if kind == "missing":
-                raise NotFound(f"{where}: lot {lot} is not recorded", field=f"{where}.items")
-            raise Forbidden(f"{where}: lot {lot} is neither yours nor shipped to you", field=f"{where}.items")
-        raise Forbidden(f"{where}: the origin site belongs to another firm", field=f"{where}.fromGln")
-
-    written = await checked_write(graph, check=CHECK_SHIPMENTS, write=WRITE_SHIPMENTS, params=params, reject=reject)
+    [written] = await checked_write_all(
+        graph, [shipments_step(records, shipper_firm_id=shipper_firm_id, where=_at(path))]
+    )
     return int(written[0]["written"])
-
-
-SITE_FIRMS: Final = "UNWIND $glns AS gln MATCH (s:Site {gln: gln}) RETURN gln, s.firmId AS firmId"
-
-
-async def _site_firms(graph: Graph, glns: Sequence[str]) -> dict[str, str]:
-    rows = await graph.read(SITE_FIRMS, {"glns": list(glns)})
-    return {row["gln"]: row["firmId"] for row in rows}
 
 
 RECEIVE_SHIPMENT: Final = """
