@@ -75,8 +75,8 @@ _PREFIX_PLUS_REF: Final[dict[str, int]] = {
     "gsin": 16,
 }
 
-# Other EPC schemes (gid, usdod, adi, bic, imovn, ...) are accepted as written: they carry no GS1 key.
-_OTHER_EPC: Final = re.compile(r"urn:epc:(?:id|class|idpat):[a-z0-9\-]+:\S+")
+# The TDS schemes that carry no GS1 key (gid, usdod, adi, bic, imovn) are accepted as written.
+_OTHER_EPC: Final = re.compile(r"urn:epc:(?:id|idpat):(?:gid|usdod|adi|bic|imovn):\S+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -26,7 +26,7 @@ def _files(folder: str) -> list[Path]:
     return sorted((CAPTURE / folder).glob("*.json")) if CAPTURE.is_dir() else []
 
 
-def read_and_validate(stream: io.BufferedIOBase | io.BytesIO) -> tuple[list[EpcisEvent], list[EventError]]:
+def read_and_validate(stream: IO[bytes]) -> tuple[list[EpcisEvent], list[EventError]]:
     reader = DocumentReader(stream)
     events: list[EpcisEvent] = []
     errors: list[EventError] = []
