@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auth.principal import Principal, Role
-from graph_schema.access import Viewer
+from graph_schema.access import ScopeShares, Viewer
 from graph_schema.db import Graph
 from graph_schema.errors import Forbidden
 from graph_schema.grants import visibility_facts
-from graph_schema.model import FirmRole
+from graph_schema.model import FirmRole, SharingScope
 
 TRACE = "TRACE"
 DETAIL = "DETAIL"
 SUMMARY = "SUMMARY"
+# Scopes whose grants the Viewer carries per scope, for the inventory, sales and order reads.
+SHARED_SCOPES = (SharingScope.INVENTORY, SharingScope.SALES, SharingScope.ORDERS)
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,16 @@ def decide(
 
     A firm sees its own records in full, the lots shipped to it and the shipments it is party to (one step
     back and one step forward); owners' TRACE grants add their records at DETAIL (records) or SUMMARY
-    (aggregates only); an open recall opens its trace to its coordinator's firm and to the agency.
+    (aggregates only); an open recall opens its trace to its coordinator's firm and to the agency. INVENTORY,
+    SALES and ORDERS grants are kept per scope the same way, from the same grants (no further read).
     """
     detail = {principal.firm_id}
     summary: set[str] = set()
+    shared: dict[str, tuple[set[str], set[str]]] = {scope: (set(), set()) for scope in SHARED_SCOPES}
     for grant in grants:
+        if grant["scope"] in shared:
+            shared_detail, shared_summary = shared[grant["scope"]]
+            (shared_detail if grant["level"] == DETAIL else shared_summary).add(grant["ownerFirmId"])
         if grant["scope"] != TRACE:
             continue
         (detail if grant["level"] == DETAIL else summary).add(grant["ownerFirmId"])
@@ -58,8 +65,16 @@ def decide(
         detail_firm_ids=frozenset(detail),
         summary_firm_ids=frozenset(summary - detail),
         recall_ids=frozenset(recalls),
+        inventory=_shares(shared[SharingScope.INVENTORY]),
+        sales=_shares(shared[SharingScope.SALES]),
+        orders=_shares(shared[SharingScope.ORDERS]),
     )
     return Decision(viewer=viewer, firm_roles=frozenset(firm_roles), member=member)
+
+
+def _shares(levels: tuple[set[str], set[str]]) -> ScopeShares:
+    detail, summary = levels
+    return ScopeShares(detail=frozenset(detail), summary=frozenset(summary - detail))
 
 
 async def decide_for_request(graph: Graph, principal: Principal, *, now: datetime | None = None) -> Decision:

@@ -35,6 +35,14 @@ def held_by(firm: LiteralString) -> LiteralString:
 
 
 @dataclass(frozen=True)
+class ScopeShares:
+    """The owners that opened one scope of their data (INVENTORY, SALES, ORDERS) to the viewer, by level."""
+
+    detail: frozenset[str] = field(default_factory=frozenset)
+    summary: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
 class Viewer:
     """The caller as the graph queries need it: its firm and whose trace records it sees, and how."""
 
@@ -42,6 +50,9 @@ class Viewer:
     detail_firm_ids: frozenset[str]
     summary_firm_ids: frozenset[str] = field(default_factory=frozenset)
     recall_ids: frozenset[str] = field(default_factory=frozenset)
+    inventory: ScopeShares = field(default_factory=ScopeShares)
+    sales: ScopeShares = field(default_factory=ScopeShares)
+    orders: ScopeShares = field(default_factory=ScopeShares)
 
     def params(self) -> dict[str, Any]:
         """Parameters for the visibility predicates above."""
@@ -51,3 +62,14 @@ class Viewer:
             "summaryFirms": sorted(self.summary_firm_ids - self.detail_firm_ids),
             "recalls": sorted(self.recall_ids),
         }
+
+    def shared_params(self) -> dict[str, Any]:
+        """Parameters for the INVENTORY, SALES and ORDERS reads: ``$<scope>Detail`` holds the viewer's own firm
+        (always seen in detail) and the owners sharing that scope at DETAIL; ``$<scope>Summary`` the owners
+        sharing it at SUMMARY only (their figures count in totals, their records never leave the query)."""
+        params: dict[str, Any] = {"viewerFirm": self.firm_id}
+        for name, shares in (("inventory", self.inventory), ("sales", self.sales), ("orders", self.orders)):
+            detail = shares.detail | {self.firm_id}
+            params[f"{name}Detail"] = sorted(detail)
+            params[f"{name}Summary"] = sorted(shares.summary - detail)
+        return params
