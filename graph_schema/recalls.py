@@ -1,4 +1,15 @@
-"""Recalls: declared by a coordinator for lots; while open, every lot of their trace is open to it."""
+"""Recalls: declared by a coordinator for lots; while open, every lot of their trace is open to it.
+
+A recall takes its trace once, at declaration, as ``(:Recall)-[:AFFECTS]->(:Lot)``: every lot downstream of
+a recalled lot (the recalled lots themselves at depth 0) and every lot upstream of one. The downstream lots
+are held: put ON_HOLD, or RECALLED, as the coordinator chose (``Recall.hold``). Upstream lots are in the
+trace for the coordinator to see, but a supplier's other uses of them are not the recall's business, so
+their status is left alone (a lot both upstream of one recalled lot and downstream of another is held).
+
+Closing a recall releases the holds it placed: a lot it put ON_HOLD goes back to the status it had before
+any open recall held it (ACTIVE, or ON_HOLD when it was held for another reason before), unless another
+open recall still holds it. RECALLED is final: closing the recall means the recall is complete, not undone.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +17,45 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, NoReturn
 
+from neo4j import AsyncManagedTransaction
+
 from graph_schema.access import LOT_IN_DETAIL, Viewer
-from graph_schema.db import Graph, Row, checked_write
+from graph_schema.db import Graph, Row, checked_write, run
 from graph_schema.errors import Conflict, NotFound
+from graph_schema.model import LotHold
 
 RECALL_FIELDS: Final = (
-    "r {.id, .coordinatorFirmId, .reason, .recallClass, .status, .declaredAt, .closedAt,"
-    " lotIds: [(r)-[:RECALLS]->(x) | x.id], affectedCount: COUNT { (r)-[:AFFECTS]->() }}"
+    "r {.id, .coordinatorFirmId, .reason, .recallClass, .status, .declaredAt, .closedAt, .hold,"
+    " lotIds: [(r)-[:RECALLS]->(x) | x.id], affectedCount: COUNT { (r)-[:AFFECTS]->() },"
+    " heldCount: COUNT { (r)-[:AFFECTS {held: true}]->() }}"
 )
+
+# A recall is shown to its coordinator's firm, to the agency, and to the owners of the lots it affects
+# (what each of them sees of its lots is decided lot by lot, by LOT_IN_DETAIL).
+RECALL_SEEN_BY: Final = (
+    "(r.coordinatorFirmId = $viewerFirm OR $overseer"
+    " OR EXISTS { MATCH (r)-[:AFFECTS]->(:Lot {ownerFirmId: $viewerFirm}) })"
+)
+
+# The lots reached from lot ``o``, itself at depth 0, each once at its shortest depth in transformations.
+# ANY SHORTEST plans as one breadth-first expansion (see graph_schema/trace.py), so a DAG with many paths
+# between the same lots does not enumerate them; 100 hops are trace.MAX_DEPTH transformations.
+DOWNSTREAM_OF_ORIGIN: Final = """
+CALL (o) {
+  RETURN o AS l, 0 AS depth
+  UNION
+  MATCH p = ANY SHORTEST (o)-[:CONSUMED_BY|PRODUCED]->{2,100}(l:Lot)
+  RETURN l, length(p) / 2 AS depth
+}
+"""
+UPSTREAM_OF_ORIGIN: Final = """
+CALL (o) {
+  RETURN o AS l, 0 AS depth
+  UNION
+  MATCH p = ANY SHORTEST (o)<-[:CONSUMED_BY|PRODUCED]-{2,100}(l:Lot)
+  RETURN l, length(p) / 2 AS depth
+}
+"""
 
 CHECK_RECALLED_LOTS: Final = (
     """
@@ -28,23 +70,40 @@ LIMIT 1
 """
 )
 
-# The recall's trace is taken once, at declaration: every lot upstream and downstream of a recalled lot.
+# The trace is taken once, at declaration. A lot downstream of any recalled lot is held at its shortest
+# downstream depth; the others are upstream. ``priorStatus`` is the status the lot had before any open
+# recall held it (inherited from an open recall already holding it), which closing the last one restores.
 DECLARE_RECALL: Final = (
     """
 CREATE (r:Recall {id: $id, coordinatorFirmId: $firmId, reason: $reason, recallClass: $recallClass,
-                  status: 'OPEN', declaredAt: $now})
+                  status: 'OPEN', declaredAt: $now, hold: $hold})
 WITH r
 UNWIND $lotIds AS lotId
 MATCH (o:Lot {id: lotId})
 CREATE (r)-[:RECALLS]->(o)
-WITH DISTINCT r, o
-CALL (o) {
-  MATCH (o)-[:CONSUMED_BY|PRODUCED*0..100]->(l:Lot) RETURN l
-  UNION
-  MATCH (o)<-[:CONSUMED_BY|PRODUCED*0..100]-(l:Lot) RETURN l
+WITH r, collect(o) AS origins
+CALL (origins) {
+  UNWIND origins AS o"""
+    + DOWNSTREAM_OF_ORIGIN
+    + """  RETURN l, depth, true AS down
+  UNION ALL
+  UNWIND origins AS o"""
+    + UPSTREAM_OF_ORIGIN
+    + """  RETURN l, depth, false AS down
 }
-WITH DISTINCT r, l
-MERGE (r)-[:AFFECTS]->(l)
+WITH r, l, min(CASE WHEN down THEN depth END) AS downDepth, min(CASE WHEN down THEN null ELSE depth END) AS upDepth
+WITH r, l, downDepth IS NOT NULL AS held, coalesce(downDepth, upDepth) AS depth
+WITH r, l, held, depth,
+     CASE WHEN held THEN coalesce(
+       COLLECT { MATCH (l)<-[other:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r
+                 RETURN other.priorStatus LIMIT 1 }[0],
+       l.status) END AS prior
+CREATE (r)-[:AFFECTS {direction: CASE WHEN held THEN 'DOWNSTREAM' ELSE 'UPSTREAM' END, depth: depth, held: held,
+                      priorStatus: prior}]->(l)
+SET l.status = CASE WHEN NOT held THEN l.status
+                    WHEN $hold = 'RECALLED' THEN 'RECALLED'
+                    WHEN l.status = 'ACTIVE' THEN 'ON_HOLD'
+                    ELSE l.status END
 WITH DISTINCT r
 RETURN """
     + RECALL_FIELDS
@@ -62,12 +121,22 @@ RETURN mine, before, """
     + " AS recall"
 )
 
-# A recall is shown to its coordinator's firm, to the agency, and to the owners of the lots it affects.
+# Run right after the recall is set CLOSED, in the same transaction: only lots this recall put ON_HOLD
+# (their prior status was ACTIVE) go back, and only when no other open recall still holds them.
+RELEASE_HOLDS: Final = """
+MATCH (r:Recall {id: $id})-[a:AFFECTS {held: true}]->(l:Lot)
+WHERE l.status = 'ON_HOLD' AND a.priorStatus = 'ACTIVE'
+  AND NOT EXISTS { MATCH (l)<-[:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r }
+SET l.status = a.priorStatus
+RETURN count(l) AS released
+"""
+
 GET_RECALL: Final = (
     """
 MATCH (r:Recall {id: $id})
-WHERE r.coordinatorFirmId = $viewerFirm OR $overseer
-   OR EXISTS { MATCH (r)-[:AFFECTS]->(:Lot {ownerFirmId: $viewerFirm}) }
+WHERE """
+    + RECALL_SEEN_BY
+    + """
 RETURN """
     + RECALL_FIELDS
     + " AS recall"
@@ -84,36 +153,46 @@ async def declare_recall(
     recall_class: str,
     overseer: bool,
     now: datetime,
+    hold: LotHold = LotHold.ON_HOLD,
 ) -> Row:
-    """Open a recall for lots the coordinator may see (the agency may recall any lot)."""
+    """Open a recall of lots the coordinator may see (the agency: any lot); hold them and every lot downstream."""
     params = {
         "id": recall_id,
         "firmId": viewer.firm_id,
         "lotIds": list(lot_ids),
         "reason": reason,
         "recallClass": recall_class,
+        "hold": LotHold(hold).value,
         "now": now,
         "overseer": overseer,
         **viewer.params(),
     }
-
-    def reject(bad: Row) -> NoReturn:
-        raise NotFound(f"lot {bad['id']} is not recorded, or not visible to your firm", field="lotIds")
-
-    written = await checked_write(graph, check=CHECK_RECALLED_LOTS, write=DECLARE_RECALL, params=params, reject=reject)
+    written = await checked_write(
+        graph, check=CHECK_RECALLED_LOTS, write=DECLARE_RECALL, params=params, reject=reject_recalled_lot
+    )
     recall: Row = written[0]["recall"]
     return recall
 
 
+def reject_recalled_lot(bad: Row) -> NoReturn:
+    """The error for a lot that is not recorded or not visible to the coordinator (both answer alike)."""
+    raise NotFound(f"lot {bad['id']} is not recorded, or not visible to your firm", field="lotIds")
+
+
 async def close_recall(graph: Graph, *, recall_id: str, firm_id: str, now: datetime) -> Row:
-    """Close an open recall of the coordinator's firm."""
-    rows = await graph.write(CLOSE_RECALL, {"id": recall_id, "firmId": firm_id, "now": now})
-    if not rows or not rows[0]["mine"]:
-        raise NotFound(f"no recall {recall_id!r} coordinated by your firm", field="id")
-    if rows[0]["before"] != "OPEN":
-        raise Conflict(f"recall {recall_id!r} is already closed", field="id")
-    recall: Row = rows[0]["recall"]
-    return recall
+    """Close an open recall of the coordinator's firm and release the holds it placed, in one transaction."""
+
+    async def work(tx: AsyncManagedTransaction) -> Row:
+        rows = await run(tx, CLOSE_RECALL, {"id": recall_id, "firmId": firm_id, "now": now})
+        if not rows or not rows[0]["mine"]:
+            raise NotFound(f"no recall {recall_id!r} coordinated by your firm", field="id")
+        if rows[0]["before"] != "OPEN":
+            raise Conflict(f"recall {recall_id!r} is already closed", field="id")
+        await run(tx, RELEASE_HOLDS, {"id": recall_id})
+        recall: Row = rows[0]["recall"]
+        return recall
+
+    return await graph.transaction(work)
 
 
 async def get_recall(graph: Graph, viewer: Viewer, *, recall_id: str, overseer: bool) -> Row | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers.types.values import FirmRole, RecallClass, SharingLevel, SharingScope, SiteKind
+from resolvers.types.values import FirmRole, LotHold, RecallClass, SharingLevel, SharingScope, SiteKind
 
 
 @strawberry.input(description="A member firm admitted by the cluster operator")
@@ -93,3 +93,8 @@ class RecallInput:
     lot_ids: list[strawberry.ID]
     reason: str
     recall_class: RecallClass
+    hold: LotHold = strawberry.field(
+        default=LotHold.ON_HOLD,
+        description="What happens to the recalled lots and every lot downstream of them: ON_HOLD (released when "
+        "the recall closes) or RECALLED (final). Upstream lots are traced, not held",
+    )

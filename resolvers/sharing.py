@@ -94,7 +94,8 @@ class SharingMutation:
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
-        description="Declare a recall of lots (recall_coordinator); opens their trace to you",
+        description="Declare a recall of lots (recall_coordinator); opens their trace to you and holds the "
+        "recalled lots and everything downstream (input.hold: ON_HOLD or RECALLED)",
     )
     async def declare_recall(self, info: Info, input: RecallInput) -> Recall:
         principal, decision = info.context.require_decision()
@@ -114,6 +115,7 @@ class SharingMutation:
             recall_class=input.recall_class.value,
             overseer=decision.overseer,
             now=datetime.now(UTC),
+            hold=input.hold,
         )
         return Recall.from_record(row)
 

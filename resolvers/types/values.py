@@ -10,9 +10,11 @@ import strawberry
 from graph_schema.model import (
     CertificationKind,
     FirmRole,
+    LotHold,
     LotStatus,
     RecallClass,
     RecallStatus,
+    SalesChannelKind,
     SharingLevel,
     SharingScope,
     SiteKind,
@@ -30,15 +32,19 @@ for _enum in (
     SharingLevel,
     RecallClass,
     RecallStatus,
+    LotHold,
+    SalesChannelKind,
 ):
     strawberry.enum(_enum)
 
 __all__ = [
     "CertificationKind",
     "FirmRole",
+    "LotHold",
     "LotStatus",
     "RecallClass",
     "RecallStatus",
+    "SalesChannelKind",
     "SharingLevel",
     "SharingScope",
     "SiteKind",
