@@ -24,6 +24,15 @@ Nodes
                                                                                  priorStatus}]->(:Lot)
   (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
                                                             (:Firm)-[:GRANTS]->(:SharingGrant)
+  SalesChannel.openToRoles, (:SalesChannel)-[:OPEN_TO]->(:Firm)   who else may list and sell on a channel
+  (:Sale {id, channelId, sellerFirmId, operatorFirmId, productGtin, day, quantity, uom, amount, currency, storeGln})
+                                                            (:Sale)-[:SOLD_ON]->(:SalesChannel)
+  (:Capacity {id, firmId, siteGln, category, quantityPerDay, uom})  (:Site)-[:HAS_CAPACITY]->(:Capacity)
+  (:BulkOrder {id, buyerFirmId, productGtin, quantity, uom, dueAt, deliveryGln, smartHaccpRequired, declinedBy})
+                                                            (:Firm)-[:PLACED]->(:BulkOrder)-[:DELIVER_TO]->(:Site)
+  (:Allocation {id, orderId, firmId, siteGln, capacityId, quantity, fromStock, fromCapacity, status, reason, ...})
+                                                            (:BulkOrder)-[:HAS_ALLOCATION]->(:Allocation),
+                                                            (:Lot)-[:FULFILS]->(:Allocation)
 
 Lots record their owner firm, product and site as properties as well as relationships: the owner is what
 every permission filter tests, and an indexed property keeps that test a lookup instead of an expansion.
@@ -47,6 +56,10 @@ class Label(StrEnum):
     CCP = "CCP"
     RECALL = "Recall"
     SHARING_GRANT = "SharingGrant"
+    SALE = "Sale"
+    CAPACITY = "Capacity"
+    BULK_ORDER = "BulkOrder"
+    ALLOCATION = "Allocation"
 
 
 class Rel(StrEnum):
@@ -68,6 +81,13 @@ class Rel(StrEnum):
     HAS_CCP = "HAS_CCP"
     RECALLS = "RECALLS"
     GRANTS = "GRANTS"
+    OPEN_TO = "OPEN_TO"
+    SOLD_ON = "SOLD_ON"
+    HAS_CAPACITY = "HAS_CAPACITY"
+    PLACED = "PLACED"
+    DELIVER_TO = "DELIVER_TO"
+    HAS_ALLOCATION = "HAS_ALLOCATION"
+    FULFILS = "FULFILS"
 
 
 class FirmRole(StrEnum):
@@ -127,6 +147,10 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.CCP: "id",
     Label.RECALL: "id",
     Label.SHARING_GRANT: "id",
+    Label.SALE: "id",
+    Label.CAPACITY: "id",
+    Label.BULK_ORDER: "id",
+    Label.ALLOCATION: "id",
 }
 
 # Properties looked up by filters, permission tests and loaders.
@@ -142,6 +166,13 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.CERTIFICATION, "firmId"),
     (Label.SHARING_GRANT, "ownerFirmId"),
     (Label.RECALL, "status"),
+    (Label.SALES_CHANNEL, "operatorFirmId"),
+    (Label.SALE, "sellerFirmId"),
+    (Label.SALE, "operatorFirmId"),
+    (Label.CAPACITY, "category"),
+    (Label.BULK_ORDER, "buyerFirmId"),
+    (Label.ALLOCATION, "firmId"),
+    (Label.ALLOCATION, "capacityId"),
 )
 
 
@@ -174,3 +205,14 @@ class LotHold(StrEnum):
 
     ON_HOLD = "ON_HOLD"  # released back to ACTIVE when the last open recall holding the lot closes
     RECALLED = "RECALLED"  # final: closing the recall leaves the lot RECALLED
+
+
+class AllocationStatus(StrEnum):
+    PROPOSED = "PROPOSED"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "OPEN"  # not yet shipped in full to the delivery site
+    FULFILLED = "FULFILLED"

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
+from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.mock_recall import MockRecallMutation
 from resolvers.mutation import Mutation
 from resolvers.query import Query
@@ -42,7 +43,7 @@ class HubSchema(strawberry.Schema):
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
     return HubSchema(
-        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery)),
-        mutation=merge_types("Mutation", (Mutation, SharingMutation, MockRecallMutation)),
+        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery)),
+        mutation=merge_types("Mutation", (Mutation, SharingMutation, InventoryMutation, MockRecallMutation)),
         extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
     )
