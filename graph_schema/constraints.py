@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph_schema.db import Graph
-from graph_schema.model import INDEXED, NATURAL_KEYS
+from graph_schema.model import COMPOSITE_INDEXED, INDEXED, NATURAL_KEYS
 
 
 def schema_statements() -> list[LiteralString]:
@@ -19,6 +19,10 @@ def schema_statements() -> list[LiteralString]:
     for label, prop in INDEXED:
         name = f"{label.lower()}_{prop.lower()}"
         statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
+    for label, props in COMPOSITE_INDEXED:
+        name = f"{label.lower()}_{'_'.join(p.lower() for p in props)}"
+        on = ", ".join(f"n.{p}" for p in props)
+        statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON ({on})")
     return statements
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, LiteralString, NoReturn, TypeVar
 
@@ -57,6 +58,23 @@ class Graph:
         except (ServiceUnavailable, SessionExpired) as error:
             raise GraphUnavailable("the graph database is not answering; try again shortly") from error
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncTransaction]:
+        """One explicit write transaction spanning many batches (an EPCIS document): committed when the block
+        ends, rolled back if it raises. Not retried: callers make the whole unit idempotent instead."""
+        self.round_trips += 1
+        try:
+            async with self.driver.session(database=self.database) as session:
+                tx = await session.begin_transaction()
+                try:
+                    yield tx
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                await tx.commit()
+        except (ServiceUnavailable, SessionExpired) as error:
+            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+
     async def schema(self, statement: LiteralString) -> None:
         """Run a schema command (constraints and indexes), which Neo4j runs outside explicit transactions."""
         self.round_trips += 1
@@ -86,12 +104,16 @@ class CheckedStep:
 
     async def problems_in(self, tx: AsyncManagedTransaction | AsyncTransaction) -> list[HubError]:
         """Every bad row of the check, each described as the HubError that ``reject`` raises for it."""
-        problems: list[HubError] = []
+        return [error for _, error in await self.problems_by_row(tx)]
+
+    async def problems_by_row(self, tx: AsyncManagedTransaction | AsyncTransaction) -> list[tuple[int, HubError]]:
+        """Like ``problems_in``, with the index of the row at fault (the check's ``i``)."""
+        problems: list[tuple[int, HubError]] = []
         for bad in await run(tx, self.check, self.params):
             try:
                 self.reject(bad)
             except HubError as error:
-                problems.append(error)
+                problems.append((int(bad["i"]), error))
         return problems
 
 

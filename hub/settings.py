@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
     redaction_secret: SecretStr | None = None
 
+    # EPCIS capture: the largest document accepted, events per batch inside a capture's transaction, and
+    # whether the cluster operator's admin may capture events naming sites, products and lots the hub has
+    # never seen (they are then registered as unverified placeholders of the operator's firm)
+    epcis_max_document_mb: int = Field(default=512, ge=1, le=10_240)
+    epcis_batch_size: int = Field(default=500, ge=1, le=10_000)
+    epcis_register_unknown: bool = False
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,0 +1,244 @@
+"""Capturing a stream of EPCIS events: all or nothing by default, or every valid event with ``proceed``.
+
+A document is captured in ONE Neo4j transaction, sent in batches, so the hub's memory stays bounded whatever
+the document's size while a rejected document still writes nothing. With ``proceed`` the events at fault are
+set aside and the rest is captured again in a fresh transaction (events that depended on a rejected one are
+rejected too, with their own reason). Capture is idempotent: an event already stored with the same content
+is counted as a duplicate and changes nothing, so retrying a document after a crash or a timeout is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Final
+
+import anyio
+from neo4j import AsyncTransaction
+from pydantic import ValidationError
+
+from graph_schema.db import CheckedStep, Graph, run
+from graph_schema.epcis import mapping, store
+from graph_schema.epcis.model import EpcisEvent, EventError
+from graph_schema.errors import CONFLICT, HubError
+from graph_schema.records import validation_error
+
+MAX_LISTED_ERRORS: Final = 1000  # a job lists this many; the count covers all
+MAX_PASSES: Final = 5
+
+EventSource = Callable[[], Iterable[tuple[int, EpcisEvent | list[EventError]]]]
+"""Yields each event of the document in order, validated (or its errors); called once per pass."""
+
+
+@dataclass
+class CaptureOutcome:
+    """What a capture did: events stored, duplicates skipped, and every error (listed up to a cap)."""
+
+    event_count: int = 0
+    captured: int = 0
+    duplicates: int = 0
+    errors: list[EventError] = field(default_factory=list)
+    error_count: int = 0
+    rejected_events: int = 0
+    committed: bool = False
+
+    def add(self, error: EventError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append(error)
+
+
+class _Rejected(Exception):
+    """Raised inside the transaction so that it rolls back."""
+
+
+@dataclass
+class _Pass:
+    graph_firm: str
+    capture_id: str
+    placeholders: bool
+    record_time: datetime
+    outcome: CaptureOutcome = field(default_factory=CaptureOutcome)
+    failed: set[int] = field(default_factory=set)
+    seen: dict[str, str] = field(default_factory=dict)  # eventId -> hash, within this document
+
+    def fail(self, index: int | None, error: EventError) -> None:
+        if index is not None:
+            self.failed.add(index)
+        self.outcome.add(error)
+
+    def fail_with(self, index: int, event_id: str | None, error: HubError) -> None:
+        where, _, name = (error.field or "").rpartition(".")
+        field_name = mapping.EPCIS_FIELDS.get(name, name) if where else (error.field or "")
+        self.fail(
+            index, EventError(index=index, event_id=event_id, field=field_name, code=error.code, message=error.message)
+        )
+
+
+async def capture(
+    graph: Graph,
+    source: EventSource,
+    *,
+    firm_id: str,
+    capture_id: str,
+    proceed: bool,
+    placeholders: bool,
+    record_time: datetime,
+    batch_size: int = 500,
+) -> CaptureOutcome:
+    """Capture the events of ``source`` for ``firm_id``; see the module's docstring for the two behaviours."""
+    set_aside: set[int] = set()
+    reported: list[EventError] = []
+    for _ in range(MAX_PASSES):
+        state = _Pass(graph_firm=firm_id, capture_id=capture_id, placeholders=placeholders, record_time=record_time)
+        try:
+            async with graph.unit_of_work() as tx:
+                await _run_pass(tx, state, source, set_aside=set_aside, batch_size=batch_size)
+                if state.outcome.error_count:
+                    raise _Rejected
+        except _Rejected:
+            pass
+        outcome = state.outcome
+        if not outcome.error_count:
+            outcome.committed = True
+            outcome.errors = reported[:MAX_LISTED_ERRORS]
+            outcome.error_count = len(reported)
+            outcome.rejected_events = len(set_aside)
+            outcome.event_count += len(set_aside)
+            return outcome
+        header_errors = any(error.index is None for error in outcome.errors)
+        if not proceed or header_errors:
+            outcome.rejected_events = len(state.failed)
+            return outcome
+        reported.extend(outcome.errors)
+        set_aside |= state.failed
+    # events kept failing pass after pass (each pass rejecting new dependants): give up, nothing written
+    outcome.errors = reported[:MAX_LISTED_ERRORS]
+    outcome.error_count = len(reported)
+    return outcome
+
+
+async def _run_pass(
+    tx: AsyncTransaction, state: _Pass, source: EventSource, *, set_aside: set[int], batch_size: int
+) -> None:
+    events = iter(source())
+    while True:
+        # parsing and validating is CPU work: done in a worker thread, a batch at a time, so the hub keeps
+        # answering other requests while a large document is captured
+        chunk = await anyio.to_thread.run_sync(_take, events, batch_size)
+        if not chunk:
+            return
+        batch: list[EpcisEvent] = []
+        for index, item in chunk:
+            if index in set_aside:
+                continue
+            if index >= 0:  # negative: the document's header
+                state.outcome.event_count += 1
+            if isinstance(item, list):
+                for error in item:
+                    state.fail(error.index, error)
+                continue
+            batch.append(item)
+        if batch:
+            await _capture_batch(tx, state, batch)
+
+
+def _take(
+    events: Iterator[tuple[int, EpcisEvent | list[EventError]]], count: int
+) -> list[tuple[int, EpcisEvent | list[EventError]]]:
+    return list(islice(events, count))
+
+
+async def _capture_batch(tx: AsyncTransaction, state: _Pass, batch: Sequence[EpcisEvent]) -> None:
+    firm_id = state.graph_firm
+    # the same event twice in one document: once is enough; other content under one id is a conflict
+    fresh: list[EpcisEvent] = []
+    for event in batch:
+        earlier = state.seen.get(event.event_id)
+        if earlier is None:
+            state.seen[event.event_id] = event.event_hash
+            fresh.append(event)
+        elif earlier == event.event_hash:
+            state.outcome.duplicates += 1
+        else:
+            state.fail(
+                event.index,
+                EventError(
+                    index=event.index,
+                    event_id=event.event_id,
+                    field="eventID",
+                    code=CONFLICT,
+                    message=f"eventList[{event.index}]: eventID {event.event_id} appears earlier in this document "
+                    "with other content",
+                ),
+            )
+    stored = await store.stored_hashes(tx, [event.event_id for event in fresh])
+    events: list[EpcisEvent] = []
+    for event in fresh:
+        if stored.get(event.event_id) == event.event_hash:
+            state.outcome.duplicates += 1
+        else:
+            events.append(event)  # a clash with a stored event is reported by the events step's check
+    if not events:
+        return
+    keys = sorted({(q.gtin, q.lot) for e in events for q in e.classes if q.gtin is not None and q.lot is not None})
+    known = await store.resolve_lots(tx, keys)
+    if state.placeholders:
+        plans = [mapping.plan_event(e, firm_id=firm_id, known=known) for e in _plannable(events, state, known)]
+        await run(tx, mapping.PLACEHOLDERS, mapping.placeholder_params(plans, firm_id=firm_id, known=known))
+        known = await store.resolve_lots(tx, keys)
+
+    rows = [store.event_row(event, record_time=state.record_time) for event in events]
+    step = store.events_step(
+        rows, firm_id=firm_id, capture_id=state.capture_id, where=lambda i: f"eventList[{events[i].index}]"
+    )
+    for i, error in await step.problems_by_row(tx):
+        state.fail_with(events[i].index, events[i].event_id, error)
+    allowed = [event for event in events if event.index not in state.failed]
+
+    plans = [mapping.plan_event(e, firm_id=firm_id, known=known) for e in _plannable(allowed, state, known)]
+    for run_ in mapping.runs_of(plans):
+        await _write_run(tx, state, run_)
+
+    kept = [i for i, event in enumerate(events) if event.index not in state.failed]
+    if kept and not state.outcome.error_count:
+        step = store.events_step(
+            [rows[i] for i in kept], firm_id=firm_id, capture_id=state.capture_id, where=lambda i: f"eventList[{i}]"
+        )
+        written = await step.run_in(tx)
+        state.outcome.captured += int(written[0]["created"])
+
+
+def _plannable(events: Sequence[EpcisEvent], state: _Pass, known: dict[tuple[str, str], str]) -> list[EpcisEvent]:
+    """The events whose graph effect can be worked out; a record that fails its own checks fails its event."""
+    good: list[EpcisEvent] = []
+    for event in events:
+        try:
+            mapping.plan_event(event, firm_id=state.graph_firm, known=known)
+        except ValidationError as error:
+            state.fail_with(event.index, event.event_id, validation_error(error, path=f"eventList[{event.index}]"))
+            continue
+        good.append(event)
+    return good
+
+
+async def _write_run(tx: AsyncTransaction, state: _Pass, run_: mapping.Run) -> None:
+    """Check every step of a run; drop the events at fault and check again until the rest passes, then write."""
+    while run_.planned:
+        problems = False
+        for step, owners in mapping.steps_of(run_, firm_id=state.graph_firm):
+            if isinstance(step, CheckedStep):
+                found = await step.problems_by_row(tx)
+                for i, error in found:
+                    state.fail_with(owners[i], None, error)
+                if found:
+                    problems = True
+                    break
+                await run(tx, step.write, step.params)
+            else:
+                await run(tx, step.query, step.params)
+        if not problems:
+            return
+        run_ = mapping.Run(run_.kind, [item for item in run_.planned if item.event.index not in state.failed])

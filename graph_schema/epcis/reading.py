@@ -1,0 +1,41 @@
+"""Capture input as the capture engine takes it: a document file (streamed) or one event, validated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+
+from graph_schema.epcis.capture import EventSource
+from graph_schema.epcis.document import DocumentReader, read_single_event
+from graph_schema.epcis.model import EpcisEvent, EventError
+from graph_schema.epcis.validation import validate_event
+
+HEADER = -1  # the index under which a document's own problems are reported
+
+
+def document_source(path: Path) -> EventSource:
+    """The events of the document at ``path``, validated one by one as they are read (bounded memory)."""
+
+    def events() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+        with path.open("rb") as stream:
+            reader = DocumentReader(stream)
+            read = reader.events()
+            first = next(read, None)  # a file is seekable: its header has been read by now, wherever it stands
+            if reader.header_errors:
+                yield HEADER, reader.header_errors
+                return
+            namespaces = reader.namespaces
+            for index, raw in chain([first] if first else [], read):
+                yield index, validate_event(raw, index=index, namespaces=namespaces)
+            late = reader.header_errors
+            if late:
+                yield HEADER, late
+
+    return events
+
+
+def single_event(body: bytes) -> EpcisEvent | list[EventError]:
+    """One event with its own @context (``POST /epcis/events``), or what is wrong with it."""
+    result = read_single_event(body)
+    return result.event if result.event is not None else result.errors

@@ -1,0 +1,140 @@
+"""EPCIS capture jobs (SQL store): one row per POSTed document, readable by its firm at /epcis/capture/{id}."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import orjson
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, col, select, update
+
+from graph_schema.epcis.capture import CaptureOutcome
+
+INTERRUPTED = (
+    "the hub stopped while this capture was running; nothing of it was written (a document is captured in one "
+    "transaction): send the document again, capture is idempotent"
+)
+
+
+class CaptureJob(SQLModel, table=True):
+    """One capture of one document: running, then success or failure with every error found."""
+
+    __tablename__ = "epcis_capture_job"
+
+    id: str = Field(primary_key=True, max_length=64)
+    firm_id: str = Field(index=True, max_length=100)
+    subject: str = Field(max_length=300)
+    created_at: datetime
+    finished_at: datetime | None = None
+    running: bool = True
+    success: bool | None = None
+    error_behaviour: str = Field(max_length=20)
+    event_count: int = 0
+    captured: int = 0
+    duplicates: int = 0
+    error_count: int = 0
+    errors_json: str = "[]"
+
+    def document(self) -> dict[str, Any]:
+        """The job as the EPCIS 2.0 REST binding shows a capture job."""
+        return {
+            "captureID": self.id,
+            "createdAt": _iso(self.created_at),
+            "finishedAt": _iso(self.finished_at) if self.finished_at else None,
+            "running": self.running,
+            "success": self.success,
+            "captureErrorBehaviour": self.error_behaviour,
+            "eventCount": self.event_count,
+            "capturedCount": self.captured,
+            "duplicateCount": self.duplicates,
+            "errorCount": self.error_count,
+            "errors": orjson.loads(self.errors_json),
+        }
+
+
+def _iso(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _add(engine: Engine, job: CaptureJob) -> None:
+    with Session(engine) as session:
+        session.add(job)
+        session.commit()
+
+
+def _finish(engine: Engine, job_id: str, values: dict[str, Any]) -> None:
+    with Session(engine) as session:
+        job = session.get(CaptureJob, job_id)
+        if job is None:
+            return
+        for name, value in values.items():
+            setattr(job, name, value)
+        session.add(job)
+        session.commit()
+
+
+def _get(engine: Engine, job_id: str, firm_id: str) -> CaptureJob | None:
+    with Session(engine) as session:
+        query = select(CaptureJob).where(CaptureJob.id == job_id, CaptureJob.firm_id == firm_id)
+        return session.exec(query).first()
+
+
+def _interrupt(engine: Engine) -> int:
+    with Session(engine) as session:
+        errors = orjson.dumps([{"index": None, "field": "", "code": "UNAVAILABLE", "message": INTERRUPTED}]).decode()
+        result = session.exec(
+            update(CaptureJob)
+            .where(col(CaptureJob.running).is_(True))
+            .values(running=False, success=False, finished_at=datetime.now(UTC), error_count=1, errors_json=errors)
+        )
+        session.commit()
+        return int(result.rowcount)
+
+
+async def start_job(engine: Engine, *, job_id: str, firm_id: str, subject: str, error_behaviour: str) -> CaptureJob:
+    """Record a new running job."""
+    job = CaptureJob(
+        id=job_id, firm_id=firm_id, subject=subject, created_at=datetime.now(UTC), error_behaviour=error_behaviour
+    )
+    await anyio.to_thread.run_sync(_add, engine, job)
+    return job
+
+
+async def finish_job(engine: Engine, job_id: str, outcome: CaptureOutcome) -> None:
+    """Store what the capture did."""
+    values = {
+        "running": False,
+        # with proceed, a committed capture succeeded for its valid events; the others are listed
+        "success": outcome.committed,
+        "finished_at": datetime.now(UTC),
+        "event_count": outcome.event_count,
+        "captured": outcome.captured,
+        "duplicates": outcome.duplicates,
+        "error_count": outcome.error_count,
+        "errors_json": orjson.dumps([error.model_dump(by_alias=True) for error in outcome.errors]).decode(),
+    }
+    await anyio.to_thread.run_sync(_finish, engine, job_id, values)
+
+
+async def fail_job(engine: Engine, job_id: str, *, code: str, message: str) -> None:
+    """Mark a job failed for a reason outside the document (the graph database was unreachable)."""
+    values = {
+        "running": False,
+        "success": False,
+        "finished_at": datetime.now(UTC),
+        "error_count": 1,
+        "errors_json": orjson.dumps([{"index": None, "field": "", "code": code, "message": message}]).decode(),
+    }
+    await anyio.to_thread.run_sync(_finish, engine, job_id, values)
+
+
+async def get_job(engine: Engine, job_id: str, *, firm_id: str) -> CaptureJob | None:
+    """A job of the caller's firm (another firm's job ids are not disclosed)."""
+    return await anyio.to_thread.run_sync(_get, engine, job_id, firm_id)
+
+
+async def interrupt_running_jobs(engine: Engine) -> int:
+    """At start-up: jobs still marked running died with the previous process; say so and how to recover."""
+    return await anyio.to_thread.run_sync(_interrupt, engine)
