@@ -23,6 +23,10 @@ Nodes
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
                                                                                  priorStatus}]->(:Lot)
   (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
+  (:EpcisEvent {eventId, eventHash, eventType, eventTime, action, bizStep, bizLocation, siteGln, siteFirmId,
+                capturedBy, captureId, epcs, epcClasses, anyEpcClasses, json})   (:EpcisEvent)-[:CONCERNS]->(:Lot)
+  (:Container {id})-[:CONTAINS {eventId}]->(:Lot)           AggregationEvents: pallets, cases (parentID)
+  (:BusinessDocument {id, type})-[:REFERS_TO]->(:Lot)       TransactionEvents: purchase orders, despatch advice
                                                             (:Firm)-[:GRANTS]->(:SharingGrant)
   SalesChannel.openToRoles, (:SalesChannel)-[:OPEN_TO]->(:Firm)   who else may list and sell on a channel
   (:Sale {id, channelId, sellerFirmId, operatorFirmId, productGtin, day, quantity, uom, amount, currency, storeGln})
@@ -56,6 +60,9 @@ class Label(StrEnum):
     CCP = "CCP"
     RECALL = "Recall"
     SHARING_GRANT = "SharingGrant"
+    EPCIS_EVENT = "EpcisEvent"
+    CONTAINER = "Container"
+    BUSINESS_DOCUMENT = "BusinessDocument"
     SALE = "Sale"
     CAPACITY = "Capacity"
     BULK_ORDER = "BulkOrder"
@@ -81,6 +88,9 @@ class Rel(StrEnum):
     HAS_CCP = "HAS_CCP"
     RECALLS = "RECALLS"
     GRANTS = "GRANTS"
+    CONCERNS = "CONCERNS"
+    CONTAINS = "CONTAINS"
+    REFERS_TO = "REFERS_TO"
     OPEN_TO = "OPEN_TO"
     SOLD_ON = "SOLD_ON"
     HAS_CAPACITY = "HAS_CAPACITY"
@@ -147,11 +157,18 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.CCP: "id",
     Label.RECALL: "id",
     Label.SHARING_GRANT: "id",
+    Label.EPCIS_EVENT: "eventId",
+    Label.CONTAINER: "id",
+    Label.BUSINESS_DOCUMENT: "id",
     Label.SALE: "id",
     Label.CAPACITY: "id",
     Label.BULK_ORDER: "id",
     Label.ALLOCATION: "id",
 }
+
+# Several properties looked up together: EPCIS names a lot by GTIN and lot number (a Digital Link carries no
+# company prefix length, so the LGTIN URI cannot be rebuilt from it).
+COMPOSITE_INDEXED: Final[tuple[tuple[Label, tuple[str, ...]], ...]] = ((Label.LOT, ("productGtin", "lotNumber")),)
 
 # Properties looked up by filters, permission tests and loaders.
 INDEXED: Final[tuple[tuple[Label, str], ...]] = (
@@ -166,6 +183,9 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.CERTIFICATION, "firmId"),
     (Label.SHARING_GRANT, "ownerFirmId"),
     (Label.RECALL, "status"),
+    (Label.EPCIS_EVENT, "eventTime"),
+    (Label.EPCIS_EVENT, "bizLocation"),
+    (Label.EPCIS_EVENT, "capturedBy"),
     (Label.SALES_CHANNEL, "operatorFirmId"),
     (Label.SALE, "sellerFirmId"),
     (Label.SALE, "operatorFirmId"),
@@ -200,13 +220,6 @@ class RecallStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
-class LotHold(StrEnum):
-    """What a declared recall does to the recalled lots and every lot downstream of them."""
-
-    ON_HOLD = "ON_HOLD"  # released back to ACTIVE when the last open recall holding the lot closes
-    RECALLED = "RECALLED"  # final: closing the recall leaves the lot RECALLED
-
-
 class AllocationStatus(StrEnum):
     PROPOSED = "PROPOSED"
     ACCEPTED = "ACCEPTED"
@@ -216,3 +229,10 @@ class AllocationStatus(StrEnum):
 class OrderStatus(StrEnum):
     OPEN = "OPEN"  # not yet shipped in full to the delivery site
     FULFILLED = "FULFILLED"
+
+
+class LotHold(StrEnum):
+    """What a declared recall does to the recalled lots and every lot downstream of them."""
+
+    ON_HOLD = "ON_HOLD"  # released back to ACTIVE when the last open recall holding the lot closes
+    RECALLED = "RECALLED"  # final: closing the recall leaves the lot RECALLED

@@ -26,6 +26,9 @@ from auth.verifier import TokenVerifier
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
+from hub import capture_jobs  # its table is created with the rest
+from hub.epcis import EpcisRoutes
+from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.neo4j_connection import open_driver
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.exception("could not apply the graph schema at start-up")
         try:
             await anyio.to_thread.run_sync(create_tables, engine)
+            await capture_jobs.interrupt_running_jobs(engine)
         except Exception:  # as above: /readyz reports the SQL store as down
             log.exception("could not create the SQL tables at start-up")
         try:
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         return unauthenticated_response()
 
+    epcis = EpcisRoutes(lambda: graphql.state)
     backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
     graphql.backend = backend
     # the built-in issuer's endpoints, only where it is enabled; they take no bearer token
@@ -123,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *export_routes(),
+            *epcis.routes(),
             *issuer_routes,
         ],
         middleware=[
