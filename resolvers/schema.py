@@ -17,6 +17,7 @@ from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.mock_recall import MockRecallMutation
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.sales import SalesMutation, SalesQuery
 from resolvers.sharing import SharingMutation, SharingQuery
 
 
@@ -43,7 +44,9 @@ class HubSchema(strawberry.Schema):
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
     return HubSchema(
-        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery)),
-        mutation=merge_types("Mutation", (Mutation, SharingMutation, InventoryMutation, MockRecallMutation)),
+        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery)),
+        mutation=merge_types(
+            "Mutation", (Mutation, SharingMutation, InventoryMutation, MockRecallMutation, SalesMutation)
+        ),
         extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
     )
