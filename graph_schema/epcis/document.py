@@ -80,7 +80,9 @@ def _check_header(header: dict[str, Any], *, saw_body: bool, saw_event_list: boo
             if error["type"] == "missing":
                 errors.append(_header_error(field, "is required in an EPCISDocument"))
             elif field == "type":
-                errors.append(_header_error(field, f"must be 'EPCISDocument', got {std._describe(error['input'])}"))
+                errors.append(
+                    _header_error(field, f"must be 'EPCISDocument', got {std.describe_value(error['input'])}")
+                )
             else:
                 errors.append(_header_error(field, str(error["msg"])))
     if not saw_body:
@@ -134,12 +136,42 @@ class DocumentReader:
         # First the header (ijson's parse events only, nothing built but the header's values), then the events,
         # built by the C backend: both passes hold one event at most.
         start = self._stream.tell()
-        for _ in self._read(collect_header=True, build_events=False):
-            pass
+        self._scan_header()
         if not self._check_header():
             return
         self._stream.seek(start)
         yield from enumerate(ijson.items(self._stream, _EVENT_PREFIX, use_float=True))
+
+    def _scan_header(self) -> None:
+        """Read the header's values and count the events, building nothing else (one tight loop over the tokens)."""
+        header_key: str | None = None
+        header_builder: ObjectBuilder | None = None
+        count = 0
+        try:
+            for prefix, event, value in ijson.parse(self._stream, use_float=True):
+                if prefix.startswith(_EVENT_PREFIX):  # the bulk of the tokens: inside events
+                    if prefix == _EVENT_PREFIX and event not in ("map_key", "end_map", "end_array"):
+                        count += 1  # an event starts (or a scalar stands where an event should)
+                    continue
+                if not prefix:
+                    if event == "map_key":
+                        header_key = value if value != "epcisBody" else None
+                        self._saw_body = self._saw_body or value == "epcisBody"
+                    continue
+                if prefix == "epcisBody.eventList":
+                    self._saw_event_list = True
+                    continue
+                if header_key is not None:
+                    if header_builder is None:
+                        header_builder = ObjectBuilder()
+                    header_builder.event(event, value)
+                    if prefix == header_key and event not in ("start_map", "start_array"):
+                        self._header[header_key] = header_builder.value
+                        header_builder = None
+                        header_key = None
+        except ijson.JSONError as broken:
+            self._errors.append(_header_error("document", f"is not valid JSON: {broken}"))
+        self.event_count = count
 
     def _check_header(self) -> bool:
         """Add the header's problems; False when the document is not even JSON (then nothing else is said)."""

@@ -61,6 +61,7 @@ class _Node:
     text: str = ""
     children: list[_Node] = field(default_factory=list)
     vocabulary: str | None = None  # the term namespace a bare value of this node expands into
+    generic: str | None = None  # the finished pre-hash text of a part outside the property order
 
 
 # Property order: (name, vocabulary prefix for bare values, sub-order or None).
@@ -132,6 +133,26 @@ _TERM_NAMESPACES: Final[dict[tuple[str, str], str]] = {
 }
 
 
+_QUANTITY_KEYS: Final = frozenset({"epcClass", "quantity", "uom"})
+# The keys the property order knows, per enclosing object; everything else is emitted generically.
+_KNOWN_KEYS: Final[dict[str, frozenset[str]]] = {
+    "": frozenset(name for name, _ in _PROPERTY_ORDER) | {"sensorElementList"},
+    "readPoint": frozenset({"id"}),
+    "bizLocation": frozenset({"id"}),
+    "persistentDisposition": frozenset({"set", "unset"}),
+    "quantityList": _QUANTITY_KEYS,
+    "childQuantityList": _QUANTITY_KEYS,
+    "inputQuantityList": _QUANTITY_KEYS,
+    "outputQuantityList": _QUANTITY_KEYS,
+    "bizTransactionList": frozenset({"type", "bizTransaction"}),
+    "sourceList": frozenset({"type", "source"}),
+    "destinationList": frozenset({"type", "destination"}),
+    "sensorElement": frozenset({"sensorMetadata", "sensorReport"}),
+    "sensorMetadata": frozenset(name for name, _ in _SENSOR_METADATA),
+    "sensorReport": frozenset(name for name, _ in _SENSOR_REPORT),
+}
+
+
 def event_hash(event: dict[str, Any], namespaces: dict[str, str]) -> str:
     """The CBV 2.0 event hash of one event, as ``ni:///sha-256;<hex>?ver=CBV2.0``."""
     digest = hashlib.sha256(pre_hash_string(event, namespaces).encode("utf-8")).hexdigest()
@@ -143,7 +164,7 @@ def pre_hash_string(event: dict[str, Any], namespaces: dict[str, str]) -> str:
     prefixes = {**_HASH_PREFIXES, **namespaces}
     root = _Node("event", children=_children(event, "", prefixes))
     ordered = _emit_in_order(root, _PROPERTY_ORDER, prefixes)
-    rest = sorted(_emit_generic(child, prefixes) for child in root.children if child.name not in _IGNORED)
+    rest = sorted(_emit_generic(child, prefixes) for child in root.children)
     return f"eventType={event.get('type', '')}" + ordered + "".join(rest)
 
 
@@ -168,8 +189,15 @@ def _scalar(value: object) -> str:
 
 def _children(obj: dict[str, Any], parent: str, prefixes: dict[str, str]) -> list[_Node]:
     nodes: list[_Node] = []
+    known = _KNOWN_KEYS.get(parent, frozenset())
     for key, value in obj.items():
-        if parent == "" and key == "sensorElementList" and isinstance(value, list):
+        if parent == "" and key in _IGNORED:
+            continue
+        if key not in known:
+            # Not in the property order: it can only be emitted generically, so it is emitted right away.
+            name = _qualified(key, prefixes)
+            nodes.extend(_Node(name, generic=text) for text in _generic(name, value, prefixes))
+        elif parent == "" and key == "sensorElementList" and isinstance(value, list):
             # The XML binding's sensorElement elements sit directly in the event's pre-hash.
             nodes.extend(_node("sensorElement", item, "sensorElementList", prefixes) for item in value)
         elif isinstance(value, list) and key in _ITEM_NAMES:
@@ -177,11 +205,25 @@ def _children(obj: dict[str, Any], parent: str, prefixes: dict[str, str]) -> lis
             holder = _Node(key, children=[_node(item_name, item, key, prefixes, key=key) for item in value])
             nodes.append(holder)
         elif isinstance(value, list):
-            name = _qualified(key, prefixes)
-            nodes.extend(_node(name, item, parent, prefixes, key=key) for item in value)
+            nodes.extend(_node(key, item, parent, prefixes, key=key) for item in value)
         else:
-            nodes.append(_node(_qualified(key, prefixes), value, parent, prefixes, key=key))
+            nodes.append(_node(key, value, parent, prefixes, key=key))
     return nodes
+
+
+def _generic(name: str, value: Any, prefixes: dict[str, str]) -> list[str]:
+    """The generic pre-hash strings of an extension (or ilmd) value: lists repeat the name, each level sorted."""
+    if isinstance(value, list):
+        return [text for item in value for text in _generic(name, item, prefixes)]
+    if isinstance(value, dict):
+        inner = sorted(
+            text for key, item in value.items() for text in _generic(_qualified(key, prefixes), item, prefixes)
+        )
+        return [name + "".join(inner)]
+    if value is None:
+        return [name]
+    scalar = _scalar(value)
+    return [name + "=" + _canonical_text(scalar, None, prefixes)] if scalar else [name]
 
 
 def _node(name: str, value: Any, parent: str, prefixes: dict[str, str], *, key: str | None = None) -> _Node:
@@ -217,11 +259,13 @@ def _emit_in_order(node: _Node, order: _Order, prefixes: dict[str, str]) -> str:
             values.sort()
         out.append("".join(values))
     # What the order consumed completely leaves the tree; the rest is emitted by the generic pass.
-    node.children = [child for child in node.children if child.text or child.children]
+    node.children = [child for child in node.children if child.text or child.children or child.generic is not None]
     return "".join(out)
 
 
 def _emit_generic(node: _Node, prefixes: dict[str, str]) -> str:
+    if node.generic is not None:
+        return node.generic
     text = "=" + _canonical(node, prefixes) if node.text else ""
     return node.name + text + "".join(sorted(_emit_generic(child, prefixes) for child in node.children))
 
@@ -247,9 +291,12 @@ def _canonical_time(text: str) -> str:
 
 
 def _canonical(node: _Node, prefixes: dict[str, str]) -> str:
-    text = node.text
-    if node.vocabulary is not None and ":" not in text:
-        return node.vocabulary + text
+    return _canonical_text(node.text, node.vocabulary, prefixes)
+
+
+def _canonical_text(text: str, vocabulary: str | None, prefixes: dict[str, str]) -> str:
+    if vocabulary is not None and ":" not in text:
+        return vocabulary + text
     canonical = _canonical_value(text)
     if canonical is not None:
         return canonical

@@ -26,7 +26,8 @@ _UOM: Final = re.compile(r"[A-Z0-9]{2,3}")
 _HEX: Final = re.compile(r"[A-Fa-f0-9]+")
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
+    """How a JSON value reads in an error message: "the text '10'", "the number 10", "an object"."""
     if isinstance(value, str):
         return f"the text '{value}'"
     if isinstance(value, bool):
@@ -48,7 +49,7 @@ def parse_date_time(value: object) -> datetime:
         raise PydanticCustomError(
             "date_time",
             "must be a date-time text such as '2026-07-22T06:45:00+02:00', got {got}",
-            {"got": _describe(value)},
+            {"got": describe_value(value)},
         )
     match = _DATE_TIME.fullmatch(value)
     if match is None:

@@ -120,11 +120,11 @@ def _explain(error: ErrorDetails, event_type: object) -> tuple[str, str]:
     if kind == "union_tag_not_found":
         return "type", f"is required: one of {_EVENT_TYPES}"
     if kind == "union_tag_invalid":
-        return "type", f"must be one of {_EVENT_TYPES}, got {std._describe(event_type)}"
+        return "type", f"must be one of {_EVENT_TYPES}, got {std.describe_value(event_type)}"
     if loc and loc[0] == event_type:
         loc = loc[1:]  # the discriminated union puts the event type first
     field = json_path(loc)
-    got = std._describe(error.get("input"))
+    got = std.describe_value(error.get("input"))
     context = error.get("ctx") or {}
     if kind == "missing":
         return field, f"is required in {event_type}" if len(loc) == 1 else "is required"
@@ -256,7 +256,9 @@ def _check_certification_info(value: object, problems: _Problems) -> None:
     for position, entry in enumerate(entries):
         if not (isinstance(entry, str) and voc.is_absolute_uri(entry)):
             field = f"certificationInfo[{position}]" if isinstance(value, list) else "certificationInfo"
-            problems.add(field, f"must be the URI of a certificate (or a list of them), got {std._describe(entry)}")
+            problems.add(
+                field, f"must be the URI of a certificate (or a list of them), got {std.describe_value(entry)}"
+            )
 
 
 # -- CBV vocabularies --------------------------------------------------------------------------------------------------
