@@ -169,6 +169,41 @@ def _keys_rotate(settings: Settings) -> int:
     return 0
 
 
+def _import(
+    settings: Settings, *, path: str, firm: str, format: str | None, time_zone: str | None, dry_run: bool
+) -> int:
+    """Write a spreadsheet's lots, transformations and shipments as firm ``firm``, all or nothing."""
+    from pathlib import Path
+
+    from graph_schema.errors import HubError
+    from graph_schema.imports import import_spreadsheet
+    from graph_schema.spreadsheet import SpreadsheetFormat, format_of, parse_spreadsheet, time_zone_named
+
+    try:
+        kind = format_of(path, SpreadsheetFormat(format.upper()) if format else None)
+        parsed = parse_spreadsheet(
+            Path(path).read_bytes(), format=kind, firm_id=firm, time_zone=time_zone_named(time_zone)
+        )
+    except (HubError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    async def work(graph: Graph) -> int:
+        outcome = await import_spreadsheet(graph, parsed, firm_id=firm, dry_run=dry_run)
+        read = f"{outcome.lots} lots, {outcome.transformations} transformations, {outcome.shipments} shipments"
+        for error in outcome.errors:
+            print(f"{error.code}: {error.describe()}", file=sys.stderr)
+        if outcome.errors:
+            count = len(outcome.errors)
+            print(f"{count} problem{'s' * (count != 1)}; nothing was written ({read} read)", file=sys.stderr)
+            return 1
+        verb = "checked (dry run, nothing written)" if dry_run else "imported"
+        print(f"{verb}: {read}; {outcome.new_lots} lots new to the graph")
+        return 0
+
+    return asyncio.run(_with_graph(settings, work))
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -218,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--description", default="")
     revoke = client_actions.add_parser("revoke", help="refuse a client's credentials from now on")
     revoke.add_argument("client_id")
+    spreadsheet = commands.add_parser(
+        "import", help="write a CSV or XLSX file of lots, transformations and shipments for a firm (all or nothing)"
+    )
+    spreadsheet.add_argument("file")
+    spreadsheet.add_argument("--firm", required=True, help="the firm the rows are recorded for (their author)")
+    spreadsheet.add_argument("--format", choices=["csv", "xlsx"], help="default: from the file name's extension")
+    spreadsheet.add_argument("--time-zone", help="IANA zone (e.g. Asia/Seoul) for times without a UTC offset")
+    spreadsheet.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
     keys.add_argument("action", choices=["rotate"], help="rotate: a new signing key; the old one verifies a while")
     return parser
@@ -246,6 +289,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "clients":
             return _clients_revoke(settings, args.client_id)
+        if args.command == "import":
+            return _import(
+                settings,
+                path=args.file,
+                firm=args.firm,
+                format=args.format,
+                time_zone=args.time_zone,
+                dry_run=args.dry_run,
+            )
         if args.command == "keys":
             return _keys_rotate(settings)
         return _token(settings, firm=args.firm, roles=args.role, scopes=args.scope)

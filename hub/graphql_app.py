@@ -50,6 +50,9 @@ class HubGraphQL(GraphQL[Context, None]):
             build_schema(max_query_depth=settings.max_query_depth),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # importSpreadsheet's file; multipart is off by default against cross-site forms, which cannot
+            # carry the bearer header every request here needs
+            multipart_uploads_enabled=True,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

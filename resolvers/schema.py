@@ -13,9 +13,12 @@ from strawberry.types import ExecutionContext
 from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
+from resolvers.exports import ExportQuery
+from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.mock_recall import MockRecallMutation
 from resolvers.mutation import Mutation
+from resolvers.orders import OrderMutation, OrderQuery
 from resolvers.query import Query
 from resolvers.sales import SalesMutation, SalesQuery
 from resolvers.sharing import SharingMutation, SharingQuery
@@ -44,9 +47,20 @@ class HubSchema(strawberry.Schema):
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
     return HubSchema(
-        query=merge_types("Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery)),
+        query=merge_types(
+            "Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery, OrderQuery, ExportQuery)
+        ),
         mutation=merge_types(
-            "Mutation", (Mutation, SharingMutation, InventoryMutation, MockRecallMutation, SalesMutation)
+            "Mutation",
+            (
+                Mutation,
+                SharingMutation,
+                MockRecallMutation,
+                InventoryMutation,
+                SalesMutation,
+                OrderMutation,
+                ImportMutation,
+            ),
         ),
         extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
     )
