@@ -29,10 +29,11 @@ from graph_schema.recalls import (
     reject_recalled_lot,
 )
 
-# Stock is the holder's data: a viewer sees a lot's stock at its own sites, and the coordinator and the
-# agency see all of it while a recall affecting the lot is open (the same opening as LOT_IN_DETAIL's).
+# Stock is the holder's data (graph_schema/inventory.py): a viewer sees a lot's stock at its own sites and at
+# the sites of holders that share INVENTORY with it at DETAIL ($inventoryDetail holds its own firm too), and
+# the coordinator and the agency see all of it while a recall affecting the lot is open.
 STOCK_IN_DETAIL: Final = (
-    "(h.firmId = $viewerFirm"
+    "(h.firmId IN $inventoryDetail"
     " OR (size($recalls) > 0 AND EXISTS { MATCH (l)<-[:AFFECTS]-(rk:Recall) WHERE rk.id IN $recalls }))"
 )
 
@@ -152,7 +153,7 @@ async def recall_impact(
     ``direction`` narrows it to the held lots (DOWNSTREAM: what the recall pulls) or the upstream ones.
     """
     params = {"id": recall_id, "overseer": overseer, "direction": direction, **viewer.params()}
-    rows = await graph.read(RECALL_IMPACT, params)
+    rows = await graph.read(RECALL_IMPACT, {**params, **viewer.shared_params()})
     return rows[0] if rows else None
 
 
@@ -344,7 +345,12 @@ async def mock_recall(graph: Graph, viewer: Viewer, *, lot_ids: Sequence[str], o
     mock recall opens nothing, so lots a declared recall would open show up as hidden (a drill's finding).
     """
     started = time.perf_counter()
-    params: dict[str, Any] = {"lotIds": list(lot_ids), "overseer": overseer, **viewer.params()}
+    params: dict[str, Any] = {
+        "lotIds": list(lot_ids),
+        "overseer": overseer,
+        **viewer.params(),
+        **viewer.shared_params(),
+    }
     for bad in await graph.read(CHECK_RECALLED_LOTS, params):
         reject_recalled_lot(bad)
     steps: list[Step] = []

@@ -577,6 +577,21 @@ async def test_a_mock_recall_while_a_recall_is_open_reports_what_the_recall_open
     assert (await graph.read("MATCH (r:Recall) RETURN count(r) AS n"))[0]["n"] == 1
 
 
+async def test_stock_shared_at_inventory_detail_counts_in_the_impact(graph: Graph, recipe: Recipe) -> None:
+    grant = """mutation { grantSharing(input: {scope: INVENTORY, level: DETAIL, toFirmId: "plant"}) { id } }"""
+    data(await execute(graph, grant, principal("dist")))
+    report = data(await execute(graph, MOCK, COORDINATOR, {"lots": [recipe.lot["M1"]]}))["mockRecall"]
+    tofu = {"productGtin": recipe.product["tofu"], "productName": "Firm tofu", "uom": "kg"}
+    soy = {"productGtin": recipe.product["soy"], "productName": "Soybean", "uom": "kg"}
+    # the DC's stock of T1 and T2 is now the plant's to see; the Mapo store's stays the retailer's
+    assert report["impact"]["inStock"] == sorted(
+        [{**soy, "quantity": 200.0, "lotCount": 1}, {**tofu, "quantity": 100.0, "lotCount": 2}],
+        key=lambda q: str(q["productGtin"]),
+    )
+    dc = [site for site in report["impact"]["sites"] if site["gln"] == recipe.site["dc"]]
+    assert dc[0]["stock"] == [{"productGtin": recipe.product["tofu"], "quantity": 100.0, "uom": "kg", "lotCount": 2}]
+
+
 async def test_mock_recalls_follow_the_rules_of_declare_recall(graph: Graph, recipe: Recipe) -> None:
     lots_in = {"lots": [recipe.lot["M1"]]}
     assert codes(await execute(graph, MOCK, principal("plant", Role.ADMIN), lots_in)) == ["FORBIDDEN"]
