@@ -145,9 +145,9 @@ class RowError:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def sort_key(self) -> tuple[int, int, str]:
-        """The file's order: sheet, row, column."""
-        return (self.sheet_order, self.row or 0, self.column or "")
+    def sort_key(self) -> tuple[int, int]:
+        """The file's order by sheet and row (a stable sort keeps each row's problems as they were found)."""
+        return (self.sheet_order, self.row or 0)
 
 
 @dataclass(frozen=True)
@@ -356,11 +356,10 @@ def _rows_of(
         kind = _kind_of(row, default_kind, errors)
         if kind is None:
             continue
-        unused = sorted(key for key in values if key not in USED[kind] and key != "record")
-        for key in unused:
-            errors.append(row.error(key, f"not used on a {kind.value} row; leave it empty"))
-        if not unused:
-            yield kind, row
+        for key in values:
+            if key not in USED[kind] and key != "record":
+                errors.append(row.error(key, f"not used on a {kind.value} row; leave it empty"))
+        yield kind, row  # validated all the same: every other problem of the row is reported too
 
 
 def _kind_of(row: SourceRow, default: Kind | None, errors: list[RowError]) -> Kind | None:

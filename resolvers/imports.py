@@ -64,7 +64,10 @@ async def read_upload(file: Any) -> bytes:
     """The uploaded file's bytes, refused past MAX_UPLOAD_BYTES."""
     if not hasattr(file, "read"):  # a JSON value where a multipart file belongs
         raise HubError("send the file as a multipart upload (graphql-multipart-request-spec)", field="file")
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    try:
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+    finally:
+        await file.close()  # its spooled temporary file; nothing else closes it
     if not isinstance(data, bytes):
         raise HubError("the upload is not a file", field="file")
     if len(data) > MAX_UPLOAD_BYTES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -543,3 +544,43 @@ def test_bad_parameters_are_400_naming_the_parameter(
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     assert (response.json()["code"], response.json()["field"]) == ("BAD_USER_INPUT", field)
+
+
+async def test_a_spreadsheet_uploaded_over_http_shows_in_the_export(
+    graph: Graph, chain: Chain, base_url: str, settings: Settings
+) -> None:
+    tofu_c = lgtin_for(chain.tofu_gtin, "TOFU-C")
+    sheet = "\n".join(
+        [
+            "record,id,lot_id,role,site_gln,from_gln,to_gln,quantity,uom,occurred_at,produced_at,shipped_at,doc_type,"
+            "doc_number",
+            f"lot,,{tofu_c},,{chain.site['plant']},,,40,kg,,2026-09-05T08:00:00+09:00,,,",
+            f"transformation,TR-2,{chain.soy},input,{chain.site['plant']},,,20,kg,2026-09-05T08:00:00+09:00,,,,",
+            f"transformation,TR-2,{tofu_c},output,,,,40,kg,,,,,",
+            f"shipment,SH-5,{tofu_c},,,{chain.site['plant']},{chain.site['dc']},40,kg,,,2026-09-06T07:00:00+09:00,"
+            "DESADV,D-55",
+        ]
+    )
+    operations = {
+        "query": "mutation($file: Upload!) { importSpreadsheet(file: $file) { written newLots errors { message } } }",
+        "variables": {"file": None},
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+            files={"0": ("september.csv", sheet.encode(), "text/csv")},
+            headers=token(settings, "plant", Role.EDITOR),
+        )
+    assert response.json() == {"data": {"importSpreadsheet": {"written": True, "newLots": 1, "errors": []}}}
+
+    rows = csv_rows(await fetch(base_url, token(settings, "plant"), lot=chain.soy, direction="downstream"))
+    mine = [r for r in rows if r["Traceability lot code"] == f"(01){chain.tofu_gtin}(10)TOFU-C"]
+    assert [
+        (r["Critical tracking event"], r["Event date (UTC)"], r["Quantity"], r["Location GLN"], r["Event id"])
+        for r in mine
+    ] == [
+        ("Transformation", "2026-09-04T23:00:00Z", "40", chain.site["plant"], "TR-2"),
+        ("Shipping", "2026-09-05T22:00:00Z", "40", chain.site["plant"], "SH-5"),
+    ]
+    assert mine[1]["Reference document number"] == "D-55"

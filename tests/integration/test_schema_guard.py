@@ -28,6 +28,8 @@ SAMPLES = {
     "Float": 1.0,
     "Boolean": True,
     "DateTime": "2030-01-01T00:00:00+00:00",
+    "Date": "2030-01-01",
+    "Upload": "x",  # refused before the file is read
 }
 
 
