@@ -1,0 +1,252 @@
+"""EPCIS capture throughput: events per second for one document, with and without validation.
+
+A firm of its own (created for the run and removed afterwards) captures a document of N events: half
+commissioning ObjectEvents (one lot each), half shipping ObjectEvents of those lots to a second site. Four
+figures, each on fresh lots so that idempotency never short-cuts the work:
+- validate: reading (ijson) and validating the document, no database;
+- capture: the whole pipeline from the file (read, validate, check, write) in one transaction;
+- capture, pre-validated: the same events validated beforehand, so only the graph work is timed;
+- baseline: the same lots and shipments written straight through the write functions (lots_step and
+  shipments_step in one transaction), the floor an EPCIS capture is measured against.
+Writes bench/results/epcis_capture.json. Needs a running Neo4j (`hub neo4j start`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import open_driver, write_result
+from graph_schema import parties
+from graph_schema.db import Graph, checked_write_all
+from graph_schema.epcis.capture import capture
+from graph_schema.epcis.document import DocumentReader
+from graph_schema.epcis.model import EpcisEvent, EventError
+from graph_schema.epcis.reading import document_source
+from graph_schema.epcis.validation import validate_event
+from graph_schema.identifiers import gs1_check_digit, lgtin_for
+from graph_schema.lots import lots_step, shipments_step
+from graph_schema.records import FirmRecord, LotQuantity, LotRecord, ProductRecord, ShipmentRecord, SiteRecord
+from hub.settings import Settings
+
+FIRM = "bench-epcis"
+CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]
+
+
+def _gln(n: int) -> str:
+    body = f"990000{n:06d}"
+    return body + str(gs1_check_digit(body))
+
+
+SITE_A, SITE_B = _gln(1), _gln(2)
+GTIN = "0" + "9900000" + "00001"
+GTIN = GTIN + str(gs1_check_digit(GTIN))
+
+
+def sgln(gln: str) -> str:
+    return f"urn:epc:id:sgln:{gln[:7]}.{gln[7:12]}.0"
+
+
+def events(count: int, tag: str) -> list[dict[str, Any]]:
+    """``count`` events: commissioning and shipping of count/2 lots."""
+    out: list[dict[str, Any]] = []
+    for i in range(count // 2):
+        lot = lgtin_for(GTIN, f"{tag}{i}")
+        base = {"eventTimeZoneOffset": "+09:00", "readPoint": {"id": sgln(SITE_A)}, "bizLocation": {"id": sgln(SITE_A)}}
+        out.append(
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-01T08:00:00+09:00",
+                "action": "ADD",
+                "bizStep": "commissioning",
+                "quantityList": [{"epcClass": lot, "quantity": 10, "uom": "KGM"}],
+                **base,
+            }
+        )
+        out.append(
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-01T10:00:00+09:00",
+                "action": "OBSERVE",
+                "bizStep": "shipping",
+                "quantityList": [{"epcClass": lot, "quantity": 10, "uom": "KGM"}],
+                "sourceList": [{"type": "location", "source": sgln(SITE_A)}],
+                "destinationList": [{"type": "location", "destination": sgln(SITE_B)}],
+                **base,
+            }
+        )
+    return out
+
+
+def document_file(count: int, tag: str, folder: Path) -> Path:
+    path = folder / f"{tag}.jsonld"
+    doc = {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-01T00:00:00Z",
+        "epcisBody": {"eventList": events(count, tag)},
+    }
+    path.write_bytes(orjson.dumps(doc))
+    return path
+
+
+async def prepare(graph: Graph) -> None:
+    await parties.upsert_firms(graph, [FirmRecord(id=FIRM, name="Benchmark firm", roles=["PLANT"])])
+    await parties.upsert_sites(
+        graph,
+        [
+            SiteRecord(gln=SITE_A, firm_id=FIRM, name="Bench plant", kind="PLANT"),
+            SiteRecord(gln=SITE_B, firm_id=FIRM, name="Bench warehouse", kind="WAREHOUSE"),
+        ],
+    )
+    await parties.upsert_products(
+        graph, [ProductRecord(gtin=GTIN, owner_firm_id=FIRM, name="Bench product", category="bench", uom="kg")]
+    )
+
+
+CLEAN_UP = """
+CALL () {
+  MATCH (n) WHERE n.ownerFirmId = $firm OR n.capturedBy = $firm OR n.fromFirmId = $firm OR n.firmId = $firm
+  RETURN n
+  UNION
+  MATCH (n:Firm {id: $firm}) RETURN n
+} IN TRANSACTIONS OF 5000 ROWS
+DETACH DELETE n
+"""
+
+
+async def clean_up(graph: Graph) -> None:
+    async with graph.driver.session(database=graph.database) as session:
+        await (await session.run(CLEAN_UP, {"firm": FIRM})).consume()
+
+
+def validate_only(path: Path) -> int:
+    with path.open("rb") as stream:
+        reader = DocumentReader(stream)
+        return sum(
+            1 for index, raw in reader.events() if not isinstance(validate_event(raw, index=index, namespaces={}), list)
+        )
+
+
+async def run(count: int) -> dict[str, Any]:
+    settings = Settings()
+    driver = open_driver(settings)
+    graph = Graph(driver, database=settings.neo4j_database)
+    figures: dict[str, Any] = {"events": count}
+    try:
+        await clean_up(graph)
+        await prepare(graph)
+        with tempfile.TemporaryDirectory() as folder:
+            path = document_file(count, "V", Path(folder))
+            started = time.perf_counter()
+            valid = validate_only(path)
+            figures["validate_s"] = time.perf_counter() - started
+            assert valid == count
+
+            path = document_file(count, "C", Path(folder))
+            started = time.perf_counter()
+            outcome = await capture(
+                graph,
+                document_source(path),
+                firm_id=FIRM,
+                capture_id="bench",
+                proceed=False,
+                placeholders=False,
+                record_time=_now(),
+                batch_size=settings.epcis_batch_size,
+            )
+            figures["capture_s"] = time.perf_counter() - started
+            if not outcome.committed or outcome.captured != count:
+                raise RuntimeError(f"the capture did not go through: {outcome.errors[:3]}")
+
+            prevalidated = [validate_event(raw, index=i, namespaces={}) for i, raw in enumerate(events(count, "P"))]
+
+            def source() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+                yield from enumerate(prevalidated)
+
+            started = time.perf_counter()
+            outcome = await capture(
+                graph,
+                source,
+                firm_id=FIRM,
+                capture_id="bench",
+                proceed=False,
+                placeholders=False,
+                record_time=_now(),
+                batch_size=settings.epcis_batch_size,
+            )
+            figures["capture_prevalidated_s"] = time.perf_counter() - started
+            assert outcome.committed
+            assert outcome.captured == count
+
+            lots = [
+                LotRecord(
+                    id=lgtin_for(GTIN, f"B{i}"),
+                    owner_firm_id=FIRM,
+                    site_gln=SITE_A,
+                    quantity=10,
+                    uom="KGM",
+                    produced_at=_now(),
+                )
+                for i in range(count // 2)
+            ]
+            shipments = [
+                ShipmentRecord(
+                    id=f"bench-{i}",
+                    from_gln=SITE_A,
+                    to_gln=SITE_B,
+                    shipped_at=_now(),
+                    items=[LotQuantity(lot_id=lot.id, quantity=10, uom="KGM")],
+                )
+                for i, lot in enumerate(lots)
+            ]
+            started = time.perf_counter()
+            batch = settings.epcis_batch_size // 2
+            for start in range(0, len(lots), batch):
+                await checked_write_all(
+                    graph,
+                    [
+                        lots_step(lots[start : start + batch], where=str),
+                        shipments_step(shipments[start : start + batch], shipper_firm_id=FIRM, where=str),
+                    ],
+                )
+            figures["baseline_direct_writes_s"] = time.perf_counter() - started
+    finally:
+        await clean_up(graph)
+        await driver.close()
+    for key in ("validate", "capture", "capture_prevalidated", "baseline_direct_writes"):
+        figures[f"{key}_events_per_s"] = round(count / figures[f"{key}_s"], 1)
+    figures["capture_vs_baseline"] = round(figures["capture_s"] / figures["baseline_direct_writes_s"], 2)
+    figures["capture_prevalidated_vs_baseline"] = round(
+        figures["capture_prevalidated_s"] / figures["baseline_direct_writes_s"], 2
+    )
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.events))
+    for key, value in figures.items():
+        print(f"{key:40} {value}")
+    print(write_result(f"epcis_capture_{args.events}", figures))
+
+
+if __name__ == "__main__":
+    main()
