@@ -114,6 +114,8 @@ def test_the_walk_covers_the_contract() -> None:
         "trace",
         "recall",
         "accessLog",
+        "inventory",
+        "salesChannels",
         "registerFirm",
         "registerSite",
         "registerProduct",
