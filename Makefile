@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/hub neo4j start
 	$(BIN)/python -m bench.trace_latency
 	$(BIN)/python -m bench.auth_cost
+	$(BIN)/python -m bench.fsma204_export
 
 clean:
 	-$(BIN)/hub neo4j stop
