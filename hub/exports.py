@@ -17,13 +17,12 @@ from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import anyio
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -43,6 +42,9 @@ from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
 from resolvers.exports import EXPORT_PATH
 from resolvers.redaction import Redactor
+
+if TYPE_CHECKING:  # the write-only sheet's class lives in a private module
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 PATH: Final = EXPORT_PATH
 FORMATS: Final = ("csv", "xlsx")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -584,3 +587,27 @@ async def test_a_spreadsheet_uploaded_over_http_shows_in_the_export(
         ("Shipping", "2026-09-05T22:00:00Z", "40", chain.site["plant"], "SH-5"),
     ]
     assert mine[1]["Reference document number"] == "D-55"
+
+
+async def test_no_access_log_no_file(
+    graph: Graph, chain: Chain, base_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the SQL store is full")
+
+    temporary = set(Path(tempfile.gettempdir()).glob("fsma204-*"))
+    monkeypatch.setattr("hub.exports.record_access", broken)
+    response = await fetch(base_url, token(settings, "plant"), lot=chain.soy, direction="downstream")
+    assert response.status_code == 503
+    assert response.json()["code"] == "UNAVAILABLE"
+    assert chain.tlc(chain.soy) not in response.text
+    # the plant's own lot alone discloses nobody else's records: nothing to log, the file is sent
+    own = await fetch(base_url, token(settings, "plant"), lot=chain.nigari, direction="upstream")
+    assert own.status_code == 200
+    assert [r["Critical tracking event"] for r in csv_rows(own)] == ["Initial packing"]
+    # no file left behind (the sent one is removed once the response is out, so give that a moment)
+    for _ in range(50):
+        if set(Path(tempfile.gettempdir()).glob("fsma204-*")) == temporary:
+            break
+        await asyncio.sleep(0.1)
+    assert set(Path(tempfile.gettempdir()).glob("fsma204-*")) == temporary
