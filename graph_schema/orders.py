@@ -241,8 +241,11 @@ RETURN cap.id AS capacityId, cap.firmId AS firmId, cap.siteGln AS siteGln, cap.u
     + """ AS promisedCapacity,
        """
     + total(
-        "MATCH (l:Lot {productGtin: o.productGtin})-[h:HELD_AT]->(:Site {gln: cap.siteGln})"
-        " WHERE h.quantity > 0 AND l.status = 'ACTIVE' AND (l.expiresAt IS NULL OR l.expiresAt > o.dueAt)",
+        # from the plant's stock, not every lot of the product in the cluster: no label on l (only lots are
+        # HELD_AT) keeps the planner from starting at the product's lots, which it picks on a small store
+        "MATCH (:Site {gln: cap.siteGln})<-[h:HELD_AT]-(l)"
+        " WHERE l.productGtin = o.productGtin AND h.quantity > 0 AND l.status = 'ACTIVE'"
+        " AND (l.expiresAt IS NULL OR l.expiresAt > o.dueAt)",
         "h.quantity",
     )
     + """ AS stock,
