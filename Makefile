@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python -m bench.trace_latency
 	$(BIN)/python -m bench.auth_cost
 	$(BIN)/python -m bench.fsma204_export
+	$(BIN)/python -m bench.inventory_allocation
 
 clean:
 	-$(BIN)/hub neo4j stop
