@@ -206,17 +206,34 @@ class Run:
     touched: set[str] = field(default_factory=set)
 
 
+KIND_ORDER: Final = (COMMISSION, TRANSFORM, SHIP, RECEIVE, AGGREGATE, TRANSACT)
+
+
 def runs_of(planned: Sequence[Planned]) -> list[Run]:
-    """Group events in document order; a kind change or a lot touched twice starts a new run."""
-    runs: list[Run] = []
+    """Group events into as few runs as their dependencies allow.
+
+    An event's layer is one more than the layer of the latest earlier event touching one of its lots, so an
+    event never runs before (or with) one it depends on; within a layer events share no lot, and the events of
+    one kind become one run however the document interleaves them (commission, ship, commission, ship, ...).
+    """
+    layer_of_lot: dict[str, int] = {}
+    layers: list[dict[str, list[Planned]]] = []
     for item in planned:
         if item.kind == STORE_ONLY:
             continue
         touched = item.touched
-        if not runs or runs[-1].kind != item.kind or runs[-1].touched & touched:
-            runs.append(Run(item.kind))
-        runs[-1].planned.append(item)
-        runs[-1].touched |= touched
+        layer = max((layer_of_lot[lot] for lot in touched if lot in layer_of_lot), default=-1) + 1
+        for lot in touched:
+            layer_of_lot[lot] = layer
+        if layer == len(layers):
+            layers.append({})
+        layers[layer].setdefault(item.kind, []).append(item)
+    runs: list[Run] = []
+    for by_kind in layers:
+        for kind in KIND_ORDER:
+            if kind in by_kind:
+                items = by_kind[kind]
+                runs.append(Run(kind, items, set().union(*(item.touched for item in items))))
     return runs
 
 
