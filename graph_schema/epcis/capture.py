@@ -9,11 +9,12 @@ is counted as a duplicate and changes nothing, so retrying a document after a cr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Final
+from typing import Any, Final
 
 import anyio
 from neo4j import AsyncTransaction
@@ -23,6 +24,7 @@ from graph_schema.db import CheckedStep, Graph, run
 from graph_schema.epcis import mapping, store
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.errors import CONFLICT, HubError
+from graph_schema.inventory import StockMove, move_stock
 from graph_schema.records import validation_error
 
 MAX_LISTED_ERRORS: Final = 1000  # a job lists this many; the count covers all
@@ -228,6 +230,7 @@ async def _write_run(tx: AsyncTransaction, state: _Pass, run_: mapping.Run) -> N
     """Check every step of a run; drop the events at fault and check again until the rest passes, then write."""
     while run_.planned:
         problems = False
+        received: list[dict[str, Any]] = []
         for step, owners in mapping.steps_of(run_, firm_id=state.graph_firm):
             if isinstance(step, CheckedStep):
                 found = await step.problems_by_row(tx)
@@ -238,7 +241,25 @@ async def _write_run(tx: AsyncTransaction, state: _Pass, run_: mapping.Run) -> N
                     break
                 await run(tx, step.write, step.params)
             else:
-                await run(tx, step.query, step.params)
+                received += await run(tx, step.query, step.params)
         if not problems:
+            if run_.kind in (mapping.COMMISSION, mapping.TRANSFORM, mapping.SHIP):
+                await _move_stock(tx, state, *mapping.stock_moves(run_))
+            if run_.kind == mapping.RECEIVE:
+                await _move_stock(tx, state, *mapping.received_stock(received))
             return
         run_ = mapping.Run(run_.kind, [item for item in run_.planned if item.event.index not in state.failed])
+
+
+async def _move_stock(tx: AsyncTransaction, state: _Pass, moves: list[StockMove], owners: list[int]) -> None:
+    """Stock follows the goods; a movement the inventory refuses (another unit of measure) fails its event."""
+    try:
+        await move_stock(tx, moves)
+    except HubError as error:
+        match = re.match(r"moves\[(\d+)\]", error.field or "")
+        index = owners[int(match.group(1))] if match else owners[0]
+        state.fail_with(
+            index,
+            None,
+            HubError(f"eventList[{index}]: {error.message}", field=f"eventList[{index}].quantityList", code=error.code),
+        )

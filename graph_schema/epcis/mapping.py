@@ -4,6 +4,8 @@ an event means, written through the same checked steps as the GraphQL mutations.
 - ObjectEvent ADD with bizStep commissioning (or with ilmd): lots at the event's site (bizLocation, else readPoint).
 - ObjectEvent shipping with a destination location: a shipment from the source location (else the event's site).
 - ObjectEvent receiving at a site: the shipments carrying those lots to that site are marked received.
+- Stock follows: commissioned and made lots arrive at their site, consumed inputs and shipped quantities leave
+  it, received quantities arrive at the destination.
 - TransformationEvent: output lots commissioned at the site, linked to the input lots with quantities.
 - AggregationEvent: (:Container {parentID})-[:CONTAINS]->(:Lot); DELETE takes the lots out again.
 - TransactionEvent: (:BusinessDocument)-[:REFERS_TO]->(:Lot) for each business transaction.
@@ -21,6 +23,7 @@ from typing import Any, Final, LiteralString
 
 from graph_schema.db import CheckedStep
 from graph_schema.epcis.model import ClassQuantity, EpcisEvent, EventType
+from graph_schema.inventory import StockMove
 from graph_schema.lots import lots_step, shipments_step, transformations_step
 from graph_schema.records import LotQuantity, LotRecord, ShipmentRecord, TransformationRecord
 
@@ -237,12 +240,14 @@ def runs_of(planned: Sequence[Planned]) -> list[Run]:
     return runs
 
 
+# Only the destination firm receives; each received lot's quantity then arrives in its stock at the site.
 RECEIVE_LOTS: Final = """
 UNWIND $rows AS row
-MATCH (l:Lot {id: row.lotId})<-[:CARRIES]-(sh:Shipment {toGln: row.siteGln})
+MATCH (l:Lot {id: row.lotId})<-[c:CARRIES]-(sh:Shipment {toGln: row.siteGln})
 WHERE sh.toFirmId = $firmId AND sh.receivedAt IS NULL AND sh.shippedAt <= datetime(row.receivedAt)
 SET sh.receivedAt = datetime(row.receivedAt)
-RETURN count(DISTINCT sh) AS received
+RETURN row.event AS event, l.id AS lotId, c.quantity AS quantity, c.uom AS uom, row.siteGln AS siteGln,
+       row.receivedAt AS at
 """
 
 CONTAIN_LOTS: Final = """
@@ -300,7 +305,12 @@ def steps_of(run: Run, *, firm_id: str) -> list[tuple[CheckedStep | Write, list[
     rows: list[dict[str, Any]]
     if run.kind == RECEIVE:
         rows = [
-            {"lotId": lot, "siteGln": item.event.biz_location_gln, "receivedAt": item.event.event_time.isoformat()}
+            {
+                "event": item.event.index,
+                "lotId": lot,
+                "siteGln": item.event.biz_location_gln,
+                "receivedAt": item.event.event_time.isoformat(),
+            }
             for item in run.planned
             for lot in item.lot_ids
         ]
@@ -326,6 +336,57 @@ def steps_of(run: Run, *, firm_id: str) -> list[tuple[CheckedStep | Write, list[
         ]
         steps.append((Write(REFER_TO_LOTS, {"rows": rows}), []))
     return steps
+
+
+def stock_moves(run: Run) -> tuple[list[StockMove], list[int]]:
+    """The stock a run moves, with each move's event index: lots made arrive at their site, inputs consumed
+    leave it, shipments leave their origin (receipts are added from what was actually received)."""
+    moves: list[StockMove] = []
+    owners: list[int] = []
+
+    def add(index: int, **move: Any) -> None:
+        moves.append(StockMove.model_validate(move))
+        owners.append(index)
+
+    for item in run.planned:
+        index = item.event.index
+        for lot in item.lots:
+            add(index, lotId=lot.id, quantity=lot.quantity, uom=lot.uom, toGln=lot.site_gln, at=lot.produced_at)
+        if item.transformation is not None:
+            t = item.transformation
+            for line in t.inputs:
+                add(
+                    index, lotId=line.lot_id, quantity=line.quantity, uom=line.uom, fromGln=t.site_gln, at=t.occurred_at
+                )
+        if item.shipment is not None:
+            sh = item.shipment
+            for line in sh.items:
+                add(
+                    index,
+                    lotId=line.lot_id,
+                    quantity=line.quantity,
+                    uom=line.uom,
+                    fromGln=sh.from_gln,
+                    at=sh.shipped_at,
+                )
+    return moves, owners
+
+
+def received_stock(rows: Sequence[dict[str, Any]]) -> tuple[list[StockMove], list[int]]:
+    """The stock received shipments bring to their destination sites (rows of RECEIVE_LOTS)."""
+    moves = [
+        StockMove.model_validate(
+            {
+                "lotId": row["lotId"],
+                "quantity": row["quantity"],
+                "uom": row["uom"],
+                "toGln": row["siteGln"],
+                "at": row["at"],
+            }
+        )
+        for row in rows
+    ]
+    return moves, [int(row["event"]) for row in rows]
 
 
 def _where(owners: list[int]) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,9 @@ from tests.e2e.hub_settings import hub_settings
 from tests.epcis_chain import EpcisChain, document, register_chain
 
 pytestmark = pytest.mark.neo4j
+
+# a shared client with a patient timeout: capture jobs and exports run while the machine's cores are busy
+http = httpx.Client(timeout=60)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "epcis-openepcis"
 
@@ -45,7 +50,7 @@ def bearer(settings: Settings, firm: str, *roles: Role) -> dict[str, str]:
 def post_document(base_url: str, headers: dict[str, str], doc: Any, **extra: str) -> dict[str, Any]:
     """POST /epcis/capture and wait for the job to finish; returns the finished job."""
     body = doc if isinstance(doc, bytes) else orjson.dumps(doc)
-    response = httpx.post(
+    response = http.post(
         f"{base_url}/epcis/capture",
         content=body,
         headers={**headers, "Content-Type": "application/ld+json", **extra},
@@ -53,7 +58,7 @@ def post_document(base_url: str, headers: dict[str, str], doc: Any, **extra: str
     assert response.status_code == 202, response.text
     location = response.headers["Location"]
     for _ in range(600):
-        job = httpx.get(f"{base_url}{location}", headers=headers).json()
+        job = http.get(f"{base_url}{location}", headers=headers).json()
         if not job["running"]:
             return dict(job)
         time.sleep(0.05)
@@ -67,7 +72,7 @@ def test_every_epcis_endpoint_needs_a_token(base_url: str) -> None:
         ("POST", "/epcis/events"),
         ("GET", "/epcis/events"),
     ]:
-        response = httpx.request(method, f"{base_url}{path}")
+        response = http.request(method, f"{base_url}{path}")
         assert (response.status_code, response.json()["code"]) == (401, "UNAUTHENTICATED"), path
 
 
@@ -91,7 +96,7 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     plant = bearer(settings, "plant")
     query = """query($lot: ID!) { trace(lotId: $lot, direction: DOWNSTREAM) {
         lots { id depth redacted } shipments { lotId redacted quantity fromSite { gln } toSite { gln } } } }"""
-    trace = httpx.post(f"{base_url}/graphql", json={"query": query, "variables": {"lot": chain.soy}}, headers=plant)
+    trace = http.post(f"{base_url}/graphql", json={"query": query, "variables": {"lot": chain.soy}}, headers=plant)
     data = trace.json()["data"]["trace"]
     assert data["lots"] == [
         {"id": chain.soy, "depth": 0, "redacted": False},
@@ -106,9 +111,44 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     )
     assert len(data["shipments"]) == 3  # the DC's shipment to the store is there, redacted for the plant
 
+    # the FSMA 204 export of the same downstream trace, row by row, as the plant sees it
+    export = http.get(
+        f"{base_url}/exports/fsma204", params={"lot": chain.soy, "direction": "downstream"}, headers=plant
+    )
+    assert export.status_code == 200, export.text
+    header, *lines = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"), newline="")))
+    rows = [dict(zip(header, line, strict=True)) for line in lines]
+    soy_tlc, tofu_tlc = f"(01){chain.soy_gtin}(10)SOY-0905", f"(01){chain.tofu_gtin}(10)TOFU-0906"
+    farm_gln, plant_gln, dc_gln = chain.sites["farm"], chain.sites["plant"], chain.sites["dc"]
+    desadv = "urn:epcglobal:cbv:bt:"
+    # the transformation is referenced by the graph id derived from its EPCIS event (stable across retries)
+    transformation_reference = next(
+        r["Reference document number"] for r in rows if r["Critical tracking event"] == "Transformation"
+    )
+    assert transformation_reference.startswith("epcis-")
+    assert [
+        (
+            r["Critical tracking event"],
+            r["Traceability lot code"],
+            r["Quantity"],
+            r["Location GLN"],
+            r["Reference document number"],
+            r["Trace depth"],
+        )
+        for r in rows
+    ] == [
+        ("Initial packing", soy_tlc, "500", farm_gln, "", "0"),
+        ("Shipping", soy_tlc, "500", farm_gln, f"{desadv}{farm_gln}:D-1", "0"),
+        ("Receiving", soy_tlc, "500", plant_gln, f"{desadv}{farm_gln}:D-1", "0"),
+        ("Transformation", tofu_tlc, "300", plant_gln, transformation_reference, "1"),
+        ("Shipping", tofu_tlc, "300", plant_gln, f"{desadv}{plant_gln}:D-2", "1"),
+        ("Receiving", tofu_tlc, "300", dc_gln, f"{desadv}{plant_gln}:D-2", "1"),
+        ("Shipping", tofu_tlc, "", "", "", "1"),  # the DC's shipment to the store of the plant's lot: details hidden
+    ]
+
     # the event query: the distributor sees the events about the tofu it received, in time order
     dc = bearer(settings, "dc")
-    answer = httpx.get(f"{base_url}/epcis/events", params={"MATCH_anyEPCClass": chain.tofu}, headers=dc)
+    answer = http.get(f"{base_url}/epcis/events", params={"MATCH_anyEPCClass": chain.tofu}, headers=dc)
     assert answer.status_code == 200
     body = answer.json()
     assert body["type"] == "EPCISQueryDocument"
@@ -125,7 +165,7 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     seen: list[str] = []
     url: str | None = f"{base_url}/epcis/events?MATCH_anyEPCClass={chain.tofu}&perPage=2"
     while url:
-        page = httpx.get(url, headers=dc)
+        page = http.get(url, headers=dc)
         seen += [e["eventTime"] for e in page.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
         link = page.headers.get("Link")
         url = f"{base_url}{link.split(';')[0].strip('<>')}" if link else None
@@ -133,7 +173,7 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
 
     # filters: bizStep and location, the farm's own events
     farm = bearer(settings, "farm")
-    shipping = httpx.get(
+    shipping = http.get(
         f"{base_url}/epcis/events",
         params={"EQ_bizStep": "urn:epcglobal:cbv:bizstep:shipping", "eventType": "ObjectEvent"},
         headers=farm,
@@ -141,11 +181,11 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     assert [e["bizStep"] for e in shipping["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["shipping"]
 
     # another firm sees none of it
-    rival = httpx.get(f"{base_url}/epcis/events", headers=bearer(settings, "rival")).json()
+    rival = http.get(f"{base_url}/epcis/events", headers=bearer(settings, "rival")).json()
     assert rival["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
 
     # the query document round-trips: its events, captured again by the distributor, are the same events
-    mine = httpx.get(
+    mine = http.get(
         f"{base_url}/epcis/events",
         params={"EQ_bizLocation": f"urn:epc:id:sgln:{chain.sites['dc'][:7]}.{chain.sites['dc'][7:12]}.0"},
         headers=dc,
@@ -155,7 +195,7 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     job = post_document(base_url, dc, {**document(again), "@context": mine["@context"]})
     assert (job["success"], job["capturedCount"], job["duplicateCount"]) == (True, 0, 2)
 
-    unsupported = httpx.get(f"{base_url}/epcis/events", params={"EQ_readPoint": "x"}, headers=dc)
+    unsupported = http.get(f"{base_url}/epcis/events", params={"EQ_readPoint": "x"}, headers=dc)
     assert (unsupported.status_code, unsupported.json()["field"]) == (400, "EQ_readPoint")
 
 
@@ -169,16 +209,16 @@ async def test_single_events_201_then_409_for_other_content_under_the_same_id(
         **chain.farm_events()[0],
         "eventID": "urn:uuid:3c1e5b8a-1d2f-4e0b-8f1a-0b7c9d2e4f60",
     }
-    first = httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(event), headers=farm)
+    first = http.post(f"{base_url}/epcis/events", content=orjson.dumps(event), headers=farm)
     assert first.status_code == 201, first.text
     assert first.headers["Location"].startswith("/epcis/events/")
-    again = httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(event), headers=farm)
+    again = http.post(f"{base_url}/epcis/events", content=orjson.dumps(event), headers=farm)
     assert (again.status_code, again.json()["duplicate"]) == (201, True)
-    changed = httpx.post(
+    changed = http.post(
         f"{base_url}/epcis/events", content=orjson.dumps({**event, "disposition": "in_progress"}), headers=farm
     )
     assert (changed.status_code, changed.json()["code"]) == (409, "CONFLICT")
-    viewer = httpx.post(
+    viewer = http.post(
         f"{base_url}/epcis/events", content=orjson.dumps(event), headers=bearer(settings, "farm", Role.VIEWER)
     )
     assert viewer.status_code == 403
@@ -235,7 +275,7 @@ async def test_every_openepcis_single_event_is_captured(
     graph: Graph, settings: Settings, base_url: str, path: Path
 ) -> None:
     await agency(graph)
-    response = httpx.post(
+    response = http.post(
         f"{base_url}/epcis/events", content=path.read_bytes(), headers=bearer(settings, "agency", Role.ADMIN)
     )
     assert response.status_code == 201, response.text

@@ -142,6 +142,20 @@ async def test_a_farm_to_shelf_chain_captured_as_epcis_becomes_lots_transformati
             "received": "2026-09-07T09:00:00+09:00",
         },
     ]
+    # stock followed the goods: 300 kg of soybeans left at the plant after 200 kg went into the tofu,
+    # 180 kg of tofu at the DC after 120 kg went on to the store
+    stock = await graph.read(
+        "MATCH (l:Lot)-[h:HELD_AT]->(s:Site) RETURN l.id AS lot, s.firmId AS firm, h.quantity AS quantity"
+        " ORDER BY lot, firm"
+    )
+    expected_stock = [
+        {"lot": chain.soy, "firm": "farm", "quantity": 0.0},
+        {"lot": chain.soy, "firm": "plant", "quantity": 300.0},
+        {"lot": chain.tofu, "firm": "dc", "quantity": 180.0},
+        {"lot": chain.tofu, "firm": "plant", "quantity": 0.0},
+        {"lot": chain.tofu, "firm": "store", "quantity": 120.0},
+    ]
+    assert stock == sorted(expected_stock, key=lambda row: (str(row["lot"]), str(row["firm"])))
     # every event is stored, the sensor reading included, and linked to the lots it names
     assert await counts(graph) == {"events": 9, "lots": 2, "shipments": 3, "transformations": 1, "links": 10}
     sensor = await graph.read("MATCH (e:EpcisEvent {bizStep: 'inspecting'}) RETURN e.json AS json")
