@@ -140,7 +140,10 @@ def launch_args(config: LocalNeo4jConfig, lib: Path) -> list[str]:
     heap = [f"-Xms{config.heap}", f"-Xmx{config.heap}"]
     # No --console-mode: as under `neo4j start`, the server then logs to logs/neo4j.log and not to stdout.
     server = [_MAIN_CLASS, f"--home-dir={home}", f"--config-dir={home / 'conf'}"]
-    return [*heap, *_JVM_OPTS, "-cp", f"{lib}/*", *server]
+    # Plugins go on the classpath ahead of the server's jars, as the official launcher puts them: the procedure
+    # loader alone would miss a plugin's kernel extensions (APOC's config), which fail its procedures at start.
+    classpath = f"{home / 'plugins'}/*:{lib}/*" if config.plugins else f"{lib}/*"
+    return [*heap, *_JVM_OPTS, "-cp", classpath, *server]
 
 
 def _tcp_open(host: str, port: int) -> bool:

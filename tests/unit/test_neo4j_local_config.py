@@ -93,6 +93,15 @@ def test_launch_args_run_the_community_entry_point_on_the_home(tmp_path: Path) -
     ]
 
 
+def test_plugins_go_on_the_classpath_ahead_of_the_server_jars(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    config = LocalNeo4jConfig(home=home, plugins=(tmp_path / "apoc-core.jar",))
+    args = launch_args(config, tmp_path / "lib")
+    # APOC registers a kernel extension that the procedure loader alone never sees: the JVM must load it.
+    assert args[args.index("-cp") + 1] == f"{home / 'plugins'}/*:{tmp_path / 'lib'}/*"
+    assert settings(config)["server.directories.plugins"] == str(home / "plugins")
+
+
 @pytest.mark.parametrize(
     ("heap", "bolt_port", "http_port"),
     [("2 GB", 7799, None), ("2g", 7799, 7799), ("2g", 0, None), ("2g", 7799, 70000)],
