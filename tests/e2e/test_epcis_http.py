@@ -22,13 +22,14 @@ from hub.server import serve_in_thread
 from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
 from tests.epcis_chain import EpcisChain, document, register_chain
+from tests.epcis_data import OPENEPCIS
 
 pytestmark = pytest.mark.neo4j
 
 # a shared client with a patient timeout: capture jobs and exports run while the machine's cores are busy
 http = httpx.Client(timeout=60)
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "epcis-openepcis"
+DATA = OPENEPCIS
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +256,6 @@ def files(folder: str) -> list[Path]:
     return sorted((DATA / "Capture" / folder).glob("*.json"))
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="the openepcis test documents are not beside this checkout")
 @pytest.mark.parametrize("path", files("Documents"), ids=lambda p: p.stem)
 async def test_every_valid_openepcis_document_is_captured_by_the_operator(
     graph: Graph, settings: Settings, base_url: str, path: Path
@@ -269,7 +269,6 @@ async def test_every_valid_openepcis_document_is_captured_by_the_operator(
     assert stored[0]["n"] == job["capturedCount"]
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="the openepcis test documents are not beside this checkout")
 @pytest.mark.parametrize("path", files("Events"), ids=lambda p: p.stem)
 async def test_every_openepcis_single_event_is_captured(
     graph: Graph, settings: Settings, base_url: str, path: Path
@@ -281,7 +280,6 @@ async def test_every_openepcis_single_event_is_captured(
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="the openepcis test documents are not beside this checkout")
 @pytest.mark.parametrize("path", files("Invalid"), ids=lambda p: p.stem)
 async def test_every_invalid_openepcis_document_is_rejected_and_writes_nothing(
     graph: Graph, settings: Settings, base_url: str, path: Path

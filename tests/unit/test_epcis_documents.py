@@ -13,12 +13,10 @@ import pytest
 from graph_schema.epcis.document import DocumentReader, read_single_event
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
+from tests.epcis_data import OPENEPCIS
 
-DATA = Path(__file__).parents[2].parent / "shared" / "data" / "epcis-openepcis"
+DATA = OPENEPCIS
 CAPTURE = DATA / "Capture"
-needs_data = pytest.mark.skipif(
-    not CAPTURE.is_dir(), reason=f"the openepcis example documents are not at {DATA} (shared/ beside the repository)"
-)
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 
 
@@ -79,7 +77,6 @@ SHIPPING = {
 }
 
 
-@needs_data
 @pytest.mark.parametrize("path", _files("Documents"), ids=lambda path: path.name)
 def test_every_valid_openepcis_document_validates_without_error(path: Path) -> None:
     with path.open("rb") as stream:
@@ -91,7 +88,6 @@ def test_every_valid_openepcis_document_validates_without_error(path: Path) -> N
     assert all(event.event_hash.startswith("ni:///sha-256;") for event in events)
 
 
-@needs_data
 @pytest.mark.parametrize("path", _files("Events"), ids=lambda path: path.name)
 def test_every_openepcis_single_event_validates_without_error(path: Path) -> None:
     result = read_single_event(path.read_bytes())
@@ -161,12 +157,10 @@ INVALID: dict[str, list[tuple[int | None, str, str]]] = {
 }
 
 
-@needs_data
 def test_the_table_covers_every_invalid_openepcis_document() -> None:
     assert sorted(path.name for path in _files("Invalid")) == sorted(INVALID)
 
 
-@needs_data
 @pytest.mark.parametrize("name", sorted(INVALID))
 def test_every_invalid_openepcis_document_is_rejected_with_its_specific_errors(name: str) -> None:
     with (CAPTURE / "Invalid" / name).open("rb") as stream:
@@ -296,7 +290,6 @@ def test_a_document_without_event_list_or_valid_json_is_reported() -> None:
     assert "is not valid JSON" in broken.header_errors[0].message
 
 
-@needs_data
 def test_event_level_context_adds_its_prefixes_to_the_documents() -> None:
     path = CAPTURE / "Documents" / "Namespaces_at_different_level.json"
     with path.open("rb") as stream:
@@ -322,7 +315,6 @@ def test_single_event_needs_its_own_epcis_context() -> None:
     assert [error.field for error in document.errors] == ["type"]
 
 
-@needs_data
 def test_ten_thousand_events_stream_and_validate(capsys: pytest.CaptureFixture[str]) -> None:
     events: list[dict[str, Any]] = []
     prefixes: dict[str, str] = {}

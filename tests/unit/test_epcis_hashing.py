@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,9 @@ from hypothesis import strategies as st
 from graph_schema.epcis.epc import to_digital_link
 from graph_schema.epcis.hashing import event_hash, pre_hash_string
 from graph_schema.epcis.vocabulary import context_namespaces
+from tests.epcis_data import OPENEPCIS
 
-DOCUMENTS = Path(__file__).parents[2].parent / "shared" / "data" / "epcis-openepcis" / "Capture" / "Documents"
-needs_data = pytest.mark.skipif(
-    not DOCUMENTS.is_dir(), reason=f"the openepcis example documents are not at {DOCUMENTS}"
-)
+DOCUMENTS = OPENEPCIS / "Capture" / "Documents"
 
 # The hashes that github.com/RalphTro/epcis-event-hash-generator publishes for these same documents
 # (tests/examples/expected/CBV2.0/<name>.hashes); openepcis ships the identical documents.
@@ -38,14 +35,12 @@ def _first_event(name: str) -> tuple[dict[str, Any], dict[str, str]]:
     return document["epcisBody"]["eventList"][0], context_namespaces(document["@context"])
 
 
-@needs_data
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_hash_equals_the_published_cbv20_hash(name: str) -> None:
     event, namespaces = _first_event(name)
     assert event_hash(event, namespaces) == f"ni:///sha-256;{PUBLISHED[name]}?ver=CBV2.0"
 
 
-@needs_data
 def test_pre_hash_of_all_gs1_keys_is_the_published_one() -> None:
     event, namespaces = _first_event("epcisDocWithAllGS1Keys.json")
     assert pre_hash_string(event, namespaces) == (
@@ -68,7 +63,6 @@ def test_pre_hash_of_all_gs1_keys_is_the_published_one() -> None:
     )
 
 
-@needs_data
 def test_sensor_component_pre_hash_differs_from_the_published_one_only_in_its_grai() -> None:
     # The reference generator rewrites the GRAI 0040123450007418765 (AI 8003: a zero, 0401234500074 with its valid
     # check digit 4, serial 18765) into 040123450007718765; we keep the key as the document gives it.
@@ -179,7 +173,6 @@ def _urns_as_links(value: Any, host: str) -> Any:
 _SAMPLES = [*sorted(PUBLISHED), "ObjectEvent_with_userExtensions.json", "SensorData_and_extension.json"]
 
 
-@needs_data
 @settings(max_examples=40, deadline=None)
 @given(name=st.sampled_from(_SAMPLES), seed=st.integers(), indent=st.sampled_from([None, 0, 2, "\t"]))
 def test_hash_ignores_key_order_and_whitespace(name: str, seed: int, indent: int | str | None) -> None:
@@ -188,7 +181,6 @@ def test_hash_ignores_key_order_and_whitespace(name: str, seed: int, indent: int
     assert event_hash(reordered, namespaces) == event_hash(event, namespaces)
 
 
-@needs_data
 @settings(max_examples=20, deadline=None)
 @given(name=st.sampled_from(_SAMPLES), host=st.sampled_from(["https://id.gs1.org", "https://brand.example.kr/dl"]))
 def test_hash_is_the_same_for_urns_and_digital_links(name: str, host: str) -> None:
@@ -205,7 +197,6 @@ def test_hash_is_the_same_for_equivalent_spellings_of_standard_values() -> None:
     assert event_hash(_event(recordTime="2030-01-01T00:00:00Z", eventID="urn:uuid:1"), {}) == base
 
 
-@needs_data
 @pytest.mark.parametrize(
     "change",
     [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +13,9 @@ from graph_schema.epcis.model import BizTransaction, ClassQuantity, EpcisEvent, 
 from graph_schema.epcis.validation import validate_event
 from graph_schema.epcis.vocabulary import context_namespaces
 from graph_schema.identifiers import lgtin_for
+from tests.epcis_data import OPENEPCIS
 
-DOCUMENTS = Path(__file__).parents[2].parent / "shared" / "data" / "epcis-openepcis" / "Capture" / "Documents"
-needs_data = pytest.mark.skipif(
-    not DOCUMENTS.is_dir(), reason=f"the openepcis example documents are not at {DOCUMENTS}"
-)
+DOCUMENTS = OPENEPCIS / "Capture" / "Documents"
 
 
 def _valid(raw: dict[str, Any], namespaces: dict[str, str] | None = None) -> EpcisEvent:
@@ -27,7 +24,6 @@ def _valid(raw: dict[str, Any], namespaces: dict[str, str] | None = None) -> Epc
     return result
 
 
-@needs_data
 def test_object_event_with_every_field_is_normalised() -> None:
     document = json.loads((DOCUMENTS / "ObjectEvent_all_possible_fields.json").read_text())
     raw = document["epcisBody"]["eventList"][0]
