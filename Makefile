@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m bench.auth_cost
 	$(BIN)/python -m bench.fsma204_export
 	$(BIN)/python -m bench.inventory_allocation
+	$(BIN)/python -m bench.epcis_capture
 
 clean:
 	-$(BIN)/hub neo4j stop
