@@ -385,7 +385,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}; see {log}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
         try:
             if httpx.get(url, timeout=2.0).status_code < 500:
                 return
