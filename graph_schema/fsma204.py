@@ -26,7 +26,7 @@ from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
 from graph_schema.db import Graph, GraphUnavailable, Row
 from graph_schema.errors import BAD_USER_INPUT, HubError, NotFound
 from graph_schema.model import TraceDirection
-from graph_schema.trace import MAX_DEPTH
+from graph_schema.trace import MAX_DEPTH, REACH_TEMPLATE
 
 HARVESTING: Final = "HARVESTING"
 INITIAL_PACKING: Final = "INITIAL_PACKING"
@@ -47,15 +47,8 @@ def _site(gln: LiteralString) -> LiteralString:
 
 
 _EXPORT_TEMPLATE: Final = (
-    """
-MATCH (o:Lot {id: $lotId})
-CALL (o) {
-  RETURN o AS l, 0 AS depth
-  UNION
-  MATCH p = ANY SHORTEST (o)PATTERN(l:Lot)
-  RETURN l, length(p) / 2 AS depth
-}
-WITH l, depth, """
+    REACH_TEMPLATE
+    + """WITH l, depth, """
     + LOT_IN_DETAIL
     + """ AS visible
 CALL (l, visible) {

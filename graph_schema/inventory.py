@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from graph_schema.access import Viewer, held_by
 from graph_schema.db import Graph, Row, checked_write
 from graph_schema.errors import Conflict, Forbidden, HubError, NotFound
+from graph_schema.lots import WRITE_INVENTORY
 from graph_schema.records import AwareDatetime, Gln, InventoryRecord, LotId, Quantity, Record, Uom
 
 # --- recording counts ------------------------------------------------------------------------------------
@@ -41,18 +42,11 @@ ORDER BY i
 """
 )
 
-WRITE_STOCK: Final = """
-UNWIND $rows AS row
-MATCH (l:Lot {id: row.lotId})
-MATCH (s:Site {gln: row.siteGln})
-MERGE (l)-[h:HELD_AT]->(s)
-SET h.quantity = row.quantity, h.uom = row.uom, h.asOf = datetime(row.asOf), h.firmId = s.firmId
-RETURN count(h) AS written
-"""
-
 
 async def record_stock(graph: Graph, records: Sequence[InventoryRecord], *, firm_id: str, path: str = "input") -> int:
-    """Record stock counts of ``firm_id`` at its own sites, all or none; a later count already recorded wins."""
+    """Record stock counts of ``firm_id`` at its own sites, all or none; a later count already recorded wins.
+
+    Counts are written by the statement the seed uses too (graph_schema.lots.WRITE_INVENTORY)."""
     keys = [(r.lot_id, r.site_gln) for r in records]
     for index, key in enumerate(keys):
         if key in keys[:index]:
@@ -81,7 +75,7 @@ async def record_stock(graph: Graph, records: Sequence[InventoryRecord], *, firm
             )
         raise Forbidden(f"{at}: lot {bad['lotId']} is neither yours nor shipped to you", field=f"{at}.lotId")
 
-    written = await checked_write(graph, check=CHECK_STOCK, write=WRITE_STOCK, params=params, reject=reject)
+    written = await checked_write(graph, check=CHECK_STOCK, write=WRITE_INVENTORY, params=params, reject=reject)
     return int(written[0]["written"])
 
 

@@ -21,8 +21,9 @@ from graph_schema.model import TraceDirection
 
 MAX_DEPTH: Final = 50
 
-_TRACE_TEMPLATE: Final = (
-    """
+# Every distinct lot reached from lot $lotId with its shortest depth, the origin at depth 0: one breadth-first
+# expansion (PATTERN is put in per direction). The trace and the FSMA 204 export both start from this reach.
+REACH_TEMPLATE: Final = """
 MATCH (o:Lot {id: $lotId})
 CALL (o) {
   RETURN o AS l, 0 AS depth
@@ -30,7 +31,11 @@ CALL (o) {
   MATCH p = ANY SHORTEST (o)PATTERN(l:Lot)
   RETURN l, length(p) / 2 AS depth
 }
-WITH l, depth, """
+"""
+
+_TRACE_TEMPLATE: Final = (
+    REACH_TEMPLATE
+    + """WITH l, depth, """
     + LOT_IN_DETAIL
     + """ AS visible
 RETURN depth,
