@@ -573,10 +573,14 @@ def measure(
 def markdown(report: dict[str, Any]) -> str:
     """The results table with the setup it was measured on."""
     setup = report["setup"]
+    loads = [
+        run["load_average_before"] for q in report["queries"].values() for s in ("hub", "peer") for run in q[s]["runs"]
+    ]
     lines = [
         f"# Hub against the Neo4j GraphQL Library ({report['date']}, {setup['scale']} seed)",
         "",
-        f"{setup['machine_note']} wrk: {setup['wrk_threads']} thread(s), {setup['connections']} connections, "
+        f"{setup['machine_note']} Load average before the runs: {min(loads):.1f} to {max(loads):.1f}. "
+        f"wrk: {setup['wrk_threads']} thread(s), {setup['connections']} connections, "
         f"{setup['rounds']} alternating run(s) of {setup['duration_s']:g} s per server and question after a "
         f"{setup['warmup_s']:g} s warm-up; medians over the runs. Hub: `hub serve` (uvicorn, "
         f"{setup['hub_workers']} worker, {setup['hub_event_loop']} loop), permissions enforced. Peer: "
