@@ -93,15 +93,19 @@ PEER_TRACE: Final = """query Trace($id: ID!) { FIELD(lotId: $id) {
 
 # --- sampling, on the benchmark's database --------------------------------------------------------------------
 
-ALL_LOTS: Final = """
-MATCH (l:Lot)
-RETURN l.id AS id, l.siteGln AS site, l.ownerFirmId AS owner,
-       EXISTS { (l)<-[:PRODUCED]-(:Transformation) } AS made, EXISTS { (l)-[:CONSUMED_BY]->() } AS consumed
-ORDER BY id
+# Ids only, collected into one list each: the large seed's million lots as records would hold gigabytes.
+LOT_IDS: Final = """
+MATCH (l:Lot) WHERE $kind = 'any'
+   OR ($kind = 'made' AND EXISTS { (l)<-[:PRODUCED]-(:Transformation) })
+   OR ($kind = 'consumed' AND EXISTS { (l)-[:CONSUMED_BY]->(:Transformation) })
+WITH l.id AS id ORDER BY id
+RETURN collect(id) AS ids
 """
+# The page of a lot's site that starts at the lot: how many of the site's lots sort before it, and the last one.
 PAGE_START: Final = """
-MATCH (l:Lot {siteGln: $site}) WHERE l.id < $id
-RETURN count(l) AS position, max(l.id) AS previous
+MATCH (o:Lot {id: $id})
+OPTIONAL MATCH (l:Lot {siteGln: o.siteGln}) WHERE l.id < o.id
+RETURN o.siteGln AS site, o.ownerFirmId AS owner, count(l) AS position, max(l.id) AS previous
 """
 AGENCY: Final = "MATCH (f:Firm) WHERE 'AGENCY' IN f.roles RETURN f.id AS id ORDER BY id LIMIT 1"
 FIRMS: Final = "MATCH (f:Firm) RETURN f.id AS id ORDER BY id"
@@ -303,25 +307,24 @@ async def sample(settings: Settings, count: int, seed: int) -> Sample:
     rng = random.Random(seed)
     async with open_driver(settings) as driver:
         graph = Graph(driver, database=settings.neo4j_database)
-        lots = await graph.read(ALL_LOTS, {})
-        if not lots:
+        ids = {kind: (await graph.read(LOT_IDS, {"kind": kind}))[0]["ids"] for kind in ("any", "made", "consumed")}
+        if not ids["any"]:
             raise RuntimeError("the benchmark's graph has no lots: the seed did not run")
         [agency_row] = await graph.read(AGENCY, {})
         agency = agency_row["id"]
         granted = await grant_agency_everything(graph, agency)
         lists = []
-        for lot in rng.sample(lots, min(count, len(lots))):
-            [start] = await graph.read(PAGE_START, {"site": lot["site"], "id": lot["id"]})
-            lists.append((lot["site"], lot["owner"], start["position"], start["previous"]))
-        made = [lot["id"] for lot in lots if lot["made"]]
-        consumed = [lot["id"] for lot in lots if lot["consumed"]]
+        for lot_id in rng.sample(ids["any"], min(count, len(ids["any"]))):
+            [start] = await graph.read(PAGE_START, {"id": lot_id})
+            lists.append((start["site"], start["owner"], start["position"], start["previous"]))
+    made, consumed = ids["made"], ids["consumed"]
     return Sample(
         lists=lists,
         details=rng.sample(made, min(count, len(made))),
         downstream=rng.sample(consumed, min(count, len(consumed))),
         upstream=rng.sample(made, min(count, len(made))),
         agency=agency,
-        counts={"lots": len(lots), "made": len(made), "consumed": len(consumed), "grants_written": granted},
+        counts={"lots": len(ids["any"]), "made": len(made), "consumed": len(consumed), "grants_written": granted},
     )
 
 
