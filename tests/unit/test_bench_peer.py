@@ -22,7 +22,9 @@ from bench.peer_comparison import (
     ratios,
     request_file,
 )
-from bench.peer_tools import APOC_ARTIFACT, APOC_SETTINGS, bench_neo4j
+from bench.peer_tools import APOC_ARTIFACT, APOC_SETTINGS, PEER_DIR, bench_neo4j
+from graph_schema.model import TraceDirection
+from graph_schema.trace import trace_query
 from hub.neo4j_local import launch_args, render_config
 
 LOT = "urn:epc:class:lgtin:8801001.000001.L1"
@@ -249,3 +251,12 @@ def test_the_benchmarks_neo4j_loads_apoc_from_its_own_plugins_folder(tmp_path: P
     args = launch_args(server.config, tmp_path / "lib")
     assert args[args.index("-cp") + 1].startswith(f"{tmp_path / 'bench' / 'plugins'}/*:")
     assert APOC_ARTIFACT.endswith(":jar:core")
+
+
+@pytest.mark.parametrize(("direction", "field"), [("DOWNSTREAM", "traceDownstream"), ("UPSTREAM", "traceUpstream")])
+def test_the_peers_trace_runs_the_hubs_reach(direction: str, field: str) -> None:
+    # the comparison is only fair while the peer's @cypher expands the graph exactly as the hub does
+    hub_reach = trace_query(TraceDirection(direction), 25).split("WITH l, depth,")[0]
+    schema = (PEER_DIR / "schema.graphql").read_text()
+    peer_field = schema.split(f"  {field}(lotId: ID!)")[1].split('columnName: "step"')[0]
+    assert " ".join(hub_reach.split()) in " ".join(peer_field.split())
