@@ -1,0 +1,305 @@
+"""A big answer: a downstream trace reaching about 10,000 lots, through GraphQL over HTTP, against its raw Cypher.
+
+A firm of its own (created for the run through the project's write functions, removed at the end) commissions
+one raw lot, consumes it in ``--transformations`` transformations making ``--outputs`` lots each, and ships
+one lot in ``--ship-every`` of them to its warehouse. Then, alternating, for ``--runs`` rounds after warm-up:
+- raw: the trace Cypher of graph_schema/trace.py through the Python driver, every row fetched, with the
+  visibility parameters the hub decides for the owner firm;
+- hub: the GraphQL ``trace(direction: DOWNSTREAM)`` a recall tool sends, over HTTP with a bearer token of
+  the owner firm (token check, permission decision, the same Cypher, Strawberry, JSON).
+Writes bench/results/big_trace.json with the medians and the ratio. ``--step NAME`` also keeps this run's
+figures under that name in the file's ``steps`` table, so that each optimisation's gain stays recorded
+beside the others (each step was measured in its own run on the commit that made it).
+``--profile PATH`` profiles a few hub requests served in-process (pyinstrument) and writes the text report.
+Needs a running Neo4j (`hub neo4j start`); it does not need a seed and leaves the graph as it found it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from neo4j import RoutingControl
+
+from auth.decisions import decide_for_request
+from auth.principal import Principal, Role
+from bench.common import RESULTS, free_port, median_ms, open_driver, p90_ms, serve, write_result
+from graph_schema import lots as lot_writes
+from graph_schema import parties
+from graph_schema.db import Graph
+from graph_schema.identifiers import gs1_check_digit, lgtin_for
+from graph_schema.model import TraceDirection
+from graph_schema.records import (
+    FirmRecord,
+    LotQuantity,
+    LotRecord,
+    ProductRecord,
+    ShipmentRecord,
+    SiteRecord,
+    TransformationRecord,
+)
+from graph_schema.trace import trace_query
+from hub.app import create_app, open_issuer
+from hub.settings import Settings
+
+FIRM: Final = "bench-big-trace"
+PREFIX: Final = "9950001"  # a company prefix no seed hands out (the seeds use 880xxxx)
+BATCH: Final = 2000
+
+QUERY: Final = """query($id: ID!) { trace(lotId: $id, direction: DOWNSTREAM) {
+  lots { id depth redacted ownerRole lot { id lotNumber productGtin quantity uom status } }
+  shipments { id lotId quantity uom shippedAt receivedAt redacted }
+  summary { lotCount } } }"""
+
+
+def _gln(n: int) -> str:
+    body = f"{PREFIX}{n:05d}"
+    return body + str(gs1_check_digit(body))
+
+
+def _gtin(n: int) -> str:
+    body = f"0{PREFIX}{n:05d}"
+    return body + str(gs1_check_digit(body))
+
+
+PLANT, WAREHOUSE = _gln(1), _gln(2)
+RAW_GTIN, MADE_GTIN = _gtin(1), _gtin(2)
+
+
+def _batches(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+async def build_chain(graph: Graph, *, tag: str, transformations: int, outputs: int, ship_every: int) -> str:
+    """The firm, its sites and products, and the chain; returns the raw lot's id."""
+    await parties.upsert_firms(graph, [FirmRecord(id=FIRM, name="Big trace benchmark", roles=["PLANT"])])
+    await parties.upsert_sites(
+        graph,
+        [
+            SiteRecord(gln=PLANT, firm_id=FIRM, name="Big trace plant", kind="PLANT"),
+            SiteRecord(gln=WAREHOUSE, firm_id=FIRM, name="Big trace warehouse", kind="WAREHOUSE"),
+        ],
+    )
+    await parties.upsert_products(
+        graph,
+        [
+            ProductRecord(gtin=RAW_GTIN, owner_firm_id=FIRM, name="Big trace soybeans", category="bench", uom="kg"),
+            ProductRecord(gtin=MADE_GTIN, owner_firm_id=FIRM, name="Big trace tofu", category="bench", uom="kg"),
+        ],
+    )
+    start = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    raw = lgtin_for(RAW_GTIN, f"{tag}R")
+    lots = [
+        LotRecord(
+            id=raw, owner_firm_id=FIRM, site_gln=PLANT, quantity=transformations * 10.0, uom="kg", produced_at=start
+        )
+    ]
+    made: list[list[str]] = [
+        [lgtin_for(MADE_GTIN, f"{tag}T{t}L{o}") for o in range(outputs)] for t in range(transformations)
+    ]
+    lots += [
+        LotRecord(id=lot, owner_firm_id=FIRM, site_gln=PLANT, quantity=2.5, uom="kg", produced_at=start)
+        for batch in made
+        for lot in batch
+    ]
+    for part in _batches(lots):
+        await lot_writes.record_lots(graph, part)
+    steps = [
+        TransformationRecord(
+            id=f"{FIRM}-{tag}-t{t}",
+            firm_id=FIRM,
+            site_gln=PLANT,
+            occurred_at=start + timedelta(hours=1),
+            inputs=[LotQuantity(lot_id=raw, quantity=10.0, uom="kg")],
+            outputs=[LotQuantity(lot_id=lot, quantity=2.5, uom="kg") for lot in made[t]],
+        )
+        for t in range(transformations)
+    ]
+    for part in _batches(steps):
+        await lot_writes.record_transformations(graph, part)
+    shipments = [
+        ShipmentRecord(
+            id=f"{FIRM}-{tag}-s{t}",
+            from_gln=PLANT,
+            to_gln=WAREHOUSE,
+            shipped_at=start + timedelta(hours=3),
+            received_at=start + timedelta(hours=5),
+            items=[LotQuantity(lot_id=lot, quantity=2.5, uom="kg") for lot in made[t][::ship_every]],
+        )
+        for t in range(transformations)
+    ]
+    for part in _batches(shipments):
+        await lot_writes.record_shipments(graph, part, shipper_firm_id=FIRM)
+    return raw
+
+
+# Everything the run wrote carries the bench firm's id (lots, transformations, shipments, sites, products).
+CLEAN_UP: Final = """
+CALL () {
+  MATCH (n) WHERE n.ownerFirmId = $firm OR n.firmId = $firm OR n.fromFirmId = $firm
+  RETURN n
+  UNION
+  MATCH (n:Firm {id: $firm}) RETURN n
+} IN TRANSACTIONS OF 5000 ROWS
+DETACH DELETE n
+"""
+
+
+async def clean_up(graph: Graph) -> None:
+    async with graph.driver.session(database=graph.database) as session:
+        await (await session.run(CLEAN_UP, {"firm": FIRM})).consume()
+
+
+async def viewer_params(graph: Graph) -> dict[str, Any]:
+    """The visibility parameters the hub decides for a viewer of the bench firm."""
+    principal = Principal(subject="bench", firm_id=FIRM, roles=frozenset({Role.VIEWER}), scopes=frozenset())
+    return (await decide_for_request(graph, principal)).viewer.params()
+
+
+async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int, warm_up: int) -> dict[str, Any]:
+    """Alternating raw Cypher and hub requests; the timings of each and the answer's sizes."""
+    token = open_issuer(settings).mint(subject="bench", firm_id=FIRM, roles=[Role.VIEWER])
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": QUERY, "variables": {"id": raw_lot}}
+    raw_times: list[float] = []
+    hub_times: list[float] = []
+    async with open_driver(settings) as driver, httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        params = {"lotId": raw_lot, **await viewer_params(Graph(driver, database=settings.neo4j_database))}
+        cypher = trace_query(TraceDirection.DOWNSTREAM, 25)
+        rows = 0
+        answer: dict[str, Any] = {}
+        size = 0
+        for round_ in range(warm_up + runs):
+            started = time.perf_counter()
+            records, _, _ = await driver.execute_query(
+                cypher, params, database_=settings.neo4j_database, routing_=RoutingControl.READ
+            )
+            raw_elapsed = time.perf_counter() - started
+            rows = len(records)
+            started = time.perf_counter()
+            response = await client.post("/graphql", json=body, headers=headers)
+            hub_elapsed = time.perf_counter() - started
+            answer = response.json()
+            size = len(response.content)
+            if "errors" in answer:
+                raise RuntimeError(f"the trace failed: {answer['errors']}")
+            if round_ >= warm_up:
+                raw_times.append(raw_elapsed)
+                hub_times.append(hub_elapsed)
+    trace = answer["data"]["trace"]
+    if trace["summary"]["lotCount"] != rows or len(trace["lots"]) != rows:
+        raise RuntimeError(f"the hub answered {trace['summary']['lotCount']} lots, the Cypher {rows} rows")
+    return {
+        "raw": raw_times,
+        "hub": hub_times,
+        "lots": rows,
+        "shipments": len(trace["shipments"]),
+        "response_bytes": size,
+    }
+
+
+async def profile(settings: Settings, *, raw_lot: str, requests: int) -> str:
+    """A few hub requests served in-process (ASGI transport, same event loop) under pyinstrument."""
+    from pyinstrument import Profiler
+
+    app = create_app(settings)
+    token = open_issuer(settings).mint(subject="bench", firm_id=FIRM, roles=[Role.VIEWER])
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": QUERY, "variables": {"id": raw_lot}}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
+            await client.post("/graphql", json=body, headers=headers)  # warm-up
+            profiler = Profiler(async_mode="enabled", interval=0.0005)
+            profiler.start()
+            for _ in range(requests):
+                response = await client.post("/graphql", json=body, headers=headers)
+                response.raise_for_status()
+            profiler.stop()
+    return str(profiler.output_text(unicode=True, color=False, show_all=True))
+
+
+def _keep_steps(step: str | None, figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps table of the previous result file, with this run's figures put under ``step``."""
+    previous = RESULTS / "big_trace.json"
+    steps: list[dict[str, Any]] = []
+    if previous.exists():
+        steps = list(json.loads(previous.read_text()).get("steps", []))
+    if step is not None:
+        entry = {
+            "step": step,
+            "date": datetime.now(UTC).date().isoformat(),
+            "hub_median_ms": figures["hub_graphql_http_median_ms"],
+            "raw_median_ms": figures["raw_cypher_median_ms"],
+            "ratio_hub_to_raw": figures["ratio_hub_to_raw_median"],
+        }
+        steps = [s for s in steps if s["step"] != step] + [entry]
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transformations", type=int, default=100)
+    parser.add_argument("--outputs", type=int, default=100, help="lots made by each transformation")
+    parser.add_argument("--ship-every", type=int, default=10, help="one made lot in this many is shipped")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warm-up", type=int, default=3)
+    parser.add_argument("--step", help="keep this run's figures in the steps table under this name")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument report of hub requests to this file")
+    args = parser.parse_args()
+    settings = Settings(port=free_port())
+    tag = f"BT{int(time.time()) % 100_000_000}"
+
+    async def setup() -> str:
+        async with open_driver(settings) as driver:
+            graph = Graph(driver, database=settings.neo4j_database)
+            await clean_up(graph)  # a run stopped half-way leaves its firm behind
+            started = time.perf_counter()
+            raw = await build_chain(
+                graph, tag=tag, transformations=args.transformations, outputs=args.outputs, ship_every=args.ship_every
+            )
+            print(f"chain written in {time.perf_counter() - started:.1f} s")
+            return raw
+
+    async def tear_down() -> None:
+        async with open_driver(settings) as driver:
+            await clean_up(Graph(driver, database=settings.neo4j_database))
+
+    raw_lot = asyncio.run(setup())
+    try:
+        if args.profile is not None:
+            args.profile.write_text(asyncio.run(profile(settings, raw_lot=raw_lot, requests=5)))
+            print(f"profile written to {args.profile}")
+            return
+        with serve(settings) as base_url:
+            outcome = asyncio.run(measure(settings, base_url, raw_lot=raw_lot, runs=args.runs, warm_up=args.warm_up))
+    finally:
+        asyncio.run(tear_down())
+    figures: dict[str, Any] = {
+        "lots_reached": outcome["lots"],
+        "shipments": outcome["shipments"],
+        "response_bytes": outcome["response_bytes"],
+        "runs": args.runs,
+        "hub_graphql_http_median_ms": median_ms(outcome["hub"]),
+        "hub_graphql_http_p90_ms": p90_ms(outcome["hub"]),
+        "raw_cypher_median_ms": median_ms(outcome["raw"]),
+        "raw_cypher_p90_ms": p90_ms(outcome["raw"]),
+        "ratio_hub_to_raw_median": round(statistics.median(outcome["hub"]) / statistics.median(outcome["raw"]), 2),
+    }
+    steps = _keep_steps(args.step, figures)
+    path = write_result("big_trace", {**figures, "steps": steps})
+    print(json.dumps(figures, indent=2))
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
