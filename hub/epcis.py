@@ -175,6 +175,7 @@ class EpcisRoutes:
             placeholders=placeholders,
             record_time=datetime.now(UTC),
             batch_size=settings.epcis_batch_size,
+            transaction_events=settings.epcis_transaction_events,
         )
 
     async def capture_job(self, request: Request) -> Response:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # never seen (they are then registered as unverified placeholders of the operator's firm)
     epcis_max_document_mb: int = Field(default=512, ge=1, le=10_240)
     epcis_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # events per Neo4j transaction: a document up to this size is all or nothing even for graph-level errors
+    epcis_transaction_events: int = Field(default=20_000, ge=1, le=1_000_000)
     epcis_register_unknown: bool = False
 
     @classmethod

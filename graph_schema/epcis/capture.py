@@ -1,10 +1,17 @@
 """Capturing a stream of EPCIS events: all or nothing by default, or every valid event with ``proceed``.
 
-A document is captured in ONE Neo4j transaction, sent in batches, so the hub's memory stays bounded whatever
-the document's size while a rejected document still writes nothing. With ``proceed`` the events at fault are
-set aside and the rest is captured again in a fresh transaction (events that depended on a rejected one are
-rejected too, with their own reason). Capture is idempotent: an event already stored with the same content
-is counted as a duplicate and changes nothing, so retrying a document after a crash or a timeout is safe.
+Rollback (the default): every event is first read and validated (schema, vocabulary, identifiers) without
+writing anything; one invalid event rejects the document. The events are then written in batches inside one
+Neo4j transaction of up to ``transaction_events`` events (20,000 by default), so the hub's memory stays
+bounded and a graph-level error (an unknown site, another firm's site, a lot never commissioned, an eventID
+reused) rolls the whole document back. A larger document takes several transactions: Neo4j holds a
+transaction's changes in its heap, and 100,000 events in one overflow a 3 GB server. A graph-level error then
+rolls back its own transaction and stops the capture; the transactions before it stay, the job says how many
+events they captured, and since capture is idempotent (an event already stored with the same content is a
+duplicate and changes nothing) the corrected document can simply be sent again.
+
+With ``proceed`` the events at fault are set aside and the pass runs again without them (events that depended
+on a rejected one are rejected too, with their own reason).
 """
 
 from __future__ import annotations
@@ -89,20 +96,27 @@ async def capture(
     placeholders: bool,
     record_time: datetime,
     batch_size: int = 500,
+    transaction_events: int = 20_000,
 ) -> CaptureOutcome:
     """Capture the events of ``source`` for ``firm_id``; see the module's docstring for the two behaviours."""
+    if not proceed:
+        # every event is validated before anything is written, whatever the document's size
+        invalid = await _validation_errors(source, batch_size=max(batch_size, 2000))
+        if invalid.error_count:
+            return invalid
     set_aside: set[int] = set()
     reported: list[EventError] = []
+    captured = 0
     for _ in range(MAX_PASSES):
         state = _Pass(graph_firm=firm_id, capture_id=capture_id, placeholders=placeholders, record_time=record_time)
-        try:
-            async with graph.unit_of_work() as tx:
-                await _run_pass(tx, state, source, set_aside=set_aside, batch_size=batch_size)
-                if state.outcome.error_count:
-                    raise _Rejected
-        except _Rejected:
-            pass
+        await _run_pass(
+            graph, state, source, set_aside=set_aside, batch_size=batch_size, transaction_events=transaction_events
+        )
         outcome = state.outcome
+        # events captured by an earlier pass come back as duplicates in this one
+        outcome.duplicates -= captured
+        captured += outcome.captured
+        outcome.captured = captured
         if not outcome.error_count:
             outcome.committed = True
             outcome.errors = reported[:MAX_LISTED_ERRORS]
@@ -116,35 +130,79 @@ async def capture(
             return outcome
         reported.extend(outcome.errors)
         set_aside |= state.failed
-    # events kept failing pass after pass (each pass rejecting new dependants): give up, nothing written
+    # events kept failing pass after pass (each pass rejecting new dependants): give up
     outcome.errors = reported[:MAX_LISTED_ERRORS]
     outcome.error_count = len(reported)
     return outcome
 
 
-async def _run_pass(
-    tx: AsyncTransaction, state: _Pass, source: EventSource, *, set_aside: set[int], batch_size: int
-) -> None:
+async def _validation_errors(source: EventSource, *, batch_size: int) -> CaptureOutcome:
+    """Read and validate the whole document, writing nothing: its events' own errors."""
+    outcome = CaptureOutcome()
     events = iter(source())
-    while True:
-        # parsing and validating is CPU work: done in a worker thread, a batch at a time, so the hub keeps
-        # answering other requests while a large document is captured
-        chunk = await anyio.to_thread.run_sync(_take, events, batch_size)
-        if not chunk:
-            return
-        batch: list[EpcisEvent] = []
+    while chunk := await anyio.to_thread.run_sync(_take, events, batch_size):
         for index, item in chunk:
-            if index in set_aside:
-                continue
-            if index >= 0:  # negative: the document's header
-                state.outcome.event_count += 1
+            if index >= 0:
+                outcome.event_count += 1
             if isinstance(item, list):
                 for error in item:
-                    state.fail(error.index, error)
-                continue
-            batch.append(item)
-        if batch:
-            await _capture_batch(tx, state, batch)
+                    outcome.add(error)
+    outcome.rejected_events = len({error.index for error in outcome.errors if error.index is not None})
+    return outcome
+
+
+async def _run_pass(
+    graph: Graph,
+    state: _Pass,
+    source: EventSource,
+    *,
+    set_aside: set[int],
+    batch_size: int,
+    transaction_events: int,
+) -> None:
+    """One pass over the document, ``transaction_events`` events per transaction; it stops at the first
+    transaction with an error, which is rolled back (the ones before it stay: capture is idempotent)."""
+    events = iter(source())
+    exhausted = False
+    while not exhausted:
+        captured, duplicates = state.outcome.captured, state.outcome.duplicates
+        try:
+            async with graph.unit_of_work() as tx:
+                in_transaction = 0
+                while in_transaction < transaction_events:
+                    # parsing and validating is CPU work: done in a worker thread, a batch at a time, so the hub
+                    # keeps answering other requests while a large document is captured
+                    chunk = await anyio.to_thread.run_sync(_take, events, batch_size)
+                    if not chunk:
+                        exhausted = True
+                        break
+                    in_transaction += len(chunk)
+                    await _capture_chunk(tx, state, chunk, set_aside=set_aside)
+                if state.outcome.error_count:
+                    raise _Rejected
+        except _Rejected:
+            state.outcome.captured, state.outcome.duplicates = captured, duplicates
+            if not exhausted:  # the events after the failed transaction were not looked at: count them
+                state.outcome.event_count += sum(1 for index, _ in events if index >= 0 and index not in set_aside)
+            return
+
+
+async def _capture_chunk(
+    tx: AsyncTransaction, state: _Pass, chunk: list[tuple[int, EpcisEvent | list[EventError]]], *, set_aside: set[int]
+) -> None:
+    batch: list[EpcisEvent] = []
+    for index, item in chunk:
+        if index in set_aside:
+            continue
+        if index >= 0:  # negative: the document's header
+            state.outcome.event_count += 1
+        if isinstance(item, list):
+            for error in item:
+                state.fail(error.index, error)
+            continue
+        batch.append(item)
+    if batch:
+        await _capture_batch(tx, state, batch)
 
 
 def _take(

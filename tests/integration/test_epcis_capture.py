@@ -34,7 +34,14 @@ def source_of(doc: dict[str, Any], *, fail_after: int | None = None) -> EventSou
 
 
 async def capture_as(
-    graph: Graph, firm: str, events: list[dict[str, Any]], *, proceed: bool = False, batch_size: int = 500, **kw: Any
+    graph: Graph,
+    firm: str,
+    events: list[dict[str, Any]],
+    *,
+    proceed: bool = False,
+    batch_size: int = 500,
+    transaction_events: int = 20_000,
+    **kw: Any,
 ) -> CaptureOutcome:
     return await capture(
         graph,
@@ -45,6 +52,7 @@ async def capture_as(
         placeholders=False,
         record_time=NOW,
         batch_size=batch_size,
+        transaction_events=transaction_events,
     )
 
 
@@ -231,13 +239,14 @@ async def test_capture_is_idempotent_and_a_crash_mid_document_leaves_nothing_beh
     plant = chain.plant_events()
     before = await counts(graph)
 
-    # a crash while the plant's next document was half sent: nothing of it is written
+    # a crash while the plant's next document was half sent (its first event already sent in the open
+    # transaction): nothing of it is written
     more = copy.deepcopy(plant)
     for event in more:
         event["eventTime"] = event["eventTime"].replace("2026-09-0", "2026-10-0")
     more = [more[2], more[2] | {"disposition": "active"}]  # two new inspections
     with pytest.raises(ConnectionResetError):
-        await capture_as(graph, "plant", more, fail_after=1, batch_size=1)
+        await capture_as(graph, "plant", more, fail_after=1, batch_size=1, proceed=True)
     assert await counts(graph) == before
 
     # the retry captures it once; sending everything again adds nothing
@@ -247,6 +256,34 @@ async def test_capture_is_idempotent_and_a_crash_mid_document_leaves_nothing_beh
     assert (again.committed, again.captured, again.duplicates) == (True, 0, 6)
     after = await counts(graph)
     assert after == {**before, "events": before["events"] + 2, "links": before["links"] + 2}
+
+
+async def test_a_document_larger_than_a_transaction_resumes_after_a_crash_without_loss_or_duplicates(
+    graph: Graph,
+) -> None:
+    chain = await register_chain(graph)
+    events = chain.farm_events()
+    # one event per transaction: the crash comes after the first transaction was committed
+    with pytest.raises(ConnectionResetError):
+        await capture_as(graph, "farm", events, fail_after=1, batch_size=1, transaction_events=1, proceed=True)
+    assert await counts(graph) == {"events": 1, "lots": 1, "shipments": 0, "transformations": 0, "links": 1}
+    resent = await capture_as(graph, "farm", events, batch_size=1, transaction_events=1)
+    assert (resent.committed, resent.captured, resent.duplicates) == (True, 1, 1)
+    assert await counts(graph) == {"events": 2, "lots": 1, "shipments": 1, "transformations": 0, "links": 2}
+
+
+async def test_a_graph_error_in_a_later_transaction_keeps_the_earlier_ones_and_says_so(graph: Graph) -> None:
+    chain = await register_chain(graph)
+    commissioning, shipping = chain.farm_events()
+    stray = copy.deepcopy(shipping)
+    stray["quantityList"][0]["epcClass"] = chain.tofu  # a lot the farm never had
+    outcome = await capture_as(graph, "farm", [commissioning, stray, shipping], batch_size=1, transaction_events=1)
+    assert (outcome.committed, outcome.captured) == (False, 1)
+    assert [(e.index, e.code) for e in outcome.errors] == [(1, "NOT_FOUND")]
+    assert (await counts(graph))["events"] == 1
+    # the corrected document, sent again, completes the capture: the first event is a duplicate
+    resent = await capture_as(graph, "farm", [commissioning, shipping], batch_size=1, transaction_events=1)
+    assert (resent.committed, resent.captured, resent.duplicates) == (True, 1, 1)
 
 
 async def test_an_event_id_reused_for_other_content_is_a_conflict(graph: Graph) -> None:
