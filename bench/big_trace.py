@@ -219,7 +219,7 @@ async def profile(settings: Settings, *, raw_lot: str, requests: int) -> str:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
             await client.post("/graphql", json=body, headers=headers)  # warm-up
-            profiler = Profiler(async_mode="enabled", interval=0.0005)
+            profiler = Profiler(async_mode="enabled", interval=0.001)
             profiler.start()
             for _ in range(requests):
                 response = await client.post("/graphql", json=body, headers=headers)

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
+from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
 from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
@@ -63,4 +64,5 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
             ),
         ),
         extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
+        execution_context_class=PlainFieldsExecutionContext,
     )
