@@ -45,6 +45,19 @@ class Graph:
             raise GraphUnavailable("the graph database is not answering; try again shortly") from error
         return [record.data() for record in records]
 
+    async def read_maps(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Like ``read``, for a query whose columns hold only maps, lists and plain values (no nodes,
+        relationships or paths): rows as the driver decoded them, without ``Record.data()``'s walk through every
+        nested value, which costs a tenth of a 10,000-row trace."""
+        self.round_trips += 1
+        try:
+            records, _, keys = await self.driver.execute_query(
+                query, parameters_=dict(params or {}), database_=self.database, routing_=RoutingControl.READ
+            )
+        except (ServiceUnavailable, SessionExpired) as error:
+            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+        return [dict(zip(keys, record, strict=True)) for record in records]
+
     async def write(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one write query in its own managed transaction and return its rows."""
         return await self.transaction(lambda tx: run(tx, query, params))

@@ -88,7 +88,8 @@ async def trace(graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDi
         raise HubError(
             f"maxDepth must lie between 1 and {MAX_DEPTH}, got {max_depth}", field="maxDepth", code=BAD_USER_INPUT
         )
-    rows = await graph.read(trace_query(direction, max_depth), {"lotId": lot_id, **viewer.params()})
+    # maps and values only: read_maps skips the per-value conversion (a tenth of a 10,000-lot trace)
+    rows = await graph.read_maps(trace_query(direction, max_depth), {"lotId": lot_id, **viewer.params()})
     if not rows or rows[0]["lot"] is None:
         # An unknown lot and a lot the caller may not see answer alike, so lot codes cannot be probed.
         raise NotFound(f"lot {lot_id} is not recorded, or not visible to your firm", field="lotId")
