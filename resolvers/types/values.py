@@ -54,10 +54,14 @@ __all__ = [
 
 
 def native_datetime(value: Any) -> datetime | None:
-    """A Neo4j DateTime (or None) as a Python datetime."""
+    """A Neo4j DateTime, or its ISO 8601 text from Cypher's toString() (or None), as a Python datetime."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value
+    if isinstance(value, str):
+        # a zoned DateTime's text ends with its zone id after the offset; the offset alone fixes the instant and
+        # prints as to_native() would (microseconds, digits beyond them dropped alike)
+        return datetime.fromisoformat(value.partition("[")[0])
     converted: datetime = value.to_native()
     return converted
