@@ -30,6 +30,7 @@ from hub import capture_jobs  # its table is created with the rest
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
+from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.settings import Settings
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         return unauthenticated_response()
 
-    epcis = EpcisRoutes(lambda: graphql.state)
+    metrics = Metrics()
+    epcis = EpcisRoutes(lambda: graphql.state, metrics=metrics)
     backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
     graphql.backend = backend
     # the built-in issuer's endpoints, only where it is enabled; they take no bearer token
@@ -130,12 +132,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *export_routes(),
             *epcis.routes(),
+            Route("/metrics", metrics.endpoint(lambda: graphql.state)),
             *issuer_routes,
         ],
         middleware=[
+            Middleware(metrics.middleware),
             Middleware(
                 AuthenticationMiddleware, backend=OpenRoutesBackend(backend, issuer_routes), on_error=on_auth_error
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -36,6 +36,7 @@ from graph_schema.epcis.store import query_events
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
 from hub import capture_jobs
 from hub.graphql_app import unauthenticated_response
+from hub.metrics import Metrics
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,9 @@ def _errors(errors: list[EventError]) -> list[dict[str, Any]]:
 class EpcisRoutes:
     """The routes, bound to the hub's state once the lifespan has opened it."""
 
-    def __init__(self, state: Callable[[], HubState]) -> None:
+    def __init__(self, state: Callable[[], HubState], *, metrics: Metrics | None = None) -> None:
         self.state = state
+        self.metrics = metrics
         self.running: set[asyncio.Task[None]] = set()  # capture jobs in flight (kept referenced until done)
 
     def routes(self) -> list[Route]:
@@ -149,6 +151,9 @@ class EpcisRoutes:
                 document_source(path), firm_id=firm_id, capture_id=job_id, proceed=proceed, placeholders=placeholders
             )
             await capture_jobs.finish_job(state.sql_engine, job_id, outcome)
+            if self.metrics is not None:
+                self.metrics.captured_events.inc(outcome.captured)
+                self.metrics.capture_jobs.labels("success" if outcome.committed else "failed").inc()
         except GraphUnavailable as error:
             await capture_jobs.fail_job(state.sql_engine, job_id, code=UNAVAILABLE, message=error.message)
         except Exception:
