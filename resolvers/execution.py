@@ -14,16 +14,26 @@ which then completes it from scratch, so answers and errors stay what they were.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
+from math import isfinite
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLString,
     Undefined,
     is_leaf_type,
 )
@@ -158,15 +168,35 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         complete_inner = inner
 
-        def complete(source: Any) -> Any:
-            value = read(source)
+        def complete_value(value: Any) -> Any:
             if value is None or value is Undefined:
                 if non_null:
                     raise _Fallback
                 return None
             return complete_inner(value)
 
-        return complete
+        if strawberry_field.default_resolver is getattr:
+            # the common case in one call: an attribute whose value the built-in scalar outputs unchanged
+            # (serialize_string, serialize_id, serialize_int, serialize_float, serialize_boolean)
+            name = strawberry_field.python_name
+            if named is GraphQLString or named is GraphQLID:
+                return lambda source: value if type(value := getattr(source, name)) is str else complete_value(value)
+            if named is GraphQLInt:
+                return lambda source: (
+                    value
+                    if type(value := getattr(source, name)) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+                    else complete_value(value)
+                )
+            if named is GraphQLFloat:
+                return lambda source: (
+                    value
+                    if type(value := getattr(source, name)) is float and isfinite(value)
+                    else complete_value(value)
+                )
+            if named is GraphQLBoolean:
+                return lambda source: value if type(value := getattr(source, name)) is bool else complete_value(value)
+        read = _reader(strawberry_field)
+        return lambda source: complete_value(read(source))
 
 
 def _reader(field: StrawberryField) -> Completer:
@@ -185,13 +215,23 @@ def _constant(value: str) -> Completer:
 def _leaf(leaf_type: GraphQLLeafType) -> Completer:
     """graphql-core's leaf completion, refusing what it would refuse (and awaitables, left to it)."""
     coerce = leaf_type.coerce_output_value
+    # an enum's output depends on its member alone, and Strawberry finds it by a scan of the values
+    memo: dict[tuple[type, Any], Any] | None = {} if isinstance(leaf_type, GraphQLEnumType) else None
 
     def complete(value: Any) -> Any:
         if isinstance(value, Exception) or hasattr(value, "__await__"):
             raise _Fallback
+        if memo is not None:
+            key = (type(value), value)
+            try:
+                return memo[key]
+            except (KeyError, TypeError):
+                pass
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _Fallback
+        if memo is not None and isinstance(value, Enum):
+            memo[(type(value), value)] = coerced
         return coerced
 
     return complete
