@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import ParserCache, QueryDepthLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from resolvers.access_log import AccessLog, AccessLogQuery
+from resolvers.caching import CachedValidation, ValidationResults
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
@@ -47,6 +48,7 @@ class HubSchema(strawberry.Schema):
 
 def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
+    validation_results = ValidationResults()
     return HubSchema(
         query=merge_types(
             "Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery, OrderQuery, ExportQuery)
@@ -63,6 +65,14 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
                 ImportMutation,
             ),
         ),
-        extensions=[DecidePerOperation, ErrorCodes, AccessLog, lambda: QueryDepthLimiter(max_depth=max_query_depth)],
+        extensions=[
+            DecidePerOperation,
+            ErrorCodes,
+            AccessLog,
+            lambda: QueryDepthLimiter(max_depth=max_query_depth),
+            # parsing and validation once per query text (resolvers/caching.py)
+            lambda: ParserCache(maxsize=256),
+            lambda: CachedValidation(validation_results),
+        ],
         execution_context_class=PlainFieldsExecutionContext,
     )

@@ -1,0 +1,73 @@
+"""A query text is parsed and validated once per schema; the outcome, errors included, stays what it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import GraphQLError
+
+from resolvers import caching
+from resolvers.caching import ValidationResults
+from resolvers.schema import build_schema
+
+DEEP = "{ firms { edges { node { sites { firm { sites { firm { name } } } } } } } }"  # depth 8
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The query texts validated for real, in order."""
+    seen: list[str] = []
+    real = caching.validate_document  # type: ignore[attr-defined]  # the name the module looks up
+
+    def counting(schema: Any, document: Any, rules: Any) -> list[GraphQLError]:
+        seen.append(document.loc.source.body if document.loc else "?")
+        return real(schema, document, rules)
+
+    monkeypatch.setattr(caching, "validate_document", counting)
+    return seen
+
+
+def codes(result: Any) -> list[str]:
+    return [str((error.extensions or {}).get("code")) for error in result.errors or []]
+
+
+async def test_a_valid_query_is_validated_once(validations: list[str]) -> None:
+    schema = build_schema()
+    for _ in range(3):
+        result = await schema.execute("{ __typename }")
+        assert result.errors is None
+        assert result.data == {"__typename": "Query"}
+    assert validations == ["{ __typename }"]
+
+
+async def test_refusals_are_remembered_alike(validations: list[str]) -> None:
+    strict = build_schema(max_query_depth=5)
+    first = await strict.execute(DEEP)
+    again = await strict.execute(DEEP)
+    assert codes(first) == codes(again) == ["QUERY_TOO_COMPLEX"]
+    assert first.data is None
+    assert again.data is None
+    bad = await strict.execute("{ lots { nosuchfield } }")
+    assert codes(bad) == ["BAD_USER_INPUT"]
+    assert codes(await strict.execute("{ lots { nosuchfield } }")) == ["BAD_USER_INPUT"]
+    assert validations == [DEEP, "{ lots { nosuchfield } }"]
+
+
+async def test_each_schema_validates_with_its_own_rules(validations: list[str]) -> None:
+    strict, lenient = build_schema(max_query_depth=5), build_schema(max_query_depth=12)
+    assert codes(await strict.execute(DEEP)) == ["QUERY_TOO_COMPLEX"]
+    # within the lenient limit: refused only later, for want of a signed-in caller
+    assert "QUERY_TOO_COMPLEX" not in codes(await lenient.execute(DEEP))
+    assert len(validations) == 2
+
+
+def test_least_recently_used_texts_leave_first() -> None:
+    results = ValidationResults(maxsize=2)
+    results.put("a", [])
+    results.put("b", [])
+    assert results.get("a") == []  # "a" used last: "b" leaves first
+    results.put("c", [])
+    assert results.get("b") is None
+    assert results.get("a") == []
+    assert results.get("c") == []
