@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -228,6 +233,84 @@ async def profile(settings: Settings, *, raw_lot: str, requests: int) -> str:
     return str(profiler.output_text(unicode=True, color=False, show_all=True))
 
 
+@contextmanager
+def serve_process(settings: Settings, *, loop: str, http: str, workers: int) -> Iterator[str]:
+    """The hub under uvicorn in processes of its own (as `uvicorn --factory hub.app:create_app` serves it)."""
+    command = [sys.executable, "-m", "uvicorn", "hub.app:create_app", "--factory", "--host", "127.0.0.1"]
+    command += ["--port", str(settings.port), "--workers", str(workers), "--loop", loop, "--http", http]
+    server = subprocess.Popen([*command, "--log-level", "warning"], env={**os.environ, "HUB_PORT": str(settings.port)})
+    base_url = f"http://127.0.0.1:{settings.port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn ({loop}, {http}, {workers} workers) did not start")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def throughput(
+    settings: Settings, base_url: str, *, raw_lot: str, clients: int, requests: int
+) -> dict[str, float]:
+    """``clients`` callers each sending ``requests`` traces back to back: requests per second and median latency."""
+    token = open_issuer(settings).mint(subject="bench", firm_id=FIRM, roles=[Role.VIEWER])
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": QUERY, "variables": {"id": raw_lot}}
+    latencies: list[float] = []
+
+    async def caller(client: httpx.AsyncClient) -> None:
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = await client.post("/graphql", json=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        await caller(client)  # warm-up of every worker's pool and caches is not timed: one round each
+        latencies.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {"requests_per_s": round(clients * requests / elapsed, 2), "median_ms": median_ms(latencies)}
+
+
+def compare_servers(raw_lot: str, *, runs: int, warm_up: int) -> list[dict[str, Any]]:
+    """Latency of one caller and throughput of two, per ASGI server set-up."""
+    setups: list[tuple[str, str | None, str, str, int]] = [
+        ("in-process thread (as the other benchmarks)", None, "auto", "auto", 1)
+    ]
+    setups += [("process, asyncio + h11", "process", "asyncio", "h11", 1)]
+    if importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptools"):
+        setups += [("process, uvloop + httptools", "process", "uvloop", "httptools", 1)]
+    setups += [("process, asyncio + h11, 2 workers", "process", "asyncio", "h11", 2)]
+    found: list[dict[str, Any]] = []
+    for name, kind, loop, http, workers in setups:
+        settings = Settings(port=free_port())
+        server = serve(settings) if kind is None else serve_process(settings, loop=loop, http=http, workers=workers)
+        with server as base_url:
+            one = asyncio.run(measure(settings, base_url, raw_lot=raw_lot, runs=runs, warm_up=warm_up))
+            two = asyncio.run(throughput(settings, base_url, raw_lot=raw_lot, clients=2, requests=max(runs // 2, 3)))
+        found.append(
+            {
+                "server": name,
+                "one_caller_median_ms": median_ms(one["hub"]),
+                "raw_cypher_median_ms": median_ms(one["raw"]),
+                "two_callers_requests_per_s": two["requests_per_s"],
+                "two_callers_median_ms": two["median_ms"],
+            }
+        )
+        print(found[-1])
+    return found
+
+
 def _keep_steps(step: str | None, figures: dict[str, Any]) -> list[dict[str, Any]]:
     """The steps table of the previous result file, with this run's figures put under ``step``."""
     previous = RESULTS / "big_trace.json"
@@ -255,6 +338,9 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=3)
     parser.add_argument("--step", help="keep this run's figures in the steps table under this name")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report of hub requests to this file")
+    parser.add_argument(
+        "--servers", action="store_true", help="also compare ASGI server set-ups (a process, uvloop, 2 workers)"
+    )
     args = parser.parse_args()
     settings = Settings(port=free_port())
     tag = f"BT{int(time.time()) % 100_000_000}"
@@ -282,6 +368,7 @@ def main() -> None:
             return
         with serve(settings) as base_url:
             outcome = asyncio.run(measure(settings, base_url, raw_lot=raw_lot, runs=args.runs, warm_up=args.warm_up))
+        servers = compare_servers(raw_lot, runs=args.runs, warm_up=args.warm_up) if args.servers else None
     finally:
         asyncio.run(tear_down())
     figures: dict[str, Any] = {
@@ -296,7 +383,9 @@ def main() -> None:
         "ratio_hub_to_raw_median": round(statistics.median(outcome["hub"]) / statistics.median(outcome["raw"]), 2),
     }
     steps = _keep_steps(args.step, figures)
-    path = write_result("big_trace", {**figures, "steps": steps})
+    if servers is None and (RESULTS / "big_trace.json").exists():  # keep the last comparison of servers
+        servers = json.loads((RESULTS / "big_trace.json").read_text()).get("servers")
+    path = write_result("big_trace", {**figures, "steps": steps, "servers": servers})
     print(json.dumps(figures, indent=2))
     print(f"written to {path}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -204,18 +205,28 @@ def _import(
     return asyncio.run(_with_graph(settings, work))
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, *, workers: int = 1) -> int:
     import uvicorn
 
     from hub.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        loop="uvloop" if _has("uvloop") else "asyncio",
-    )
+    loop = "uvloop" if _has("uvloop") else "asyncio"
+    if workers > 1:
+        # Worker processes build their own app from the environment: hand them the host and port given here,
+        # which the built-in issuer's URL derives from. A big trace is CPU-bound in Python, so concurrent ones
+        # need a process per core (bench/big_trace.py --servers: 2 workers, 1.6x the traces per second).
+        os.environ["HUB_HOST"], os.environ["HUB_PORT"] = settings.host, str(settings.port)
+        uvicorn.run(
+            "hub.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            loop=loop,
+        )
+        return 0
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", loop=loop)
     return 0
 
 
@@ -232,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve GraphQL (GraphiQL in development)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="processes serving requests (one per core for load)")
     neo4j = commands.add_parser("neo4j", help="the project's local Neo4j server")
     neo4j.add_argument("action", choices=["start", "stop", "status"])
     schema = commands.add_parser("schema", help="graph constraints and indexes")
@@ -276,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
         if args.command == "serve":
-            return _serve(settings)
+            return _serve(settings, workers=args.workers)
         if args.command == "neo4j":
             return _neo4j(settings, args.action)
         if args.command == "schema":
