@@ -424,12 +424,19 @@ def cpu_seconds(pid: int) -> float:
 # --- correctness first, then load --------------------------------------------------------------------------------
 
 
-async def check_answers(hub: Server, peer: Server, queries: Sequence[Query], per_query: int) -> dict[str, Any]:
-    """Ask both servers the first questions of each kind: no errors, and the same canonical answer."""
+async def check_answers(
+    hub: Server, peer: Server, queries: Sequence[Query], per_query: int
+) -> tuple[dict[str, Any], list[Query]]:
+    """Ask both servers the first questions of each kind: no errors, and the same canonical answer.
+
+    A question the peer cannot answer (an error from the library or from Neo4j) is reported as such and left out
+    of the load runs; a hub error or differing answers stop the benchmark."""
     report: dict[str, Any] = {}
+    answered: list[Query] = []
     async with httpx.AsyncClient(timeout=120) as client:
         for query in queries:
             sizes = []
+            peer_failure: str | None = None
             for ask in query.asks[:per_query]:
                 hub_reply = await client.post(hub.url, json=ask.hub_body, headers={"Authorization": ask.hub_token})
                 peer_reply = await client.post(peer.url, json=ask.peer_body)
@@ -437,8 +444,14 @@ async def check_answers(hub: Server, peer: Server, queries: Sequence[Query], per
                 for server, reply in ((hub, hub_reply), (peer, peer_reply)):
                     payload = reply.json()
                     if reply.status_code != 200 or payload.get("errors"):
+                        if server is peer:
+                            errors = payload.get("errors") or [{"message": f"HTTP {reply.status_code}"}]
+                            peer_failure = f"{ask.peer_body['variables']}: {errors[0].get('message')}"
+                            break
                         raise RuntimeError(f"{server.name} failed {query.name} {ask.peer_body['variables']}: {payload}")
                     answers.append(payload["data"])
+                if peer_failure is not None:
+                    break
                 hub_answer, peer_answer = query.hub_answer(answers[0]), query.peer_answer(answers[1])
                 if hub_answer != peer_answer:
                     raise RuntimeError(
@@ -446,8 +459,13 @@ async def check_answers(hub: Server, peer: Server, queries: Sequence[Query], per
                         f"hub:  {hub_answer}\npeer: {peer_answer}"
                     )
                 sizes.append(len(hub_reply.content))
+            if peer_failure is not None:
+                print(f"the peer cannot answer {query.name}: {peer_failure}", flush=True)
+                report[query.name] = {"peer_failed": peer_failure}
+                continue
+            answered.append(query)
             report[query.name] = {"questions_compared": len(sizes), "hub_answer_bytes_median": statistics.median(sizes)}
-    return report
+    return report, answered
 
 
 def request_file(folder: Path, query: Query, server: str) -> Path:
@@ -604,6 +622,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {hub['neo4j_cpu_ms_per_request']:.2f}, {peer['neo4j_cpu_ms_per_request']:.2f} "
             f"| {hub['failed'] + peer['failed']} |"
         )
+    for name, checked in report["correctness"].items():
+        if "peer_failed" in checked:
+            lines.append(f"| {name} | | the peer could not answer: {checked['peer_failed']} | | | | | | | | | |")
     lines += ["", "Target (issue 6): hub throughput at least 1.0x the peer on every question, on the way to 1.5x.", ""]
     return "\n".join(lines)
 
@@ -717,9 +738,9 @@ def main() -> None:
                     f"{peer_url}/", state / "peer.log") as peer,
         ):  # fmt: skip
             print("checking that both servers give the same answers", flush=True)
-            checked = asyncio.run(check_answers(hub, peer, queries, args.check))
+            checked, answered = asyncio.run(check_answers(hub, peer, queries, args.check))
             load = Load(wrk, args.threads, args.connections, status.pid or 0)
-            results = measure(load, {"hub": hub, "peer": peer}, queries, state, args)
+            results = measure(load, {"hub": hub, "peer": peer}, answered, state, args)
     finally:
         if not args.keep_neo4j:
             neo4j.stop()
