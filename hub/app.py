@@ -30,6 +30,7 @@ from hub import capture_jobs  # its table is created with the rest
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
+from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await capture_jobs.interrupt_running_jobs(engine)
         except Exception:  # as above: /readyz reports the SQL store as down
             log.exception("could not create the SQL tables at start-up")
+        tune_garbage_collector()  # what start-up built stays out of every later collection (hub/memory.py)
         try:
             yield
         finally:
