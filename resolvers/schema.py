@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import QueryDepthLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from resolvers.access_log import AccessLog, AccessLogQuery
-from resolvers.caching import CachedValidation, ValidationResults
+from resolvers.caching import CachedParsing, CachedValidation, ValidationResults
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
@@ -71,7 +71,7 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
             AccessLog,
             lambda: QueryDepthLimiter(max_depth=max_query_depth),
             # parsing and validation once per query text (resolvers/caching.py)
-            lambda: ParserCache(maxsize=256),
+            CachedParsing,
             lambda: CachedValidation(validation_results),
         ],
         execution_context_class=PlainFieldsExecutionContext,

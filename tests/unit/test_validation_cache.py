@@ -71,3 +71,27 @@ def test_least_recently_used_texts_leave_first() -> None:
     assert results.get("b") is None
     assert results.get("a") == []
     assert results.get("c") == []
+
+
+async def test_a_syntax_error_keeps_its_code_every_time() -> None:
+    schema = build_schema()
+    for _ in range(2):
+        result = await schema.execute("{ lots { ")
+        assert codes(result) == ["BAD_USER_INPUT"]
+        assert result.data is None
+
+
+async def test_a_query_text_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real = caching.parse  # type: ignore[attr-defined]  # the name the module looks up
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(caching, "parse", counting)
+    schema = build_schema()
+    text = "{ __typename parsedOnce: __typename }"  # a text no other test sends: the cache is per process
+    for _ in range(3):
+        assert (await schema.execute(text)).data == {"__typename": "Query", "parsedOnce": "Query"}
+    assert parsed == [text]
