@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -311,6 +312,52 @@ def compare_servers(raw_lot: str, *, runs: int, warm_up: int) -> list[dict[str, 
     return found
 
 
+# Issue 6's "big answers", one step a commit of this repository's history: --replay measures each again in one
+# sitting (each commit's own tree and benchmark, this checkout's Neo4j and state folder).
+STEPS: Final = (
+    ("0. as found: graphql-core completes every field, rows through Record.data()", "9804462"),
+    ("1. lists of plain objects completed in one loop (resolvers/execution.py)", "4632f25"),
+    ("2. the trace's rows as the driver decoded them (Graph.read_maps)", "ca18e2e"),
+    ("3. temporal values as ISO text in the trace's Cypher (raw and hub)", "8502cb8"),
+    ("4. one record holding every row (collect): no socket read per row (raw and hub)", "6e62c92"),
+    ("5. leaf values inline, enum outputs memoised, enum lookups by dict", "6d04898"),
+    ("6. parsing and validation cached per query text", "ec7c4a9"),
+    ("7. garbage collector: start-up frozen, thresholds raised", "d2e063b"),
+)
+ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+def replay(*, runs: int, warm_up: int, state_dir: Path) -> list[dict[str, Any]]:
+    """Every step of STEPS measured again now, each from its commit's tree in a temporary folder."""
+    measured: list[dict[str, Any]] = []
+    for name, commit in STEPS:
+        with tempfile.TemporaryDirectory(prefix="big-trace-") as folder:
+            tree = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=tree, check=True)
+            load = os.getloadavg()[0]
+            output = subprocess.run(
+                [sys.executable, "-m", "bench.big_trace", "--runs", str(runs), "--warm-up", str(warm_up)],
+                cwd=folder,
+                env={**os.environ, "HUB_STATE_DIR": str(state_dir)},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        figures = json.loads(output[output.index("{") : output.rindex("}") + 1])
+        measured.append(
+            {
+                "step": name,
+                "commit": commit,
+                "hub_median_ms": figures["hub_graphql_http_median_ms"],
+                "raw_median_ms": figures["raw_cypher_median_ms"],
+                "ratio_hub_to_raw": figures["ratio_hub_to_raw_median"],
+                "load_average_before": round(load, 2),
+            }
+        )
+        print(measured[-1])
+    return measured
+
+
 def _keep_steps(step: str | None, figures: dict[str, Any]) -> list[dict[str, Any]]:
     """The steps table of the previous result file, with this run's figures put under ``step``."""
     previous = RESULTS / "big_trace.json"
@@ -339,11 +386,22 @@ def main() -> None:
     parser.add_argument("--step", help="keep this run's figures in the steps table under this name")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report of hub requests to this file")
     parser.add_argument(
+        "--replay", action="store_true", help="measure every step of STEPS again, each from its commit, in one sitting"
+    )
+    parser.add_argument(
         "--servers", action="store_true", help="also compare ASGI server set-ups (a process, uvloop, 2 workers)"
     )
     args = parser.parse_args()
     settings = Settings(port=free_port())
     tag = f"BT{int(time.time()) % 100_000_000}"
+    if args.replay:
+        steps = replay(runs=args.runs, warm_up=args.warm_up, state_dir=settings.state_dir.resolve())
+        previous = json.loads((RESULTS / "big_trace.json").read_text()) if (RESULTS / "big_trace.json").exists() else {}
+        for key in ("benchmark", "date", "machine"):  # written anew
+            previous.pop(key, None)
+        path = write_result("big_trace", {**previous, "steps": steps, "steps_measured": "in one sitting (--replay)"})
+        print(f"written to {path}")
+        return
 
     async def setup() -> str:
         async with open_driver(settings) as driver:
@@ -381,6 +439,7 @@ def main() -> None:
         "raw_cypher_median_ms": median_ms(outcome["raw"]),
         "raw_cypher_p90_ms": p90_ms(outcome["raw"]),
         "ratio_hub_to_raw_median": round(statistics.median(outcome["hub"]) / statistics.median(outcome["raw"]), 2),
+        "load_average_after": round(os.getloadavg()[0], 2),  # the 2 cores are shared with other work
     }
     steps = _keep_steps(args.step, figures)
     if servers is None and (RESULTS / "big_trace.json").exists():  # keep the last comparison of servers
