@@ -57,6 +57,8 @@ bench: install
 	$(BIN)/python -m bench.fsma204_export
 	$(BIN)/python -m bench.inventory_allocation
 	$(BIN)/python -m bench.epcis_capture
+	@# a trace reaching 10,000 lots (a firm of its own, removed afterwards), and the ASGI set-ups serving it
+	$(BIN)/python -m bench.big_trace --servers
 	@# the peer: its own Neo4j (with APOC) seeded once into .local/bench-peer-large, wrk, node (see bench/README.md)
 	$(BIN)/python -m bench.peer_comparison
 

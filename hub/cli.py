@@ -214,7 +214,7 @@ def _serve(settings: Settings, *, workers: int = 1) -> int:
     if workers > 1:
         # Worker processes build their own app from the environment: hand them the host and port given here,
         # which the built-in issuer's URL derives from. A big trace is CPU-bound in Python, so concurrent ones
-        # need a process per core (bench/big_trace.py --servers: 2 workers, 1.6x the traces per second).
+        # need a process per core (bench/big_trace.py --servers: 2 workers serve 1.4x the traces per second).
         os.environ["HUB_HOST"], os.environ["HUB_PORT"] = settings.host, str(settings.port)
         uvicorn.run(
             "hub.app:create_app",
