@@ -37,7 +37,7 @@ from neo4j import RoutingControl
 
 from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
-from bench.common import RESULTS, free_port, median_ms, open_driver, p90_ms, serve, write_result
+from bench.common import RESULTS, free_port, median_ms, open_driver, p90_ms, remove_firm, serve, write_result
 from graph_schema import lots as lot_writes
 from graph_schema import parties
 from graph_schema.db import Graph
@@ -148,21 +148,8 @@ async def build_chain(graph: Graph, *, tag: str, transformations: int, outputs: 
     return raw
 
 
-# Everything the run wrote carries the bench firm's id (lots, transformations, shipments, sites, products).
-CLEAN_UP: Final = """
-CALL () {
-  MATCH (n) WHERE n.ownerFirmId = $firm OR n.firmId = $firm OR n.fromFirmId = $firm
-  RETURN n
-  UNION
-  MATCH (n:Firm {id: $firm}) RETURN n
-} IN TRANSACTIONS OF 5000 ROWS
-DETACH DELETE n
-"""
-
-
 async def clean_up(graph: Graph) -> None:
-    async with graph.driver.session(database=graph.database) as session:
-        await (await session.run(CLEAN_UP, {"firm": FIRM})).consume()
+    await remove_firm(graph, FIRM)
 
 
 async def viewer_params(graph: Graph) -> dict[str, Any]:

@@ -10,16 +10,26 @@ import statistics
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from neo4j import AsyncDriver
 
+from graph_schema.db import Graph
 from hub.app import create_app
 from hub.neo4j_connection import open_driver
 from hub.server import free_port, serve_in_thread
 from hub.settings import Settings
 
-__all__ = ["free_port", "median_ms", "open_driver", "p90_ms", "sample_lots", "serve", "write_result"]
+__all__ = [
+    "free_port",
+    "median_ms",
+    "open_driver",
+    "p90_ms",
+    "remove_firm",
+    "sample_lots",
+    "serve",
+    "write_result",
+]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -69,3 +79,22 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
+
+
+# Everything a benchmark's own firm wrote carries its id: lots, transformations, shipments, sites, products,
+# capacities (firmId), shipments it sent (fromFirmId), EPCIS events it captured (capturedBy).
+REMOVE_FIRM: Final = """
+CALL () {
+  MATCH (n) WHERE n.ownerFirmId = $firm OR n.capturedBy = $firm OR n.fromFirmId = $firm OR n.firmId = $firm
+  RETURN n
+  UNION
+  MATCH (n:Firm {id: $firm}) RETURN n
+} IN TRANSACTIONS OF 5000 ROWS
+DETACH DELETE n
+"""
+
+
+async def remove_firm(graph: Graph, firm_id: str) -> None:
+    """Delete a benchmark's own firm and everything it wrote (in batches: a run may write 100,000 nodes)."""
+    async with graph.driver.session(database=graph.database) as session:
+        await (await session.run(REMOVE_FIRM, {"firm": firm_id})).consume()

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import open_driver, write_result
+from bench.common import open_driver, remove_firm, write_result
 from graph_schema import parties
 from graph_schema.db import Graph, checked_write_all
 from graph_schema.epcis.capture import EventSource, capture
@@ -112,20 +112,8 @@ async def prepare(graph: Graph) -> None:
     )
 
 
-CLEAN_UP = """
-CALL () {
-  MATCH (n) WHERE n.ownerFirmId = $firm OR n.capturedBy = $firm OR n.fromFirmId = $firm OR n.firmId = $firm
-  RETURN n
-  UNION
-  MATCH (n:Firm {id: $firm}) RETURN n
-} IN TRANSACTIONS OF 5000 ROWS
-DETACH DELETE n
-"""
-
-
 async def clean_up(graph: Graph) -> None:
-    async with graph.driver.session(database=graph.database) as session:
-        await (await session.run(CLEAN_UP, {"firm": FIRM})).consume()
+    await remove_firm(graph, FIRM)
 
 
 def validate_only(path: Path) -> int:
