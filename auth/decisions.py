@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +82,10 @@ def _shares(levels: tuple[set[str], set[str]]) -> ScopeShares:
 async def decide_for_request(graph: Graph, principal: Principal, *, now: datetime | None = None) -> Decision:
     """The decision for one request, from the grants and recalls in force right now (one graph read)."""
     facts = await visibility_facts(graph, firm_id=principal.firm_id, now=now or datetime.now(UTC))
+    return _decision(principal, facts)
+
+
+def _decision(principal: Principal, facts: dict[str, Any]) -> Decision:
     return decide(
         principal,
         firm_roles=facts["roles"],
@@ -87,6 +93,84 @@ async def decide_for_request(graph: Graph, principal: Principal, *, now: datetim
         recalls=facts["recalls"],
         member=bool(facts["member"]),
     )
+
+
+class DecisionCache:
+    """Keeps each firm's decision for a short while, so most requests cost no decision read.
+
+    Every decision depends on the caller's firm only (its roles, the grants naming it, its role or the cluster,
+    and the open recalls it coordinates or oversees), so decisions are kept per firm. A kept decision is used
+    for at most ``ttl_seconds`` and never past the moment the first of its grants expires. A write through this
+    process (any GraphQL mutation: grants, recalls, members) calls ``forget``, so the change counts from the
+    very next request here; a change made through another process (a second worker, the CLI) counts within
+    ``ttl_seconds``. ``ttl_seconds=0`` turns the cache off: one decision read per request.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        max_firms: int = 10_000,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._max_firms = max_firms
+        self._kept: dict[str, tuple[float, Decision]] = {}
+        self._pending: dict[str, asyncio.Future[Decision]] = {}
+        self._generation = 0  # moves on every forget: a read begun before it is not kept after it
+        self.reads = 0  # decision reads made (the figure the benchmarks report)
+
+    def forget(self) -> None:
+        """Drop every kept decision: something they were made from may have changed."""
+        self._generation += 1
+        self._kept.clear()
+        self._pending.clear()
+
+    async def decide(self, graph: Graph, principal: Principal) -> Decision:
+        """The caller's decision: kept while fresh, else read once for all concurrent callers of the firm."""
+        if self.ttl_seconds <= 0:
+            self.reads += 1
+            return await decide_for_request(graph, principal)
+        firm_id = principal.firm_id
+        kept = self._kept.get(firm_id)
+        if kept is not None and kept[0] > self._clock():
+            return kept[1]
+        pending = self._pending.get(firm_id)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._pending[firm_id] = pending
+            generation = self._generation
+            try:
+                decision, fresh_for = await self._read(graph, principal)
+            except BaseException as error:
+                if self._pending.get(firm_id) is pending:
+                    del self._pending[firm_id]
+                pending.set_exception(error)
+                pending.exception()  # retrieved here: callers waiting on it raise it themselves
+                raise
+            if self._pending.get(firm_id) is pending:
+                del self._pending[firm_id]
+            if generation == self._generation and fresh_for > 0:
+                if len(self._kept) >= self._max_firms:
+                    self._kept.clear()
+                self._kept[firm_id] = (self._clock() + fresh_for, decision)
+            pending.set_result(decision)
+            return decision
+        shared = await asyncio.shield(pending)
+        # the firm's decision with this caller's firm: identical, as it depends on the firm only
+        return shared
+
+    async def _read(self, graph: Graph, principal: Principal) -> tuple[Decision, float]:
+        self.reads += 1
+        now = self._wall_clock()
+        facts = await visibility_facts(graph, firm_id=principal.firm_id, now=datetime.fromtimestamp(now, UTC))
+        fresh_for = self.ttl_seconds
+        if facts.get("nextExpiry") is not None:
+            fresh_for = min(fresh_for, float(facts["nextExpiry"]) - now)
+        return _decision(principal, facts), fresh_for
 
 
 def require_editor(principal: Principal, *, firm_id: str, what: str) -> None:

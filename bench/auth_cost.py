@@ -90,7 +90,7 @@ async def filter_cost(
     for name, filtered in (
         ("trace_downstream", trace_query(TraceDirection.DOWNSTREAM, 25)),
         ("trace_upstream", trace_query(TraceDirection.UPSTREAM, 25)),
-        ("lots_page", LIST_LOTS),
+        ("lots_page", LIST_LOTS[(False, False)]),  # the first page of every lot the caller sees
     ):
         unfiltered = _unfiltered(filtered)
         with_filter: list[float] = []

@@ -83,24 +83,33 @@ async def revoke_grant(graph: Graph, *, grant_id: str, owner_firm_id: str, now: 
         raise NotFound(f"no grant {grant_id!r} in force among your firm's grants", field="id")
 
 
-# Everything the permission decision needs about a caller's firm, in one round trip per request.
+# Everything the permission decision needs about a caller's firm, in one round trip per request. The grants
+# naming the firm, one of its roles or the whole cluster are found by three index seeks (not by reading every
+# grant of the cluster); ``nextExpiry`` is when the first of them runs out (epoch seconds), so a decision kept
+# for a while is never used past it.
 VISIBILITY_FACTS: Final = (
     """
 OPTIONAL MATCH (me:Firm {id: $firmId})
 WITH me, coalesce(me.roles, []) AS firmRoles
 CALL (firmRoles) {
-  MATCH (g:SharingGrant)
-  WHERE """
+  CALL (firmRoles) {
+    MATCH (g:SharingGrant {toFirmId: $firmId}) RETURN g
+    UNION
+    MATCH (g:SharingGrant) WHERE g.toRole IN firmRoles RETURN g
+    UNION
+    MATCH (g:SharingGrant {toCluster: true}) RETURN g
+  }
+  WITH g WHERE """
     + GRANT_IN_FORCE.replace("$firmRoles", "firmRoles")  # here the roles are read from the graph, not passed
     + """
-  RETURN collect(g {.ownerFirmId, .scope, .level}) AS grants
+  RETURN collect(g {.ownerFirmId, .scope, .level}) AS grants, min(g.until.epochSeconds) AS nextExpiry
 }
 CALL (firmRoles) {
   MATCH (r:Recall {status: 'OPEN'})
   WHERE r.coordinatorFirmId = $firmId OR 'AGENCY' IN firmRoles
   RETURN collect(r.id) AS recalls
 }
-RETURN me IS NOT NULL AS member, firmRoles AS roles, grants, recalls
+RETURN me IS NOT NULL AS member, firmRoles AS roles, grants, recalls, nextExpiry
 """
 )
 

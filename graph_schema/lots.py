@@ -7,7 +7,7 @@ before commit, so a rejected batch writes nothing. Every read takes a Viewer and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final, LiteralString, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
@@ -341,27 +341,36 @@ async def lots_by_id(graph: Graph, viewer: Viewer, ids: Sequence[str]) -> list[R
 
 # The lots a viewer may list: those of firms it sees in detail, those shipped to it, and those in the
 # trace of an open recall it coordinates or oversees (the same rule as LOT_IN_DETAIL, as three lookups).
-VISIBLE_LOTS: Final = """
-CALL () {
-  MATCH (l:Lot) WHERE l.ownerFirmId IN $detailFirms RETURN l
-  UNION
-  MATCH (:Shipment {toFirmId: $viewerFirm})-[:CARRIES]->(l:Lot) RETURN l
-  UNION
-  MATCH (r:Recall)-[:AFFECTS]->(l:Lot) WHERE r.id IN $recalls RETURN l
-}
-WITH l
-WHERE ($productGtin IS NULL OR l.productGtin = $productGtin) AND ($siteGln IS NULL OR l.siteGln = $siteGln)
-"""
+# The filters are written into each lookup (one query text per combination of filters given), so a site's or
+# a product's lots are found by its index instead of every lot of the viewer's firm being read and filtered;
+# a page takes the first lots by id of each lookup, then the first of those.
+_LOT_LOOKUPS: Final = (
+    "MATCH (l:Lot) WHERE l.ownerFirmId IN $detailFirms",
+    "MATCH (:Shipment {toFirmId: $viewerFirm})-[:CARRIES]->(l:Lot) WHERE true",
+    "MATCH (r:Recall)-[:AFFECTS]->(l:Lot) WHERE r.id IN $recalls",
+)
 
-LIST_LOTS: Final = (
-    VISIBLE_LOTS
-    + """AND ($after IS NULL OR l.id > $after)
-WITH l ORDER BY l.id LIMIT $limit
-RETURN """
+
+def _visible_lots(*, product: bool, site: bool, page: bool) -> LiteralString:
+    filters = (" AND l.productGtin = $productGtin" if product else "") + (" AND l.siteGln = $siteGln" if site else "")
+    tail = " AND ($after IS NULL OR l.id > $after) RETURN l ORDER BY l.id LIMIT $limit" if page else " RETURN l"
+    branches = "\n  UNION\n  ".join(lookup + filters + tail for lookup in _LOT_LOOKUPS)
+    return "CALL () {\n  " + branches + "\n}\n"
+
+
+LIST_LOTS: Final[dict[tuple[bool, bool], LiteralString]] = {
+    (product, site): _visible_lots(product=product, site=site, page=True)
+    + "WITH l ORDER BY l.id LIMIT $limit\nRETURN "
     + LOT_FIELDS
     + " AS lot"
-)
-COUNT_LOTS: Final = VISIBLE_LOTS + "RETURN count(l) AS total"
+    for product in (False, True)
+    for site in (False, True)
+}
+COUNT_LOTS: Final[dict[tuple[bool, bool], LiteralString]] = {
+    (product, site): _visible_lots(product=product, site=site, page=False) + "RETURN count(l) AS total"
+    for product in (False, True)
+    for site in (False, True)
+}
 
 
 async def list_lots(
@@ -369,13 +378,15 @@ async def list_lots(
 ) -> list[Row]:
     """A page of the lots the viewer may see, ordered by id."""
     params = {"productGtin": product_gtin, "siteGln": site_gln, "after": after, "limit": limit, **viewer.params()}
-    return [row["lot"] for row in await graph.read(LIST_LOTS, params)]
+    query = LIST_LOTS[(product_gtin is not None, site_gln is not None)]
+    return [row["lot"] for row in await graph.read(query, params)]
 
 
 async def count_lots(graph: Graph, viewer: Viewer, *, product_gtin: str | None, site_gln: str | None) -> int:
     """How many lots the viewer may see with these filters."""
     params = {"productGtin": product_gtin, "siteGln": site_gln, **viewer.params()}
-    return int((await graph.read(COUNT_LOTS, params))[0]["total"])
+    query = COUNT_LOTS[(product_gtin is not None, site_gln is not None)]
+    return int((await graph.read(query, params))[0]["total"])
 
 
 # Inputs of a lot: the lots consumed by the transformation that made it. Hidden inputs come back as a

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 from sqlalchemy import text
-from sqlmodel import create_engine
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
@@ -35,6 +34,7 @@ from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.settings import Settings
+from hub.sql_store import create_sql_engine
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         driver = open_driver(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.database_url, pool_pre_ping=True)
+        engine = create_sql_engine(settings.database_url, pool_pre_ping=True)
         issuer = dataclasses.replace(open_issuer(settings), leeway_seconds=settings.token_leeway_seconds)
         # one client for every identity provider's discovery and key set; an IdP that hangs fails fast
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)

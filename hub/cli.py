@@ -91,13 +91,12 @@ def _token(settings: Settings, *, firm: str, roles: Sequence[str], scopes: Seque
 
 def _sql_engine(settings: Settings) -> Engine:
     """The SQL side store, its tables created (as the hub does at start-up)."""
-    from sqlmodel import create_engine
-
     import auth.clients  # noqa: F401 (registers the api_client table before create_tables)
     from auth.audit import create_tables
+    from hub.sql_store import create_sql_engine
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
+    engine = create_sql_engine(settings.database_url)
     create_tables(engine)
     return engine
 

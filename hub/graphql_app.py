@@ -78,6 +78,8 @@ class HubGraphQL(GraphQL[Context, None]):
             max_page_size=self.state.settings.max_page_size,
             sql_engine=self.state.sql_engine,
             websocket=isinstance(request, WebSocket),
+            decisions=self.state.decisions,
+            profiles=self.state.profiles,
         )
         if not context.websocket:  # a websocket decides per operation (resolvers.schema.DecidePerOperation)
             await context.decide()

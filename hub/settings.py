@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # default: on in development
     max_page_size: int = Field(default=100, ge=1, le=10_000)
     max_query_depth: int = Field(default=12, ge=2, le=50)
+    # how long a firm's permission decision is reused (auth.decisions.DecisionCache): a change made through this
+    # process counts from the next request, one made through another process within this many seconds; 0: off
+    decision_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # how long firm, site and product profiles (public to members) are reused (resolvers.loaders.ProfileCache)
+    profile_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # the built-in token issuer (client credentials for firms without an identity provider, and local use)
     issuer_enabled: bool = True

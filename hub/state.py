@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from neo4j import AsyncDriver
 from sqlalchemy.engine import Engine
 
+from auth.decisions import DecisionCache
 from auth.issuer import BuiltinIssuer
 from hub.settings import Settings
+from resolvers.loaders import ProfileCache
 
 
 @dataclass
@@ -20,3 +22,14 @@ class HubState:
     sql_engine: Engine
     issuer: BuiltinIssuer
     redaction_key: bytes
+    decisions: DecisionCache = field(init=False)  # per firm, reused for a few seconds (see the settings)
+    profiles: ProfileCache = field(init=False)  # firm, site and product profiles, likewise
+
+    def __post_init__(self) -> None:
+        self.decisions = DecisionCache(ttl_seconds=self.settings.decision_cache_seconds)
+        self.profiles = ProfileCache(ttl_seconds=self.settings.profile_cache_seconds)
+
+    def forget_kept(self) -> None:
+        """Something kept between requests may have changed through this process (outside GraphQL)."""
+        self.decisions.forget()
+        self.profiles.forget()

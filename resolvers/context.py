@@ -10,12 +10,12 @@ from typing import TypeAlias
 import strawberry
 from sqlalchemy.engine import Engine
 
-from auth.decisions import Decision, decide_for_request
+from auth.decisions import Decision, DecisionCache, decide_for_request
 from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
 from graph_schema.errors import HubError
-from resolvers.loaders import Loaders
+from resolvers.loaders import Loaders, ProfileCache
 from resolvers.redaction import Redactor
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -43,6 +43,9 @@ class Context:
     websocket: bool = False  # a websocket's context lives for the connection: it is decided again per operation
     connection_params: dict[str, object] | None = None  # the websocket's connection_init payload
     decision: Decision | None = None
+    # the process's kept decisions (hub.state.HubState); None: read the decision for every operation
+    decisions: DecisionCache | None = None
+    profiles: ProfileCache | None = None  # the process's kept firm, site and product profiles (HubState)
     redactor: Redactor = field(init=False)
     loaders: Loaders = field(init=False)
     # owner firm -> records of that firm this request returned to the caller (for the access log)
@@ -53,13 +56,18 @@ class Context:
 
     async def decide(self) -> None:
         """Take the permission decision for the caller from the grants and recalls in force now."""
-        self.decision = await decide_for_request(self.graph, self.principal) if self.principal is not None else None
+        if self.principal is None:
+            self.decision = None
+        elif self.decisions is not None:
+            self.decision = await self.decisions.decide(self.graph, self.principal)
+        else:
+            self.decision = await decide_for_request(self.graph, self.principal)
         self._fresh()
 
     def _fresh(self) -> None:
         viewer = self.decision.viewer if self.decision is not None else NOBODY
         self.redactor = Redactor(key=self.redaction_key, firm_id=viewer.firm_id)
-        self.loaders = Loaders.create(self.graph, viewer)
+        self.loaders = Loaders.create(self.graph, viewer, self.profiles)
         self.accessed = Counter()
 
     @property
@@ -77,6 +85,13 @@ class Context:
         if self.principal is None or self.decision is None:
             raise Unauthenticated("sign in: send 'Authorization: Bearer <token>' with the request")
         return self.principal, self.decision
+
+    def forget_kept(self) -> None:
+        """After a write: what this process keeps between requests may be out of date."""
+        if self.decisions is not None:
+            self.decisions.forget()
+        if self.profiles is not None:
+            self.profiles.forget()
 
     def note_access(self, owner_firm_ids: Iterable[str]) -> None:
         """Count records of other firms returned to the caller; the access log writes them after the request."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +24,65 @@ def _loader(fetch: Callable[[list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K,
     return DataLoader(load_fn=load)
 
 
+PublicFetch = Callable[[Graph, Sequence[str]], Awaitable[Sequence[Row | None]]]
+
+
+class ProfileCache:
+    """Firm, site and product profiles, which every member may see, kept for a short while per process.
+
+    A list page or a lot detail page names the same few firms, sites and products request after request; kept
+    here, they cost no round trip. Only profiles found are kept (a firm admitted a moment ago shows at once); a
+    write through this process (any GraphQL mutation) drops them all, one through another process shows within
+    ``ttl_seconds``. ``ttl_seconds=0`` turns the cache off.
+    """
+
+    def __init__(
+        self, *, ttl_seconds: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 200_000
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._max_entries = max_entries
+        self._kept: dict[tuple[str, str], tuple[float, Row]] = {}
+        self._generation = 0
+
+    def forget(self) -> None:
+        """Drop every kept profile."""
+        self._generation += 1
+        self._kept.clear()
+
+    def cached(self, kind: str, fetch: PublicFetch) -> PublicFetch:
+        """``fetch`` answering kept profiles from memory and asking the graph for the rest only."""
+
+        async def fetch_kept(graph: Graph, keys: Sequence[str]) -> list[Row | None]:
+            if self.ttl_seconds <= 0:
+                return list(await fetch(graph, keys))
+            now = self._clock()
+            found: dict[str, Row] = {}
+            missing: list[str] = []
+            for key in keys:
+                kept = self._kept.get((kind, key))
+                if kept is not None and kept[0] > now:
+                    found[key] = kept[1]
+                else:
+                    missing.append(key)
+            if missing:
+                generation = self._generation
+                rows = await fetch(graph, missing)
+                keep = generation == self._generation
+                if keep and len(self._kept) + len(missing) > self._max_entries:
+                    self._kept.clear()
+                until = self._clock() + self.ttl_seconds
+                for key, row in zip(missing, rows, strict=True):
+                    if row is not None:
+                        found[key] = row
+                        if keep:
+                            self._kept[(kind, key)] = (until, row)
+            # copies: a resolver changing its row must not change the kept one
+            return [dict(found[key]) if key in found else None for key in keys]
+
+        return fetch_kept
+
+
 @dataclass
 class Loaders:
     """The loaders of one request; their caches live and die with it."""
@@ -38,8 +98,8 @@ class Loaders:
     shipments_of_lot: DataLoader[str, list[Row]]
 
     @classmethod
-    def create(cls, graph: Graph, viewer: Viewer) -> Loaders:
-        """Loaders bound to one request's graph handle and viewer."""
+    def create(cls, graph: Graph, viewer: Viewer, profiles: ProfileCache | None = None) -> Loaders:
+        """Loaders bound to one request's graph handle and viewer (and the process's kept profiles, if any)."""
 
         def seen_by_viewer(fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
             return _loader(lambda keys: fetch(graph, viewer, keys))
@@ -47,14 +107,34 @@ class Loaders:
         def public(fetch: Callable[[Graph, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
             return _loader(lambda keys: fetch(graph, keys))
 
+        def profile(kind: str, fetch: PublicFetch) -> DataLoader[str, Any]:
+            return public(profiles.cached(kind, fetch) if profiles is not None else fetch)
+
+        lot = seen_by_viewer(lots.lots_by_id)
+
+        def linking(fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
+            """Inputs or outputs of lots; the linked lots they bring along go into the lot loader, so asking for
+            them (``inputs { lot { ... } }``) costs no further round trip."""
+
+            async def fetch_and_prime(keys: Sequence[str]) -> list[list[Row]]:
+                links: list[list[Row]] = await fetch(graph, viewer, keys)
+                for rows in links:
+                    for row in rows:
+                        linked = row.pop("lot", None)
+                        if linked is not None:
+                            lot.prime(linked["id"], linked)
+                return links
+
+            return DataLoader(load_fn=fetch_and_prime)
+
         return cls(
-            firm=public(parties.firms_by_id),
-            site=public(parties.sites_by_gln),
-            product=public(parties.products_by_gtin),
+            firm=profile("firm", parties.firms_by_id),
+            site=profile("site", parties.sites_by_gln),
+            product=profile("product", parties.products_by_gtin),
             sites_of_firm=public(parties.sites_of_firms),
             certifications_of_firm=public(parties.certifications_of_firms),
-            lot=seen_by_viewer(lots.lots_by_id),
-            inputs_of_lot=seen_by_viewer(lots.inputs_of_lots),
-            outputs_of_lot=seen_by_viewer(lots.outputs_of_lots),
+            lot=lot,
+            inputs_of_lot=linking(lots.inputs_of_lots),
+            outputs_of_lot=linking(lots.outputs_of_lots),
             shipments_of_lot=seen_by_viewer(lots.shipments_of_lots),
         )

@@ -42,8 +42,9 @@ from resolvers.types.shipment import Shipment
 from resolvers.types.site import Site
 
 
-async def _fresh(loader: DataLoader[str, Row | None], key: str) -> Row:
-    """Read back a record this request just wrote, past anything the loader cached before the write."""
+async def _fresh(info: Info, loader: DataLoader[str, Row | None], key: str) -> Row:
+    """Read back a record this request just wrote, past anything the loader or the process kept before the write."""
+    info.context.forget_kept()
     with suppress(KeyError):
         loader.clear(key)
     row = await loader.load(key)
@@ -73,7 +74,7 @@ class Mutation:
             },
         )
         await parties.upsert_firms(info.context.graph, [record])
-        row = await _fresh(info.context.loaders.firm, record.id)
+        row = await _fresh(info, info.context.loaders.firm, record.id)
         return Firm.from_record(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Register a site of your firm by its GLN")
@@ -91,7 +92,7 @@ class Mutation:
         )
         require_editor(principal, firm_id=record.firm_id, what="register sites")
         await parties.upsert_sites(info.context.graph, [record])
-        row = await _fresh(info.context.loaders.site, record.gln)
+        row = await _fresh(info, info.context.loaders.site, record.gln)
         return Site.from_record(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Register a product your firm is brand owner of")
@@ -110,7 +111,7 @@ class Mutation:
             },
         )
         await parties.upsert_products(info.context.graph, [record])
-        row = await _fresh(info.context.loaders.product, record.gtin)
+        row = await _fresh(info, info.context.loaders.product, record.gtin)
         return Product.from_record(row)
 
     @strawberry.mutation(

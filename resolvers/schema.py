@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import QueryDepthLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.caching import CachedParsing, CachedValidation, ValidationResults
@@ -35,6 +36,24 @@ class DecidePerOperation(SchemaExtension):
         if isinstance(context, Context) and context.websocket:
             await context.decide()
         yield
+
+
+class ForgetKeptAfterWrites(SchemaExtension):
+    """A mutation may change what decisions are made from (grants, recalls, members, firm roles) or a profile:
+    once it has run, what the process keeps is dropped, so the change counts from the next request
+    (auth.decisions.DecisionCache, resolvers.loaders.ProfileCache)."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, Context):
+            return
+        try:
+            reads_only = self.execution_context.operation_type is OperationType.QUERY
+        except Exception:  # a document that did not parse ran nothing; forgetting is the safe side anyway
+            reads_only = False
+        if not reads_only:
+            context.forget_kept()
 
 
 class HubSchema(strawberry.Schema):
@@ -67,6 +86,7 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
         ),
         extensions=[
             DecidePerOperation,
+            ForgetKeptAfterWrites,
             ErrorCodes,
             AccessLog,
             lambda: QueryDepthLimiter(max_depth=max_query_depth),

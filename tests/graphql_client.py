@@ -11,9 +11,11 @@ from sqlmodel import SQLModel
 from strawberry.types import ExecutionResult
 
 from auth.audit import create_tables
+from auth.decisions import DecisionCache
 from auth.principal import Principal, Role
 from graph_schema.db import Graph
 from resolvers.context import Context
+from resolvers.loaders import ProfileCache
 from resolvers.schema import build_schema
 
 SCHEMA = build_schema()
@@ -43,6 +45,8 @@ async def execute(
     variables: dict[str, Any] | None = None,
     *,
     sql_engine: Engine | None = None,
+    decisions: DecisionCache | None = None,
+    profiles: ProfileCache | None = None,
 ) -> ExecutionResult:
     """Execute one operation with a fresh per-request context, like ``HubGraphQL.get_context``."""
     request_graph = Graph(graph.driver, database=graph.database)
@@ -52,6 +56,8 @@ async def execute(
         redaction_key=REDACTION_KEY,
         max_page_size=100,
         sql_engine=sql_engine or SQL_ENGINE,
+        decisions=decisions,
+        profiles=profiles,
     )
     await context.decide()
     result = await SCHEMA.execute(query, variable_values=variables, context_value=context)

@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from auth.principal import Role
-from graph_schema import grants
 from graph_schema.db import Graph
 from hub.app import create_app, open_issuer
 from hub.server import serve_in_thread
@@ -20,6 +20,8 @@ from tests.e2e.hub_settings import hub_settings
 from tests.integration.conftest import Chain, chain  # noqa: F401  (the fixture, shared with the integration tests)
 
 pytestmark = pytest.mark.neo4j
+
+GRANT_THE_FARM = 'mutation { grantSharing(input: {scope: TRACE, level: DETAIL, toFirmId: "farm"}) { id } }'
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +69,17 @@ async def test_operations_on_one_socket_each_take_the_permission_decision_anew(
         assert await operation(ws, "1", "{ me { firmId } }") == {"data": {"me": {"firmId": "farm"}}}
         before = await operation(ws, "2", down, {"id": chain.soy})
         assert before == {"data": {"trace": {"summary": {"redactedCount": 1}}}}
-        await grants.create_grant(
-            graph,
-            {
-                "id": "g-ws",
-                "ownerFirmId": "plant",
-                "scope": "TRACE",
-                "level": "DETAIL",
-                "toFirmId": "farm",
-                "toRole": None,
-                "toCluster": False,
-                "until": None,
-                "createdAt": None,
-            },
-        )
+        # the plant grants the farm its trace through the hub, over HTTP: the next operation on the socket counts it
+        plant = open_issuer(settings).mint(subject="plant-admin", firm_id="plant", roles=[Role.ADMIN])
+        async with httpx.AsyncClient() as http:
+            granted = await http.post(
+                ws_url.replace("ws://", "http://"),
+                json={
+                    "query": 'mutation { grantSharing(input: {scope: TRACE, level: DETAIL, toFirmId: "farm"}) { id } }'
+                },
+                headers={"Authorization": f"Bearer {plant}"},
+            )
+        assert granted.status_code == 200
+        assert "errors" not in granted.json(), granted.json()
         after = await operation(ws, "3", down, {"id": chain.soy})
         assert after == {"data": {"trace": {"summary": {"redactedCount": 0}}}}
