@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, LiteralString, NoReturn, TypeVar
 
-from neo4j import AsyncDriver, AsyncManagedTransaction, AsyncTransaction, RoutingControl
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, AsyncTransaction, Record
+from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from graph_schema.errors import UNAVAILABLE, HubError
 
@@ -34,28 +34,46 @@ class Graph:
         self.database = database
         self.round_trips = 0
 
+    async def _read_records(
+        self, query: LiteralString, params: Mapping[str, Any] | None
+    ) -> tuple[list[Record], tuple[str, ...]]:
+        """One read query as an auto-commit transaction (routed to a reader in a cluster).
+
+        A single read statement needs no explicit transaction: this sends RUN and PULL in one round trip, where a
+        managed transaction (``execute_query``) adds BEGIN and a COMMIT round trip (0.85 -> 0.58 ms for a
+        one-row lookup here). Reads follow the driver's bookmarks, as ``execute_query`` does, so a read sees the
+        writes made before it in a cluster. A read failing because the server went away or a transient error is
+        tried once more, as a managed transaction would be.
+        """
+        self.round_trips += 1
+        for attempt in (1, 2):
+            try:
+                async with self.driver.session(
+                    database=self.database,
+                    default_access_mode=READ_ACCESS,
+                    bookmark_manager=self.driver.execute_query_bookmark_manager,
+                ) as session:
+                    result = await session.run(query, dict(params or {}))
+                    records = [record async for record in result]
+                    return records, tuple(result.keys())
+            except (ServiceUnavailable, SessionExpired) as error:
+                if attempt == 2:
+                    raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+            except TransientError as error:
+                if attempt == 2 or not error.is_retryable():
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def read(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one read query (routed to a reader in a cluster) and return its rows as dicts."""
-        self.round_trips += 1
-        try:
-            records, _, _ = await self.driver.execute_query(
-                query, parameters_=dict(params or {}), database_=self.database, routing_=RoutingControl.READ
-            )
-        except (ServiceUnavailable, SessionExpired) as error:
-            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+        records, _ = await self._read_records(query, params)
         return [record.data() for record in records]
 
     async def read_maps(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Like ``read``, for a query whose columns hold only maps, lists and plain values (no nodes,
         relationships or paths): rows as the driver decoded them, without ``Record.data()``'s walk through every
         nested value, which costs a tenth of a 10,000-row trace."""
-        self.round_trips += 1
-        try:
-            records, _, keys = await self.driver.execute_query(
-                query, parameters_=dict(params or {}), database_=self.database, routing_=RoutingControl.READ
-            )
-        except (ServiceUnavailable, SessionExpired) as error:
-            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+        records, keys = await self._read_records(query, params)
         return [dict(zip(keys, record, strict=True)) for record in records]
 
     async def write(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:

@@ -400,7 +400,9 @@ WITH id, t, c, l, """
     + """ AS visible
 ORDER BY l.id
 RETURN id, collect({transformationId: t.id, occurredAt: t.occurredAt, quantity: c.quantity, uom: c.uom,
-                    lotId: CASE WHEN visible THEN l.id END}) AS inputs
+                    lotId: CASE WHEN visible THEN l.id END, lot: CASE WHEN visible THEN """
+    + LOT_FIELDS
+    + """ END}) AS inputs
 """
 )
 
@@ -413,7 +415,10 @@ WITH id, t, c, p, l, """
     + """ AS visible
 ORDER BY l.id
 RETURN id, collect({transformationId: t.id, occurredAt: t.occurredAt, quantity: p.quantity, uom: p.uom,
-                    consumedQuantity: c.quantity, lotId: CASE WHEN visible THEN l.id END}) AS outputs
+                    consumedQuantity: c.quantity, lotId: CASE WHEN visible THEN l.id END,
+                    lot: CASE WHEN visible THEN """
+    + LOT_FIELDS
+    + """ END}) AS outputs
 """
 )
 
@@ -439,7 +444,7 @@ RETURN id, collect("""
 
 
 async def inputs_of_lots(graph: Graph, viewer: Viewer, ids: Sequence[str]) -> list[list[Row]]:
-    """For each lot, the inputs of the transformation that made it (lotId None where hidden)."""
+    """For each lot, the inputs of the transformation that made it (lotId and lot None where hidden)."""
     rows = await graph.read(INPUTS_OF_LOTS, {"ids": list(ids), **viewer.params()})
     return keyed_lists(rows, ids, key="id", value="inputs")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.principal import Role
-from graph_schema import lots, parties
+from graph_schema import grants, lots, parties
 from graph_schema.db import Graph
 from graph_schema.identifiers import lgtin_for
 from graph_schema.records import LotQuantity, LotRecord, ProductRecord, ShipmentRecord
@@ -275,3 +275,43 @@ async def test_lists_cost_the_same_round_trips_whatever_their_length(graph: Grap
     # one query for the page, then one per loader and nesting level (firms are asked for at three levels)
     assert large.extensions is not None
     assert large.extensions["roundTrips"] == 12
+
+
+async def test_inputs_bring_their_visible_lots_along_and_nothing_of_the_hidden_ones(graph: Graph, chain: Chain) -> None:
+    query = """query($id: ID!) { lot(id: $id) { id inputs { quantity redacted lot { id quantity owner { id } } } } }"""
+    plant = await execute(graph, query, principal("plant", Role.VIEWER), {"id": chain.tofu})
+    assert plant.errors is None
+    assert plant.data == {
+        "lot": {
+            "id": chain.tofu,
+            "inputs": [
+                {
+                    "quantity": 150.0,
+                    "redacted": False,
+                    "lot": {"id": chain.soy, "quantity": 500.0, "owner": {"id": "farm"}},
+                }
+            ],
+        }
+    }
+    # the decision, the lot, its inputs with their lots, the owners: the input lot costs no query of its own
+    assert plant.extensions == {"roundTrips": 4}
+
+    await grants.create_grant(
+        graph,
+        {
+            "id": "g-rival",
+            "ownerFirmId": "plant",
+            "scope": "TRACE",
+            "level": "DETAIL",
+            "toFirmId": "rival",
+            "toRole": None,
+            "toCluster": False,
+            "until": None,
+            "createdAt": None,
+        },
+    )
+    rival = await execute(graph, query, principal("rival", Role.VIEWER), {"id": chain.tofu})
+    assert rival.errors is None
+    assert rival.data == {
+        "lot": {"id": chain.tofu, "inputs": [{"quantity": 150.0, "redacted": True, "lot": None}]}
+    }  # the plant shares its own lots; the farm's soybean lot stays hidden
