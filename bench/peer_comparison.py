@@ -54,7 +54,6 @@ from hub.settings import Settings
 from resolvers.types.connection import encode_cursor
 
 LUA: Final = Path(__file__).resolve().parent / "wrk_graphql.lua"
-HUB_WORKERS: Final = 1  # `hub serve`, which `make run` starts: uvicorn.run without workers
 
 # --- the questions, as each server's schema asks them ---------------------------------------------------------
 
@@ -416,9 +415,23 @@ def running(name: str, cmd: list[str], env: dict[str, str], ready_url: str, url:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time so far of a process and the processes it started (`hub serve --workers N`)."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended while we looked
+            continue
+        process = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(process)
+        ticks[process] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        process = todo.pop()
+        total += ticks.get(process, 0)
+        todo.extend(children.get(process, []))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # --- correctness first, then load --------------------------------------------------------------------------------
@@ -604,7 +617,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"wrk: {setup['wrk_threads']} thread(s), {setup['connections']} connections, "
         f"{setup['rounds']} alternating run(s) of {setup['duration_s']:g} s per server and question after a "
         f"{setup['warmup_s']:g} s warm-up; medians over the runs. Hub: `hub serve` (uvicorn, "
-        f"{setup['hub_workers']} worker, {setup['hub_event_loop']} loop), permissions enforced. Peer: "
+        f"{setup['hub_workers']} worker(s), {setup['hub_event_loop']} loop), permissions enforced. Peer: "
         f"@neo4j/graphql {setup['peer_packages']['@neo4j/graphql']} on @apollo/server "
         f"{setup['peer_packages']['@apollo/server']}, Node.js {setup['node']}, one process, no permissions. "
         f"Neo4j {setup['neo4j']} with APOC {setup['apoc']}, shared by both.",
@@ -695,6 +708,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up per server and question")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--hub-workers", type=int, default=1, help="`hub serve --workers N`; 1 is what `make run` starts"
+    )
     parser.add_argument("--keep-neo4j", action="store_true", help="leave the benchmark's Neo4j running")
     parser.add_argument("--sample-seed", type=int, default=2026)
     args = parser.parse_args()
@@ -732,7 +748,8 @@ def main() -> None:
         }
         hub_url, peer_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{peer_port}"
         with (
-            running("hub", [hub_cli, "serve", "--port", str(hub_port)], env, f"{hub_url}/readyz",
+            running("hub", [hub_cli, "serve", "--port", str(hub_port), "--workers", str(args.hub_workers)], env,
+                    f"{hub_url}/readyz",
                     f"{hub_url}/graphql", state / "hub-serve.log") as hub,
             running("peer", ["node", str(PEER_DIR / "server.js")], peer_env, f"{peer_url}/?query=%7B__typename%7D",
                     f"{peer_url}/", state / "peer.log") as peer,
@@ -753,7 +770,7 @@ def main() -> None:
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "rounds": args.rounds,
-        "hub_workers": HUB_WORKERS,
+        "hub_workers": args.hub_workers,
         "hub_event_loop": "uvloop" if _has_uvloop() else "asyncio",
         "hub_principals": "list page: the site's own firm; the rest: the agency, granted TRACE DETAIL by every member",
         "peer_permissions": "none",
@@ -766,12 +783,13 @@ def main() -> None:
         **versions(),
     }
     report = {"setup": setup, "correctness": checked, "queries": results}
-    path = write_result("peer_comparison", report)
+    name = "peer_comparison" if args.hub_workers == 1 else f"peer_comparison_workers{args.hub_workers}"
+    path = write_result(name, report)
     written = json.loads(path.read_text())
-    (RESULTS / "peer_comparison.md").write_text(markdown(written))
-    chart(written, RESULTS / "peer_comparison.png")
+    (RESULTS / f"{name}.md").write_text(markdown(written))
+    chart(written, RESULTS / f"{name}.png")
     print(markdown(written))
-    print(f"written to {path} and peer_comparison.md, peer_comparison.png beside it")
+    print(f"written to {path} and {name}.md, {name}.png beside it")
 
 
 def _has_uvloop() -> bool:

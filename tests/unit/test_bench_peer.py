@@ -2,6 +2,9 @@
 
 import base64
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 from bench.peer_comparison import (
     Ask,
     Query,
+    cpu_seconds,
     hub_detail_answer,
     hub_list_answer,
     hub_trace_answer,
@@ -260,3 +264,19 @@ def test_the_peers_trace_runs_the_hubs_reach(direction: str, field: str) -> None
     schema = (PEER_DIR / "schema.graphql").read_text()
     peer_field = schema.split(f"  {field}(lotId: ID!)")[1].split('columnName: "step"')[0]
     assert " ".join(hub_reach.split()) in " ".join(peer_field.split())
+
+
+def test_cpu_seconds_count_the_processes_a_server_started() -> None:
+    """`hub serve --workers 2` serves from child processes: their CPU is the server's."""
+    burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\ntime.sleep(5)"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_seconds(parent.pid) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cpu_seconds(parent.pid) >= 0.5  # the parent alone spends far less: it only waits for its child
+    finally:
+        parent.kill()
+        parent.wait()
