@@ -1,4 +1,5 @@
-"""What every benchmark shares: a hub served in-process over real HTTP, sample lots, and the result file."""
+"""What every benchmark shares: a hub served over real HTTP (in-process or as its own process), sample lots, and the
+result file."""
 
 from __future__ import annotations
 
@@ -6,14 +7,21 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
-from contextlib import AbstractContextManager
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 from neo4j import AsyncDriver
 
+from bench.peer_tools import ROOT
 from graph_schema.db import Graph
 from hub.app import create_app
 from hub.neo4j_connection import open_driver
@@ -26,6 +34,7 @@ __all__ = [
     "open_driver",
     "p90_ms",
     "remove_firm",
+    "running",
     "sample_lots",
     "serve",
     "write_result",
@@ -98,3 +107,41 @@ async def remove_firm(graph: Graph, firm_id: str) -> None:
     """Delete a benchmark's own firm and everything it wrote (in batches: a run may write 100,000 nodes)."""
     async with graph.driver.session(database=graph.database) as session:
         await (await session.run(REMOVE_FIRM, {"firm": firm_id})).consume()
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    url: str
+    pid: int
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}")
+
+
+@contextmanager
+def running(name: str, cmd: list[str], env: dict[str, str], ready_url: str, url: str, log: Path) -> Iterator[Server]:
+    """A server process of ours, stopped (SIGTERM, then SIGKILL) when the block ends."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    try:
+        _wait_http(ready_url, process, log)
+        yield Server(name, url, process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

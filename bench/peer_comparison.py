@@ -29,13 +29,10 @@ import os
 import platform
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +41,7 @@ from typing import Any, Final
 import httpx
 
 from auth.principal import Role
-from bench.common import RESULTS, free_port, open_driver, write_result
+from bench.common import RESULTS, Server, free_port, open_driver, running, write_result
 from bench.peer_tools import PEER_DIR, ROOT, Wrk, bench_neo4j, fetch_apoc, fetch_wrk, npm_ci
 from graph_schema.db import Graph
 from graph_schema.grants import create_grant, grants_received
@@ -376,48 +373,10 @@ def build_queries(sampled: Sample, settings: Settings) -> list[Query]:
 # --- the two servers ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Server:
-    name: str
-    url: str
-    pid: int
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}")
-
-
-@contextmanager
-def running(name: str, cmd: list[str], env: dict[str, str], ready_url: str, url: str, log: Path) -> Iterator[Server]:
-    """A server process of ours, stopped (SIGTERM, then SIGKILL) when the block ends."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        _wait_http(ready_url, process, log)
-        yield Server(name, url, process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time so far of a process and the processes it started (`hub serve --workers N`)."""
+def _process_tree(pid: int) -> list[tuple[int, list[str]]]:
+    """A process and every process it started, each with the fields of its /proc stat line after the name."""
     children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -425,13 +384,34 @@ def cpu_seconds(pid: int) -> float:
             continue
         process = int(stat.parent.name)
         children.setdefault(int(fields[1]), []).append(process)
-        ticks[process] = int(fields[11]) + int(fields[12])
-    total, todo = 0, [pid]
+        stats[process] = fields
+    tree, todo = [], [pid]
     while todo:
         process = todo.pop()
-        total += ticks.get(process, 0)
+        if process in stats:
+            tree.append((process, stats[process]))
         todo.extend(children.get(process, []))
-    return total / os.sysconf("SC_CLK_TCK")
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time so far of a process and the processes it started (`hub serve --workers N`)."""
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _process_tree(pid))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest peak resident memory (VmHWM) of any one process of the server, in MB, since it started."""
+    peaks = [0.0]
+    for process, _ in _process_tree(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return round(max(peaks), 1)
 
 
 # --- correctness first, then load --------------------------------------------------------------------------------
@@ -541,6 +521,7 @@ def run_wrk(load: Load, server: Server, requests: Path, seconds: float) -> dict[
         spent = cpu_seconds(pid) - before[name]
         figures[f"{name}_cpu_ms_per_request"] = round(1000 * spent / max(figures["requests"], 1), 3)
     figures["load_average_before"] = round(load_average, 2)
+    figures["server_peak_rss_mb"] = peak_rss_mb(server.pid)
     return figures
 
 
@@ -549,6 +530,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request", "neo4j_cpu_ms_per_request")
     summary: dict[str, Any] = {key: round(statistics.median(run[key] for run in runs), 3) for key in keys}
     summary["failed"] = sum(run["failed"] for run in runs)
+    summary["peak_rss_mb"] = max(run.get("server_peak_rss_mb", 0.0) for run in runs)
     summary["runs"] = runs
     return summary
 
@@ -638,7 +620,18 @@ def markdown(report: dict[str, Any]) -> str:
     for name, checked in report["correctness"].items():
         if "peer_failed" in checked:
             lines.append(f"| {name} | | the peer could not answer: {checked['peer_failed']} | | | | | | | | | |")
-    lines += ["", "Target (issue 6): hub throughput at least 1.0x the peer on every question, on the way to 1.5x.", ""]
+    peaks = {
+        server: max(result[server].get("peak_rss_mb", 0.0) for result in report["queries"].values())
+        for server in ("hub", "peer")
+    }
+    lines += [
+        "",
+        f"Peak resident memory of one server process over all runs (VmHWM): hub {peaks['hub']:.0f} MB, "
+        f"peer {peaks['peer']:.0f} MB.",
+        "",
+        "Target (issue 6): hub throughput at least 1.0x the peer on every question, on the way to 1.5x.",
+        "",
+    ]
     return "\n".join(lines)
 
 

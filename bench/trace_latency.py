@@ -4,6 +4,10 @@ Picks random lots (fixed seed), and for each runs the trace upstream and downstr
 GraphQL request a partner app sends (HTTP, token, permission decision, redaction, JSON), once as the bare
 trace Cypher through the Python driver with the same parameters. Reports medians and the ratio, and
 writes bench/results/trace_latency.json. Run after `hub seed --scale large` (`make bench`).
+
+The hub runs as `hub serve` does, in a process of its own (`--in-process` serves it from a thread of this
+one, where it shares the interpreter with the client). The baseline is the strictest floor: the query as an
+auto-commit transaction (one round trip), its records as the driver decodes them.
 """
 
 from __future__ import annotations
@@ -11,15 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
-from neo4j import RoutingControl
+from neo4j import READ_ACCESS
 
 from auth.principal import Role
-from bench.common import free_port, median_ms, open_driver, p90_ms, sample_lots, serve, write_result
+from bench.common import free_port, median_ms, open_driver, p90_ms, running, sample_lots, serve, write_result
+from bench.peer_tools import ROOT
 from graph_schema.access import Viewer
 from graph_schema.model import TraceDirection
 from graph_schema.trace import trace_query
@@ -40,9 +50,9 @@ async def raw_cypher(settings: Settings, lots: list[tuple[str, str]]) -> dict[st
             params = {"lotId": lot_id, **Viewer(firm_id=firm, detail_firm_ids=frozenset({firm})).params()}
             for direction in TraceDirection:
                 started = time.perf_counter()
-                await driver.execute_query(
-                    trace_query(direction, 25), params, database_=settings.neo4j_database, routing_=RoutingControl.READ
-                )
+                async with driver.session(database=settings.neo4j_database, default_access_mode=READ_ACCESS) as s:
+                    result = await s.run(trace_query(direction, 25), params)
+                    [record async for record in result]
                 timings[direction.value].append(time.perf_counter() - started)
     return timings
 
@@ -67,10 +77,22 @@ async def through_hub(base_url: str, settings: Settings, lots: list[tuple[str, s
     return {"timings": timings, "sizes": sizes}
 
 
+@contextmanager
+def hub_process(settings: Settings) -> Iterator[str]:
+    """`hub serve` on the settings' port, stopped at the end; yields its base URL."""
+    url = f"http://127.0.0.1:{settings.port}"
+    env = {**os.environ, "HUB_PORT": str(settings.port), "HUB_GRAPHIQL": "false"}
+    cmd = [str(Path(sys.executable).parent / "hub"), "serve", "--port", str(settings.port)]
+    log = ROOT / ".local" / "bench-trace-latency-hub.log"
+    with running("hub", cmd, env, f"{url}/readyz", url, log):
+        yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lots", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--in-process", action="store_true", help="serve the hub from a thread of this process")
     args = parser.parse_args()
     settings = Settings(port=free_port())
 
@@ -79,7 +101,7 @@ def main() -> None:
             return await sample_lots(driver, args.lots, args.seed)
 
     lots = asyncio.run(pick())
-    with serve(settings) as base_url:
+    with serve(settings) if args.in_process else hub_process(settings) as base_url:
         asyncio.run(raw_cypher(settings, lots[:10]))  # warm the page cache and the query plans
         asyncio.run(through_hub(base_url, settings, lots[:10]))
         raw = asyncio.run(raw_cypher(settings, lots))
@@ -95,7 +117,15 @@ def main() -> None:
             "lots_reached_median": statistics.median(hub["sizes"][key]),
             "lots_reached_max": max(hub["sizes"][key]),
         }
-    path = write_result("trace_latency", {"lots_sampled": len(lots), "directions": directions})
+    server = "in-process thread" if args.in_process else "hub serve (a process of its own, 1 worker)"
+    report = {
+        "lots_sampled": len(lots),
+        "hub_server": server,
+        "decision_cache_seconds": settings.decision_cache_seconds,
+        "baseline": "the trace Cypher as an auto-commit read through the Python driver, records as decoded",
+        "directions": directions,
+    }
+    path = write_result("trace_latency", report)
     print(json.dumps(directions, indent=2))
     print(f"written to {path}")
 
