@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -30,10 +34,57 @@ def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
-def _write(engine: Engine, entries: list[AccessLogEntry]) -> None:
-    with Session(engine) as session:
-        session.add_all(entries)
-        session.commit()
+def _write(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(AccessLogEntry), rows)
+
+
+class _GroupCommit:
+    """One writer of the access log per engine and event loop: the entries of every request waiting at that
+    moment are committed together, and each request goes on only once its own entries are committed.
+
+    Requests writing in threads of their own contended for SQLite's write lock: under load a waiting writer
+    slept in SQLite's busy handler for up to hundreds of milliseconds. Here no two writes of this process
+    overlap, and one commit serves many requests.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def write(self, rows: list[dict[str, Any]]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((rows, done))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)  # a request that goes away leaves its entries to be written all the same
+
+    async def _flush(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                await anyio.to_thread.run_sync(_write, self.engine, [row for rows, _ in batch for row in rows])
+            except Exception as error:  # every request of the batch is refused: none of them was logged
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                        done.exception()  # the request raises it itself; no 'never retrieved' warning
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _GroupCommit]] = weakref.WeakKeyDictionary()
+
+
+def _writer(engine: Engine) -> _GroupCommit:
+    per_engine = _writers.setdefault(asyncio.get_running_loop(), {})
+    writer = per_engine.get(id(engine))
+    if writer is None or writer.engine is not engine:
+        writer = per_engine[id(engine)] = _GroupCommit(engine)
+    return writer
 
 
 async def record_access(
@@ -47,20 +98,20 @@ async def record_access(
 ) -> None:
     """Write one entry per owner firm whose records a request returned to another firm."""
     now = datetime.now(UTC)
-    entries = [
-        AccessLogEntry(
-            at=now,
-            owner_firm_id=owner,
-            accessor_firm_id=accessor_firm_id,
-            accessor_subject=accessor_subject,
-            accessor_issuer=accessor_issuer,
-            operation=operation,
-            record_count=count,
-        )
+    rows = [
+        {
+            "at": now,
+            "owner_firm_id": owner,
+            "accessor_firm_id": accessor_firm_id,
+            "accessor_subject": accessor_subject,
+            "accessor_issuer": accessor_issuer,
+            "operation": operation,
+            "record_count": count,
+        }
         for owner, count in sorted(counts.items())
     ]
-    if entries:
-        await anyio.to_thread.run_sync(_write, engine, entries)
+    if rows:
+        await _writer(engine).write(rows)
 
 
 def _read(engine: Engine, owner_firm_id: str, before_id: int | None, limit: int) -> list[AccessLogEntry]:
