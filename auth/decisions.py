@@ -148,8 +148,11 @@ class DecisionCache:
             except BaseException as error:
                 if self._pending.get(firm_id) is pending:
                     del self._pending[firm_id]
-                pending.set_exception(error)
-                pending.exception()  # retrieved here: callers waiting on it raise it themselves
+                if isinstance(error, asyncio.CancelledError):
+                    pending.cancel()  # this caller went away: those waiting on it read for themselves
+                else:
+                    pending.set_exception(error)
+                    pending.exception()  # retrieved here: callers waiting on it raise it themselves
                 raise
             if self._pending.get(firm_id) is pending:
                 del self._pending[firm_id]
@@ -159,9 +162,11 @@ class DecisionCache:
                 self._kept[firm_id] = (self._clock() + fresh_for, decision)
             pending.set_result(decision)
             return decision
-        shared = await asyncio.shield(pending)
+        await asyncio.wait((pending,))  # raises only if this caller is cancelled, never for the reader's fate
+        if pending.cancelled():
+            return await self.decide(graph, principal)
         # the firm's decision with this caller's firm: identical, as it depends on the firm only
-        return shared
+        return pending.result()
 
     async def _read(self, graph: Graph, principal: Principal) -> tuple[Decision, float]:
         self.reads += 1

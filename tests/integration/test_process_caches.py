@@ -163,3 +163,18 @@ async def test_profiles_are_kept_until_a_write_through_the_hub_and_unknown_ones_
     )
     fresh = await execute(graph, FIRM, caller, {"id": "plant"}, profiles=profiles)
     assert fresh.data == {"firm": {"id": "plant", "name": "Renamed elsewhere"}}  # any write here drops them
+
+
+async def test_a_caller_going_away_mid_read_leaves_the_others_their_decision(graph: Graph, chain: Chain) -> None:
+    decisions = DecisionCache(ttl_seconds=60)
+    caller = principal("farm", Role.VIEWER)
+    first = asyncio.create_task(decisions.decide(graph, caller))
+    await asyncio.sleep(0)  # the first caller starts the firm's decision read
+    second = asyncio.create_task(decisions.decide(graph, caller))
+    await asyncio.sleep(0)  # the second waits on it
+    first.cancel()
+    decision = await second
+    assert decision.viewer.firm_id == "farm"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert decisions.reads == 2  # the second read for itself once the first went away
