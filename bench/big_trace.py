@@ -37,7 +37,7 @@ from neo4j import RoutingControl
 
 from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
-from bench.common import RESULTS, free_port, median_ms, open_driver, p90_ms, remove_firm, serve, write_result
+from bench.common import RESULTS, free_port, median_ms, open_driver, p90_ms, remove_firm, running, serve, write_result
 from graph_schema import lots as lot_writes
 from graph_schema import parties
 from graph_schema.db import Graph
@@ -226,23 +226,12 @@ def serve_process(settings: Settings, *, loop: str, http: str, workers: int) -> 
     """The hub under uvicorn in processes of its own (as `uvicorn --factory hub.app:create_app` serves it)."""
     command = [sys.executable, "-m", "uvicorn", "hub.app:create_app", "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(settings.port), "--workers", str(workers), "--loop", loop, "--http", http]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env={**os.environ, "HUB_PORT": str(settings.port)})
+    command += ["--log-level", "warning"]
     base_url = f"http://127.0.0.1:{settings.port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn ({loop}, {http}, {workers} workers) did not start")
-            time.sleep(0.2)
+    env = {**os.environ, "HUB_PORT": str(settings.port)}
+    log = settings.state_dir / "bench-big-trace-uvicorn.log"
+    with running(f"uvicorn ({loop}, {http}, {workers} workers)", command, env, f"{base_url}/healthz", base_url, log):
         yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 async def throughput(

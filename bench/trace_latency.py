@@ -29,7 +29,6 @@ from neo4j import READ_ACCESS
 
 from auth.principal import Role
 from bench.common import free_port, median_ms, open_driver, p90_ms, running, sample_lots, serve, write_result
-from bench.peer_tools import ROOT
 from graph_schema.access import Viewer
 from graph_schema.model import TraceDirection
 from graph_schema.trace import trace_query
@@ -93,7 +92,7 @@ def hub_process(settings: Settings) -> Iterator[str]:
     url = f"http://127.0.0.1:{settings.port}"
     env = {**os.environ, "HUB_PORT": str(settings.port), "HUB_GRAPHIQL": "false"}
     cmd = [str(Path(sys.executable).parent / "hub"), "serve", "--port", str(settings.port)]
-    log = ROOT / ".local" / "bench-trace-latency-hub.log"
+    log = settings.state_dir / "bench-trace-latency-hub.log"
     with running("hub", cmd, env, f"{url}/readyz", url, log):
         yield url
 

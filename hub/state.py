@@ -28,8 +28,3 @@ class HubState:
     def __post_init__(self) -> None:
         self.decisions = DecisionCache(ttl_seconds=self.settings.decision_cache_seconds)
         self.profiles = ProfileCache(ttl_seconds=self.settings.profile_cache_seconds)
-
-    def forget_kept(self) -> None:
-        """Something kept between requests may have changed through this process (outside GraphQL)."""
-        self.decisions.forget()
-        self.profiles.forget()
