@@ -19,8 +19,8 @@ from graph_schema.model import FirmRole, SharingScope
 TRACE = "TRACE"
 DETAIL = "DETAIL"
 SUMMARY = "SUMMARY"
-# Scopes whose grants the Viewer carries per scope, for the inventory, sales and order reads.
-SHARED_SCOPES = (SharingScope.INVENTORY, SharingScope.SALES, SharingScope.ORDERS)
+# Scopes whose grants the Viewer carries per scope, for the inventory, sales, order and CCP reads.
+SHARED_SCOPES = (SharingScope.INVENTORY, SharingScope.SALES, SharingScope.ORDERS, SharingScope.CCP)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def decide(
     A firm sees its own records in full, the lots shipped to it and the shipments it is party to (one step
     back and one step forward); owners' TRACE grants add their records at DETAIL (records) or SUMMARY
     (aggregates only); an open recall opens its trace to its coordinator's firm and to the agency. INVENTORY,
-    SALES and ORDERS grants are kept per scope the same way, from the same grants (no further read).
+    SALES, ORDERS and CCP grants are kept per scope the same way, from the same grants (no further read).
     """
     detail = {principal.firm_id}
     summary: set[str] = set()
@@ -70,6 +70,7 @@ def decide(
         inventory=_shares(shared[SharingScope.INVENTORY]),
         sales=_shares(shared[SharingScope.SALES]),
         orders=_shares(shared[SharingScope.ORDERS]),
+        ccp=_shares(shared[SharingScope.CCP]),
     )
     return Decision(viewer=viewer, firm_roles=frozenset(firm_roles), member=member)
 

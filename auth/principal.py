@@ -14,6 +14,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     RECALL_COORDINATOR = "recall_coordinator"
     AUDITOR = "auditor"
+    DEVICE = "device"  # a Smart HACCP gateway: may post CCP readings for its firm and do nothing else
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class Principal:
     def can_edit(self) -> bool:
         """May write its firm's records (admins and editors)."""
         return bool(self.roles & {Role.ADMIN, Role.EDITOR})
+
+    @property
+    def is_device(self) -> bool:
+        """A Smart HACCP gateway's credentials: confined to posting CCP readings."""
+        return Role.DEVICE in self.roles
 
     @property
     def is_admin(self) -> bool:

@@ -53,6 +53,7 @@ class Viewer:
     inventory: ScopeShares = field(default_factory=ScopeShares)
     sales: ScopeShares = field(default_factory=ScopeShares)
     orders: ScopeShares = field(default_factory=ScopeShares)
+    ccp: ScopeShares = field(default_factory=ScopeShares)  # Smart HACCP records: CCP readings and deviations
 
     def params(self) -> dict[str, Any]:
         """Parameters for the visibility predicates above."""
@@ -64,11 +65,16 @@ class Viewer:
         }
 
     def shared_params(self) -> dict[str, Any]:
-        """Parameters for the INVENTORY, SALES and ORDERS reads: ``$<scope>Detail`` holds the viewer's own firm
+        """Parameters for the INVENTORY, SALES, ORDERS and CCP reads: ``$<scope>Detail`` holds the viewer's own firm
         (always seen in detail) and the owners sharing that scope at DETAIL; ``$<scope>Summary`` the owners
         sharing it at SUMMARY only (their figures count in totals, their records never leave the query)."""
         params: dict[str, Any] = {"viewerFirm": self.firm_id}
-        for name, shares in (("inventory", self.inventory), ("sales", self.sales), ("orders", self.orders)):
+        for name, shares in (
+            ("inventory", self.inventory),
+            ("sales", self.sales),
+            ("orders", self.orders),
+            ("ccp", self.ccp),
+        ):
             detail = shares.detail | {self.firm_id}
             params[f"{name}Detail"] = sorted(detail)
             params[f"{name}Summary"] = sorted(shares.summary - detail)

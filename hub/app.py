@@ -25,7 +25,9 @@ from auth.verifier import TokenVerifier
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
+from graph_schema.haccp import readings as _readings  # noqa: F401 (its table is created with the rest)
 from hub import capture_jobs  # its table is created with the rest
+from hub.confinement import DeviceConfinement
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 AuthenticationMiddleware, backend=OpenRoutesBackend(backend, issuer_routes), on_error=on_auth_error
             ),
+            Middleware(DeviceConfinement),
         ],
         lifespan=lifespan,
     )

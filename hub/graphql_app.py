@@ -102,6 +102,9 @@ class HubGraphQL(GraphQL[Context, None]):
             context.principal = await self.backend.principal_for(token.strip(), context.graph)
         except AuthenticationError:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": "invalid token"}) from None
+        if context.principal.is_device:
+            context.principal = None
+            raise ConnectionRejectionError({"code": "FORBIDDEN", "message": "the device role may only post readings"})
         return acknowledged
 
     def encode_json(self, data: Any) -> bytes:
