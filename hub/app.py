@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from auth import changes as _changes  # noqa: F401 (its table is created with the rest)
 from auth.audit import create_tables
 from auth.backend import AuthenticationUnavailable, BearerTokenBackend
 from auth.issuer import BuiltinIssuer

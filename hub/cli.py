@@ -77,7 +77,12 @@ def _seed(settings: Settings, *, scale: str, seed: int, if_empty: bool) -> int:
         print(f"seeded the {scale} cluster (seed {seed}) in {report.seconds:.1f} s: {written}")
         return 0
 
-    return asyncio.run(_with_graph(settings, work))
+    status = asyncio.run(_with_graph(settings, work))
+    # new firms, sites and products: running hubs drop the profiles and decisions they keep
+    from auth.changes import bump
+
+    bump(_sql_engine(settings))
+    return status
 
 
 def _token(settings: Settings, *, firm: str, roles: Sequence[str], scopes: Sequence[str]) -> int:
@@ -91,7 +96,8 @@ def _token(settings: Settings, *, firm: str, roles: Sequence[str], scopes: Seque
 
 def _sql_engine(settings: Settings) -> Engine:
     """The SQL side store, its tables created (as the hub does at start-up)."""
-    import auth.clients  # noqa: F401 (registers the api_client table before create_tables)
+    import auth.changes
+    import auth.clients  # noqa: F401 (registers the api_client and hub_change_counter tables before create_tables)
     from auth.audit import create_tables
     from hub.sql_store import create_sql_engine
 

@@ -80,6 +80,7 @@ class HubGraphQL(GraphQL[Context, None]):
             websocket=isinstance(request, WebSocket),
             decisions=self.state.decisions,
             profiles=self.state.profiles,
+            changes=self.state.changes,
         )
         if not context.websocket:  # a websocket decides per operation (resolvers.schema.DecidePerOperation)
             await context.decide()

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     decision_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # how long firm, site and product profiles (public to members) are reused (resolvers.loaders.ProfileCache)
     profile_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # how often a process looks at the SQL store's change counter, which every hub process moves after a write,
+    # to drop kept decisions and profiles another process made stale (auth.changes); 0: before every request
+    shared_change_check_seconds: float = Field(default=0.25, ge=0, le=60)
 
     # the built-in token issuer (client credentials for firms without an identity provider, and local use)
     issuer_enabled: bool = True

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from neo4j import AsyncDriver
 from sqlalchemy.engine import Engine
 
+from auth.changes import SharedChanges
 from auth.decisions import DecisionCache
 from auth.issuer import BuiltinIssuer
 from hub.settings import Settings
@@ -24,7 +25,9 @@ class HubState:
     redaction_key: bytes
     decisions: DecisionCache = field(init=False)  # per firm, reused for a few seconds (see the settings)
     profiles: ProfileCache = field(init=False)  # firm, site and product profiles, likewise
+    changes: SharedChanges = field(init=False)  # the counter that tells this process of other processes' writes
 
     def __post_init__(self) -> None:
         self.decisions = DecisionCache(ttl_seconds=self.settings.decision_cache_seconds)
         self.profiles = ProfileCache(ttl_seconds=self.settings.profile_cache_seconds)
+        self.changes = SharedChanges(self.sql_engine, check_seconds=self.settings.shared_change_check_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TypeAlias
 import strawberry
 from sqlalchemy.engine import Engine
 
+from auth.changes import SharedChanges
 from auth.decisions import Decision, DecisionCache, decide_for_request
 from auth.principal import Principal
 from graph_schema.access import Viewer
@@ -17,6 +19,8 @@ from graph_schema.db import Graph
 from graph_schema.errors import HubError
 from resolvers.loaders import Loaders, ProfileCache
 from resolvers.redaction import Redactor
+
+log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 
@@ -46,6 +50,8 @@ class Context:
     # the process's kept decisions (hub.state.HubState); None: read the decision for every operation
     decisions: DecisionCache | None = None
     profiles: ProfileCache | None = None  # the process's kept firm, site and product profiles (HubState)
+    # the counter every hub process moves after a write: kept decisions and profiles are dropped when it moved
+    changes: SharedChanges | None = None
     redactor: Redactor = field(init=False)
     loaders: Loaders = field(init=False)
     # owner firm -> records of that firm this request returned to the caller (for the access log)
@@ -56,6 +62,8 @@ class Context:
 
     async def decide(self) -> None:
         """Take the permission decision for the caller from the grants and recalls in force now."""
+        if self.changes is not None and await self.changes.moved():
+            self.forget_kept()  # another process granted, revoked, recalled or admitted something
         if self.principal is None:
             self.decision = None
         elif self.decisions is not None:
@@ -87,11 +95,21 @@ class Context:
         return self.principal, self.decision
 
     def forget_kept(self) -> None:
-        """After a write: what this process keeps between requests may be out of date."""
+        """After a write: what this process keeps between requests may be out of date (others: ``announce``)."""
         if self.decisions is not None:
             self.decisions.forget()
         if self.profiles is not None:
             self.profiles.forget()
+
+    async def announce_write(self) -> None:
+        """After a write: drop what this process keeps and tell the other hub processes to do the same."""
+        self.forget_kept()
+        if self.changes is None:
+            return
+        try:
+            await self.changes.announce()
+        except Exception:  # the write is done; the other processes count it within their kept time instead
+            log.warning("could not tell the other hub processes about a write", exc_info=True)
 
     def note_access(self, owner_firm_ids: Iterable[str]) -> None:
         """Count records of other firms returned to the caller; the access log writes them after the request."""

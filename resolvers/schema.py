@@ -40,8 +40,8 @@ class DecidePerOperation(SchemaExtension):
 
 class ForgetKeptAfterWrites(SchemaExtension):
     """A mutation may change what decisions are made from (grants, recalls, members, firm roles) or a profile:
-    once it has run, what the process keeps is dropped, so the change counts from the next request
-    (auth.decisions.DecisionCache, resolvers.loaders.ProfileCache)."""
+    once it has run, what this process keeps is dropped and the other hub processes are told (auth.changes), so
+    the change counts from the next request (auth.decisions.DecisionCache, resolvers.loaders.ProfileCache)."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         yield
@@ -53,7 +53,7 @@ class ForgetKeptAfterWrites(SchemaExtension):
         except Exception:  # a document that did not parse ran nothing; forgetting is the safe side anyway
             reads_only = False
         if not reads_only:
-            context.forget_kept()
+            await context.announce_write()
 
 
 class HubSchema(strawberry.Schema):
