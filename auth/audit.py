@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -30,8 +30,35 @@ class AccessLogEntry(SQLModel, table=True):
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the SQL store's tables that do not exist yet."""
+    """Create the SQL store's tables that do not exist yet, and the columns a newer hub added to existing ones."""
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add to existing tables the nullable columns their models gained since the store was made.
+
+    The store of a hub that ran before an upgrade keeps its tables: ``create_all`` creates only what is missing
+    whole. A nullable column a model gains later is added here (``table.column`` names returned); anything else
+    (a changed type, a new NOT NULL column) needs a migration by hand and is left alone, so new columns of
+    existing tables are nullable.
+    """
+    existing = inspect(engine)
+    added: list[str] = []
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if not existing.has_table(table.name):
+                continue
+            present = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or column.primary_key:
+                    continue
+                if not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _write(engine: Engine, rows: list[dict[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
 from graph_schema.haccp import readings as _readings  # noqa: F401 (its table is created with the rest)
-from hub import capture_jobs  # its table is created with the rest
+from hub import capture_jobs  # noqa: F401 (its table is created with the rest)
 from hub.confinement import DeviceConfinement
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
@@ -84,13 +85,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.exception("could not apply the graph schema at start-up")
         try:
             await anyio.to_thread.run_sync(create_tables, engine)
-            await capture_jobs.interrupt_running_jobs(engine)
         except Exception:  # as above: /readyz reports the SQL store as down
             log.exception("could not create the SQL tables at start-up")
+        jobs = asyncio.create_task(epcis.watch_jobs())  # capture jobs of processes that died are declared so
         tune_garbage_collector()  # what start-up built stays out of every later collection (hub/memory.py)
         try:
             yield
         finally:
+            jobs.cancel()
             await http.aclose()
             await driver.close()
             engine.dispose()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
 import orjson
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
@@ -36,6 +37,10 @@ class CaptureJob(SQLModel, table=True):
     duplicates: int = 0
     error_count: int = 0
     errors_json: str = "[]"
+    # the hub process running it, and when that process last said it still was: with several processes (workers,
+    # hosts on one PostgreSQL) a job is declared interrupted only once its own process has stopped saying so
+    owner: str | None = Field(default=None, max_length=100)
+    heartbeat_at: datetime | None = None
 
     def document(self) -> dict[str, Any]:
         """The job as the EPCIS 2.0 REST binding shows a capture job."""
@@ -81,22 +86,44 @@ def _get(engine: Engine, job_id: str, firm_id: str) -> CaptureJob | None:
         return session.exec(query).first()
 
 
-def _interrupt(engine: Engine) -> int:
+def _interrupt(engine: Engine, stale_after: timedelta) -> int:
     with Session(engine) as session:
         errors = orjson.dumps([{"index": None, "field": "", "code": "UNAVAILABLE", "message": INTERRUPTED}]).decode()
+        now = datetime.now(UTC)
         result = session.exec(
             update(CaptureJob)
             .where(col(CaptureJob.running).is_(True))
-            .values(running=False, success=False, finished_at=datetime.now(UTC), error_count=1, errors_json=errors)
+            .where(or_(col(CaptureJob.heartbeat_at).is_(None), col(CaptureJob.heartbeat_at) < now - stale_after))
+            .values(running=False, success=False, finished_at=now, error_count=1, errors_json=errors)
         )
         session.commit()
         return int(result.rowcount)
 
 
-async def start_job(engine: Engine, *, job_id: str, firm_id: str, subject: str, error_behaviour: str) -> CaptureJob:
-    """Record a new running job."""
+def _heartbeat(engine: Engine, owner: str) -> int:
+    with Session(engine) as session:
+        result = session.exec(
+            update(CaptureJob)
+            .where(col(CaptureJob.running).is_(True), col(CaptureJob.owner) == owner)
+            .values(heartbeat_at=datetime.now(UTC))
+        )
+        session.commit()
+        return int(result.rowcount)
+
+
+async def start_job(
+    engine: Engine, *, job_id: str, firm_id: str, subject: str, error_behaviour: str, owner: str | None = None
+) -> CaptureJob:
+    """Record a new running job of the hub process ``owner``."""
+    now = datetime.now(UTC)
     job = CaptureJob(
-        id=job_id, firm_id=firm_id, subject=subject, created_at=datetime.now(UTC), error_behaviour=error_behaviour
+        id=job_id,
+        firm_id=firm_id,
+        subject=subject,
+        created_at=now,
+        error_behaviour=error_behaviour,
+        owner=owner,
+        heartbeat_at=now,
     )
     await anyio.to_thread.run_sync(_add, engine, job)
     return job
@@ -135,6 +162,12 @@ async def get_job(engine: Engine, job_id: str, *, firm_id: str) -> CaptureJob | 
     return await anyio.to_thread.run_sync(_get, engine, job_id, firm_id)
 
 
-async def interrupt_running_jobs(engine: Engine) -> int:
-    """At start-up: jobs still marked running died with the previous process; say so and how to recover."""
-    return await anyio.to_thread.run_sync(_interrupt, engine)
+async def heartbeat(engine: Engine, owner: str) -> int:
+    """Say that the jobs of the hub process ``owner`` are still running (how many there are)."""
+    return await anyio.to_thread.run_sync(_heartbeat, engine, owner)
+
+
+async def interrupt_stale_jobs(engine: Engine, *, stale_after: timedelta) -> int:
+    """Jobs whose process has not said for ``stale_after`` that they still run died with it: say so and how to
+    recover. Jobs of processes still running, here or on other hosts, are left alone."""
+    return await anyio.to_thread.run_sync(_interrupt, engine, stale_after)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -46,6 +48,9 @@ EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.
 JSON_TYPES: Final = frozenset({"application/json", "application/ld+json"})
 MAX_EVENT_BYTES: Final = 1_048_576
 CHUNK: Final = 1 << 16
+# a running job's process says so this often; one silent for JOB_STALE_AFTER is declared interrupted
+JOB_HEARTBEAT_SECONDS: Final = 10.0
+JOB_STALE_AFTER: Final = timedelta(seconds=60)
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -65,6 +70,7 @@ class EpcisRoutes:
         self.state = state
         self.metrics = metrics
         self.running: set[asyncio.Task[None]] = set()  # capture jobs in flight (kept referenced until done)
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this app's jobs
 
     def routes(self) -> list[Route]:
         """The EPCIS endpoints of the contract."""
@@ -131,6 +137,7 @@ class EpcisRoutes:
             firm_id=principal.firm_id,
             subject=principal.subject,
             error_behaviour=behaviour,
+            owner=self.owner,
         )
         task = asyncio.create_task(
             self._run_job(
@@ -143,6 +150,19 @@ class EpcisRoutes:
         return JSONResponse(
             {"captureID": job_id, "running": True}, status_code=202, headers={"Location": location, **EPCIS_HEADERS}
         )
+
+    async def watch_jobs(self, *, every: float = JOB_HEARTBEAT_SECONDS) -> None:
+        """For as long as the app runs: say that this process's jobs still run, and declare interrupted the jobs
+        of processes that stopped saying so (a crashed worker, a host gone), here or on another host."""
+        engine = self.state().sql_engine
+        while True:
+            try:
+                if self.running:
+                    await capture_jobs.heartbeat(engine, self.owner)
+                await capture_jobs.interrupt_stale_jobs(engine, stale_after=JOB_STALE_AFTER)
+            except Exception:  # the SQL store is down: /readyz says so; try again at the next beat
+                log.warning("could not update the capture jobs' heartbeat", exc_info=True)
+            await asyncio.sleep(every)
 
     async def _run_job(self, job_id: str, path: Path, *, firm_id: str, proceed: bool, placeholders: bool) -> None:
         state = self.state()
