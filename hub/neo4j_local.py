@@ -26,7 +26,12 @@ _MAIN_CLASS: Final = "org.neo4j.server.CommunityEntryPoint"
 _MARKER: Final = ".neo4j-lib-complete"
 _TAIL_LINES: Final = 30
 _INITIAL_PASSWORD: Final = "neo4j"  # noqa: S105 - Neo4j's documented factory password, replaced at once
-_DETACH: Final = 'pid_file=$1; shift; "$@" & echo $! >"$pid_file"'
+# A subshell of its own waits for the server and records how it ended: the server is then reaped at once (not left
+# a zombie that still holds the store while its threads wind down), and a failed start can say how it ended.
+_DETACH: Final = 'pid_file=$1; exit_file=$2; shift 2; ( "$@" & echo $! >"$pid_file"; wait $!; echo $? >"$exit_file" ) &'
+_LAUNCH_ATTEMPTS: Final = 2
+_EXITED: Final = "exited before bolt"
+_RELEASE_WAIT: Final = 30.0  # how long a predecessor winding down may keep the ports or the store
 _SIZE: Final = re.compile(r"[1-9][0-9]*[kmgKMG]?")  # what both -Xmx and Neo4j's byte parser accept
 
 # What the official launcher passes (its neo4j.conf server.jvm.additional plus its own), minus
@@ -165,13 +170,31 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _store_unlocked(home: Path) -> bool:
+    """Whether no process holds the lock a running server takes on its store (Java's FileChannel.tryLock)."""
+    lock = home / "data" / "databases" / "store_lock"
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return True
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _wait_bolt(uri: str, user: str, password: str, deadline: float, alive: Callable[[], bool]) -> None:
     parts = urlsplit(uri)
     host, port = parts.hostname or "127.0.0.1", parts.port or 7687
     last = "the port never accepted a connection"
     while True:
         if not alive():
-            raise Neo4jLaunchError(f"the Neo4j process exited before bolt at {uri} answered")
+            raise Neo4jLaunchError(f"the Neo4j process {_EXITED} at {uri} answered")
         if _tcp_open(host, port):
             try:
                 with GraphDatabase.driver(uri, auth=(user, password), connection_timeout=5.0) as driver:
@@ -223,6 +246,7 @@ class LocalNeo4j:
         self.config = config
         self.home = config.home.absolute()
         self._pid_file = self.home / "run" / "neo4j.pid"
+        self._exit_file = self.home / "run" / "neo4j.exit"
 
     @property
     def uri(self) -> str:
@@ -279,33 +303,67 @@ class LocalNeo4j:
         if pid is not None:
             self._await_ready(pid, time.monotonic() + timeout, {})
             return self.status()
-        self._pid_file.unlink(missing_ok=True)
-        for port in (self.config.bolt_port, self.config.http_port):
-            if port is not None and not _port_free(port):
-                raise Neo4jLaunchError(
-                    f"port {port} on 127.0.0.1 is already in use by another process; "
-                    "stop that process or choose another port in LocalNeo4jConfig"
-                )
+        deadline = time.monotonic() + timeout
         cmd = [_java(), *launch_args(self.config, self.ensure_installed())]
         self._prepare_home()
         _ = self.password
+        failures: list[str] = []
+        for attempt in range(1, _LAUNCH_ATTEMPTS + 1):
+            self._await_free(min(deadline, time.monotonic() + _RELEASE_WAIT))
+            pid, offsets = self._launch(cmd)
+            try:
+                self._await_ready(pid, deadline, offsets)
+            except Neo4jLaunchError as exc:
+                self._terminate(pid, 10.0)
+                # A server that dies before bolt answers is most often one that met the store or a port still
+                # held by a predecessor winding down: once more, after waiting for them, then the causes.
+                failures.append(f"attempt {attempt}: {exc}")
+                if _EXITED not in str(exc) or attempt == _LAUNCH_ATTEMPTS:
+                    raise Neo4jLaunchError("\n".join(failures)) from exc
+            except BaseException:
+                self._terminate(pid, 10.0)
+                raise
+            else:
+                return self.status()
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _launch(self, cmd: list[str]) -> tuple[int, dict[Path, int]]:
+        self._pid_file.unlink(missing_ok=True)
+        self._exit_file.unlink(missing_ok=True)
         # Only what this launch writes belongs in an error message.
         offsets = {path: path.stat().st_size if path.exists() else 0 for path in _logs(self.home)}
         with _logs(self.home)[0].open("ab") as console:
             # The shell exits at once, so the server is nobody's child here: a Popen of it would warn when
             # collected while the server runs on. A session of its own keeps a Ctrl-C off the server.
             subprocess.run(
-                ["/bin/sh", "-c", _DETACH, "sh", str(self._pid_file), *cmd], cwd=self.home,
+                ["/bin/sh", "-c", _DETACH, "sh", str(self._pid_file), str(self._exit_file), *cmd], cwd=self.home,
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
                 check=True,
             )  # fmt: skip
-        pid = int(self._pid_file.read_text())
-        try:
-            self._await_ready(pid, time.monotonic() + timeout, offsets)
-        except BaseException:
-            self._terminate(pid, 10.0)
-            raise
-        return self.status()
+        # The waiting subshell writes the pid a moment after the shell above has returned.
+        give_up = time.monotonic() + 10.0
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                return int(self._pid_file.read_text()), offsets
+            if time.monotonic() >= give_up:
+                raise Neo4jLaunchError(f"the launcher wrote no pid to {self._pid_file} in 10 s")
+            time.sleep(0.01)
+
+    def _await_free(self, deadline: float) -> None:
+        """Wait until the ports and the store lock are free; raise when another process keeps a port."""
+        while True:
+            busy = [p for p in (self.config.bolt_port, self.config.http_port) if p is not None and not _port_free(p)]
+            if not busy and _store_unlocked(self.home):
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if busy:
+            raise Neo4jLaunchError(
+                f"port {busy[0]} on 127.0.0.1 is already in use by another process; "
+                "stop that process or choose another port in LocalNeo4jConfig"
+            )
+        # A store still locked goes on to the launch, whose error then says which process holds it.
 
     def stop(self, timeout: float = 60.0) -> None:
         """Shut the server down cleanly, killing it after timeout seconds; a no-op when it is not running."""
@@ -344,6 +402,7 @@ class LocalNeo4j:
     def _alive(self, pid: int) -> bool:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
         except FileNotFoundError:
             return False
         except OSError:  # no /proc (macOS): the pid file has to do
@@ -352,7 +411,16 @@ class LocalNeo4j:
             except OSError:
                 return False
             return True
-        # A recycled pid must not make an unrelated process pass for our server (a zombie's cmdline is empty).
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        state, threads, parent = (fields.get(k, "").strip() for k in ("State", "Threads", "PPid"))
+        if state.startswith("Z"):
+            # A main thread that has exited shows as a zombie while the server's other threads still hold its
+            # files (store lock, ports): only the last thread gone makes it dead.
+            return threads not in ("", "0", "1")
+        if not cmdline:
+            # Empty for a moment while the launcher's fork becomes java (execve), and for kernel threads.
+            return parent != "2" and pid != 2
+        # A recycled pid must not make an unrelated process pass for our server.
         return _MAIN_CLASS.encode() in cmdline and f"--home-dir={self.home}\0".encode() in cmdline
 
     def _kill(self, pid: int, sig: signal.Signals, timeout: float) -> bool:
@@ -367,7 +435,7 @@ class LocalNeo4j:
 
     def _await_ready(self, pid: int, deadline: float, offsets: dict[Path, int]) -> None:
         def alive() -> bool:
-            return self._alive(pid)
+            return self._alive(pid) and not self._exit_file.exists()
 
         try:
             try:
@@ -382,7 +450,24 @@ class LocalNeo4j:
                 for path in _logs(self.home)
                 if (text := _tail(path, offsets.get(path, 0)))
             )
-            raise Neo4jLaunchError(f"Neo4j in {self.home} did not become ready: {exc}\n{tails}") from exc
+            ended = self._how_it_ended()
+            raise Neo4jLaunchError(f"Neo4j in {self.home} did not become ready: {exc}{ended}\n{tails}") from exc
+
+    def _how_it_ended(self) -> str:
+        # The waiting subshell records the status a moment after the server is gone.
+        give_up = time.monotonic() + 2.0
+        while not self._exit_file.exists() and time.monotonic() < give_up and not self._alive_pid_file():
+            time.sleep(0.05)
+        try:
+            code = int(self._exit_file.read_text())
+        except (OSError, ValueError):
+            return ""
+        if code > 128 and code - 128 in signal.valid_signals():
+            return f" (killed by {signal.Signals(code - 128).name})"
+        return f" (exit status {code})"
+
+    def _alive_pid_file(self) -> bool:
+        return self._running_pid() is not None
 
     def _set_initial_password(self) -> None:
         try:
