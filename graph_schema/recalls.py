@@ -30,11 +30,13 @@ RECALL_FIELDS: Final = (
     " heldCount: COUNT { (r)-[:AFFECTS {held: true}]->() }}"
 )
 
-# A recall is shown to its coordinator's firm, to the agency, and to the owners of the lots it affects
-# (what each of them sees of its lots is decided lot by lot, by LOT_IN_DETAIL).
+# A recall is shown to its coordinator's firm, to the agency, and to the firms holding lots it affects: their
+# owners and the firms they were shipped to, the firms it tells (what each of them sees of its lots is decided
+# lot by lot, by LOT_IN_DETAIL).
 RECALL_SEEN_BY: Final = (
     "(r.coordinatorFirmId = $viewerFirm OR $overseer"
-    " OR EXISTS { MATCH (r)-[:AFFECTS]->(:Lot {ownerFirmId: $viewerFirm}) })"
+    " OR EXISTS { MATCH (r)-[:AFFECTS]->(:Lot {ownerFirmId: $viewerFirm}) }"
+    " OR EXISTS { MATCH (r)-[:AFFECTS]->(:Lot)<-[:CARRIES]-(:Shipment {toFirmId: $viewerFirm}) })"
 )
 
 # The lots reached from lot ``o``, itself at depth 0, each once at its shortest depth in transformations.
@@ -76,7 +78,7 @@ LIMIT 1
 DECLARE_RECALL: Final = (
     """
 CREATE (r:Recall {id: $id, coordinatorFirmId: $firmId, reason: $reason, recallClass: $recallClass,
-                  status: 'OPEN', declaredAt: $now, hold: $hold})
+                  status: 'OPEN', declaredAt: $now, hold: $hold, declaredNotice: 'PENDING'})
 WITH r
 UNWIND $lotIds AS lotId
 MATCH (o:Lot {id: lotId})
@@ -115,7 +117,8 @@ CLOSE_RECALL: Final = (
 MATCH (r:Recall {id: $id})
 WITH r, r.coordinatorFirmId = $firmId AS mine, r.status AS before
 SET r.status = CASE WHEN mine THEN 'CLOSED' ELSE r.status END,
-    r.closedAt = CASE WHEN mine AND before = 'OPEN' THEN $now ELSE r.closedAt END
+    r.closedAt = CASE WHEN mine AND before = 'OPEN' THEN $now ELSE r.closedAt END,
+    r.closedNotice = CASE WHEN mine AND before = 'OPEN' THEN 'PENDING' ELSE r.closedNotice END
 RETURN mine, before, """
     + RECALL_FIELDS
     + " AS recall"
@@ -199,3 +202,76 @@ async def get_recall(graph: Graph, viewer: Viewer, *, recall_id: str, overseer: 
     """A recall, if the viewer coordinates it, oversees the cluster, or owns a lot it affects."""
     rows = await graph.read(GET_RECALL, {"id": recall_id, "overseer": overseer, **viewer.params()})
     return rows[0]["recall"] if rows else None
+
+
+# --- telling the firms a recall reaches (graph_schema/notifications.py publishes, the hub delivers) -------------
+
+# The firms holding a lot the recall affects: its owner and every firm it was shipped to (access.held_by).
+RECALL_AUDIENCE: Final = """
+MATCH (r:Recall {id: $id})-[:AFFECTS]->(l:Lot)
+CALL (l) {
+  RETURN l.ownerFirmId AS firm
+  UNION
+  MATCH (l)<-[:CARRIES]-(sh:Shipment)
+  RETURN sh.toFirmId AS firm
+}
+RETURN collect(DISTINCT firm) AS firms
+"""
+
+# What one receiving firm is told: the recall, and the affected lots it holds (owns, or was shipped) in full.
+RECALL_NOTICE: Final = (
+    """
+MATCH (r:Recall {id: $id})
+CALL (r) {
+  MATCH (r)-[a:AFFECTS]->(l:Lot {ownerFirmId: $firm})
+  RETURN l, a
+  UNION
+  MATCH (r)-[a:AFFECTS]->(l:Lot)<-[:CARRIES]-(:Shipment {toFirmId: $firm})
+  RETURN l, a
+}
+WITH r, l, a
+ORDER BY a.held DESC, a.depth, l.id
+WITH r, collect(l {.id, .lotNumber, .productGtin, .ownerFirmId, .siteGln, .quantity, .uom, .status,
+                   producedAt: toString(l.producedAt), direction: a.direction, depth: a.depth,
+                   held: coalesce(a.held, false), recalled: EXISTS { (r)-[:RECALLS]->(l) }})[0..$maxLots] AS lots,
+     count(l) AS held
+RETURN """
+    + RECALL_FIELDS
+    + """ AS recall, lots, held AS heldByFirm
+"""
+)
+
+UNNOTIFIED_RECALLS: Final = """
+MATCH (r:Recall)
+WHERE (r.declaredNotice = 'PENDING' AND r.declaredAt < $before) OR (r.closedNotice = 'PENDING' AND r.closedAt < $before)
+RETURN r.id AS id, r.declaredNotice = 'PENDING' AS declared, r.closedNotice = 'PENDING' AS closed
+LIMIT 100
+"""
+
+MARK_RECALL_NOTIFIED: Final = """
+MATCH (r:Recall {id: $id})
+SET r.declaredNotice = CASE WHEN $kind = 'RECALL_DECLARED' THEN 'PUBLISHED' ELSE r.declaredNotice END,
+    r.closedNotice = CASE WHEN $kind = 'RECALL_CLOSED' THEN 'PUBLISHED' ELSE r.closedNotice END
+"""
+
+
+async def recall_audience(graph: Graph, *, recall_id: str) -> frozenset[str]:
+    """The firms holding a lot the recall affects: the owners and the firms each lot was shipped to."""
+    rows = await graph.read(RECALL_AUDIENCE, {"id": recall_id})
+    return frozenset(f for f in rows[0]["firms"] if f) if rows else frozenset()
+
+
+async def recall_notice(graph: Graph, *, recall_id: str, firm_id: str, max_lots: int) -> Row | None:
+    """The recall and the affected lots ``firm_id`` holds (at most ``max_lots``, and how many in all)."""
+    rows = await graph.read(RECALL_NOTICE, {"id": recall_id, "firm": firm_id, "maxLots": max_lots})
+    return rows[0] if rows else None
+
+
+async def unnotified_recalls(graph: Graph, *, before: datetime) -> list[Row]:
+    """Recalls declared or closed before ``before`` whose event was never published (the process died between)."""
+    return await graph.read(UNNOTIFIED_RECALLS, {"before": before})
+
+
+async def mark_recall_notified(graph: Graph, *, recall_id: str, kind: str) -> None:
+    """Record that the recall's RECALL_DECLARED or RECALL_CLOSED event is in the outbox."""
+    await graph.write(MARK_RECALL_NOTIFIED, {"id": recall_id, "kind": kind})

@@ -36,6 +36,7 @@ from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
+from hub.notifications import Dispatcher  # imports graph_schema.notifications: its tables are created with the rest
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.settings import Settings
 from hub.sql_store import create_sql_engine
@@ -89,10 +90,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.exception("could not create the SQL tables at start-up")
         jobs = asyncio.create_task(epcis.watch_jobs())  # capture jobs of processes that died are declared so
         tune_garbage_collector()  # what start-up built stays out of every later collection (hub/memory.py)
+        # webhook deliveries have a client of their own: no redirects followed, their own timeout per attempt
+        webhook_http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        dispatcher = Dispatcher(
+            settings=settings,
+            graph=Graph(driver, database=settings.neo4j_database),
+            engine=engine,
+            broadcast=state.notifier.broadcast,
+            http=webhook_http,
+        )
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                background.start_soon(dispatcher.run)
+                try:
+                    yield
+                finally:
+                    background.cancel_scope.cancel()
         finally:
             jobs.cancel()
+            await webhook_http.aclose()
             await http.aclose()
             await driver.close()
             engine.dispose()

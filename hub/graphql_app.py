@@ -81,6 +81,7 @@ class HubGraphQL(GraphQL[Context, None]):
             decisions=self.state.decisions,
             profiles=self.state.profiles,
             changes=self.state.changes,
+            notifier=self.state.notifier,
         )
         if not context.websocket:  # a websocket decides per operation (resolvers.schema.DecidePerOperation)
             await context.decide()

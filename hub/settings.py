@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     epcis_transaction_events: int = Field(default=20_000, ge=1, le=1_000_000)
     epcis_register_unknown: bool = False
 
+    # events people are told about (hub/notifications.py): how often each process polls the outbox for events
+    # other processes published (its own wake it at once), and how webhook deliveries are attempted: each
+    # attempt times out after webhook_timeout_seconds; a failed one is retried after webhook_retry_base_seconds,
+    # doubling up to webhook_retry_max_seconds, until webhook_max_attempts attempts have failed
+    notifications_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    notifications_sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 from auth.changes import SharedChanges
 from auth.decisions import DecisionCache
 from auth.issuer import BuiltinIssuer
-from hub.settings import Settings
+from hub.settings import Environment, Settings
+from resolvers.broadcast import Notifier
 from resolvers.loaders import ProfileCache
 
 
@@ -26,8 +27,10 @@ class HubState:
     decisions: DecisionCache = field(init=False)  # per firm, reused for a few seconds (see the settings)
     profiles: ProfileCache = field(init=False)  # firm, site and product profiles, likewise
     changes: SharedChanges = field(init=False)  # the counter that tells this process of other processes' writes
+    notifier: Notifier = field(init=False)  # this process's subscribers; fed by hub.notifications.Dispatcher
 
     def __post_init__(self) -> None:
         self.decisions = DecisionCache(ttl_seconds=self.settings.decision_cache_seconds)
         self.profiles = ProfileCache(ttl_seconds=self.settings.profile_cache_seconds)
         self.changes = SharedChanges(self.sql_engine, check_seconds=self.settings.shared_change_check_seconds)
+        self.notifier = Notifier(allow_private_webhook_urls=self.settings.env is not Environment.PRODUCTION)

@@ -17,6 +17,7 @@ from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
 from graph_schema.errors import HubError
+from resolvers.broadcast import Notifier
 from resolvers.loaders import Loaders, ProfileCache
 from resolvers.redaction import Redactor
 
@@ -52,6 +53,7 @@ class Context:
     profiles: ProfileCache | None = None  # the process's kept firm, site and product profiles (HubState)
     # the counter every hub process moves after a write: kept decisions and profiles are dropped when it moved
     changes: SharedChanges | None = None
+    notifier: Notifier | None = None  # subscriptions' events and webhook rules (hub.state.HubState)
     redactor: Redactor = field(init=False)
     loaders: Loaders = field(init=False)
     # owner firm -> records of that firm this request returned to the caller (for the access log)

@@ -21,6 +21,7 @@ from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.mock_recall import MockRecallMutation
 from resolvers.mutation import Mutation
+from resolvers.notifications import RecallSubscription, WebhookMutation, WebhookQuery
 from resolvers.orders import OrderMutation, OrderQuery
 from resolvers.query import Query
 from resolvers.sales import SalesMutation, SalesQuery
@@ -70,7 +71,8 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
     validation_results = ValidationResults()
     return HubSchema(
         query=merge_types(
-            "Query", (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery, OrderQuery, ExportQuery)
+            "Query",
+            (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery, OrderQuery, ExportQuery, WebhookQuery),
         ),
         mutation=merge_types(
             "Mutation",
@@ -82,8 +84,10 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
                 SalesMutation,
                 OrderMutation,
                 ImportMutation,
+                WebhookMutation,
             ),
         ),
+        subscription=merge_types("Subscription", (RecallSubscription,)),
         extensions=[
             DecidePerOperation,
             ForgetKeptAfterWrites,

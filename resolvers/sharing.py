@@ -11,8 +11,10 @@ from auth.decisions import require_admin, require_recall_coordinator
 from graph_schema import grants, recalls
 from graph_schema.errors import HubError, NotFound
 from graph_schema.identifiers import parse_lgtin
+from graph_schema.notifications import EventKind
 from resolvers.context import Info
 from resolvers.inputs import RecallInput, SharingGrantInput
+from resolvers.notifications import publish_recall_event_or_leave_it
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.recall import Recall
 from resolvers.types.sharing import SharingGrant
@@ -117,6 +119,9 @@ class SharingMutation:
             now=datetime.now(UTC),
             hold=input.hold,
         )
+        await publish_recall_event_or_leave_it(
+            info.context.graph, info.context.sql_engine, recall_id=row["id"], kind=EventKind.RECALL_DECLARED
+        )
         return Recall.from_record(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Close a recall your firm declared")
@@ -125,5 +130,8 @@ class SharingMutation:
         require_recall_coordinator(principal, what="close a recall")
         row = await recalls.close_recall(
             info.context.graph, recall_id=str(id), firm_id=principal.firm_id, now=datetime.now(UTC)
+        )
+        await publish_recall_event_or_leave_it(
+            info.context.graph, info.context.sql_engine, recall_id=row["id"], kind=EventKind.RECALL_CLOSED
         )
         return Recall.from_record(row)

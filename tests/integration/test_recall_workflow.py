@@ -467,10 +467,13 @@ async def test_an_owner_of_one_affected_lot_sees_only_what_it_may_see(graph: Gra
     assert not set(hidden) & set(recipe.lot.values())
     assert [n["lot"] for n in nodes if n["lot"]] == [{"id": recipe.lot["S1"], "status": "ACTIVE"}]
 
-    # firms with no affected lot of their own cannot read the recall at all, nor its impact
-    for outsider in ("rival", "retail", "dist"):
-        for query in (IMPACT, AFFECTED):
-            assert data(await execute(graph, query, principal(outsider), {"id": recall_id})) == {"recall": None}
+    # the firms T1 and T2 were shipped to hold affected lots: they are told, and read the recall with those two
+    # lots in full and the rest hidden; a firm holding no affected lot cannot read the recall at all
+    for receiver in ("dist", "retail"):
+        impact = data(await execute(graph, IMPACT, principal(receiver), {"id": recall_id}))["recall"]["impact"]
+        assert (impact["lotCount"], impact["hiddenLotCount"]) == (2, 2), receiver
+    for query in (IMPACT, AFFECTED):
+        assert data(await execute(graph, query, principal("rival"), {"id": recall_id})) == {"recall": None}
 
 
 async def test_affected_lots_come_in_pages(graph: Graph, recipe: Recipe) -> None:
