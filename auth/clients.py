@@ -158,6 +158,25 @@ async def authenticate_client(engine: Engine, client_id: str, secret: str) -> Ap
     return await anyio.to_thread.run_sync(_authenticate, engine, client_id, secret)
 
 
+CLIENT_SUBJECT_PREFIX = "client:"  # the built-in issuer's tokens for an API client: sub is client:<client id>
+
+
+def client_of(subject: str) -> str | None:
+    """The API client id a built-in issuer's token subject names (None: not a client's token)."""
+    return subject.removeprefix(CLIENT_SUBJECT_PREFIX) if subject.startswith(CLIENT_SUBJECT_PREFIX) else None
+
+
+def _is_active(engine: Engine, client_id: str) -> bool:
+    with Session(engine) as session:
+        client = session.get(ApiClient, client_id)
+    return client is not None and client.revoked_at is None
+
+
+async def client_is_active(engine: Engine, client_id: str) -> bool:
+    """Whether the client exists and is not revoked (a connection its token opened may stay open)."""
+    return await anyio.to_thread.run_sync(_is_active, engine, client_id)
+
+
 def _revoke(engine: Engine, client_id: str) -> bool:
     with Session(engine) as session:
         client = session.get(ApiClient, client_id)

@@ -328,6 +328,7 @@ class FederatedIssuer:
             roles=self._roles_of(claims),
             scopes=frozenset(_strings(claims.get(self.config.scope_claim))),
             issuer=self.config.issuer,
+            expires_at=float(claims["exp"]),
         )
 
     def _firm_of(self, claims: Mapping[str, Any]) -> str:

@@ -294,6 +294,7 @@ class BuiltinIssuer:
             roles=roles,
             scopes=frozenset(str(scope).split()) if scope else frozenset(),
             issuer=self.issuer,
+            expires_at=float(claims["exp"]),
         )
 
     def _current_keys(self, *, force: bool = False) -> KeySet:

@@ -26,6 +26,7 @@ class Principal:
     roles: frozenset[Role]
     scopes: frozenset[str] = field(default_factory=frozenset)
     issuer: str = ""
+    expires_at: float | None = None  # the token's exp (seconds since the epoch): a websocket is closed then
 
     @property
     def can_edit(self) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from typing import Any
 
+import anyio
 import orjson
 from starlette.authentication import AuthenticationError
 from starlette.requests import Request
@@ -16,11 +20,15 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.backend import BearerTokenBackend, PrincipalUser
+from auth.clients import client_is_active, client_of
+from auth.principal import Principal
 from graph_schema.db import Graph
 from hub.settings import Settings
 from hub.state import HubState
 from resolvers.context import Context
 from resolvers.schema import build_schema
+
+log = logging.getLogger(__name__)
 
 
 def unauthenticated_response() -> Response:
@@ -39,6 +47,53 @@ def unauthenticated_response() -> Response:
     )
 
 
+# graphql-transport-ws close codes: sign in again (the token expired), or no longer allowed (client revoked)
+CLOSE_TOKEN_EXPIRED = 4401
+CLOSE_CLIENT_REVOKED = 4403
+
+
+class _Watch:
+    """Closes one websocket when its token expires or its API client is revoked."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.principal: Principal | None = None
+        self.known = anyio.Event()
+        self.context_key: int | None = None  # the connection's context, until its connection_init signs it in
+
+    def signed_in(self, principal: Principal) -> None:
+        self.principal = principal
+        self.known.set()
+
+    async def run(self, state: HubState) -> None:
+        await self.known.wait()
+        principal = self.principal
+        assert principal is not None
+        client_id = client_of(principal.subject) if principal.issuer == state.issuer.issuer else None
+        recheck = state.settings.websocket_recheck_seconds
+        while True:
+            left = principal.expires_at - time.time() if principal.expires_at is not None else math.inf
+            if left <= 0:
+                await self._close(CLOSE_TOKEN_EXPIRED, "the token expired: connect again with a new one")
+                return
+            await anyio.sleep(min(left, recheck) if client_id is not None else left)
+            if client_id is not None and time.time() < (principal.expires_at or math.inf):
+                try:
+                    active = await client_is_active(state.sql_engine, client_id)
+                except Exception:  # the SQL store is down: the token still proves who it is until it expires
+                    log.warning("could not check API client %s of an open websocket", client_id, exc_info=True)
+                    continue
+                if not active:
+                    await self._close(CLOSE_CLIENT_REVOKED, "the API client was revoked")
+                    return
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception:  # already closed by the client or the server
+            log.debug("websocket already closed", exc_info=True)
+
+
 class HubGraphQL(GraphQL[Context, None]):
     """GraphQL over HTTP and websockets; every request's context carries its principal and visibility."""
 
@@ -54,6 +109,7 @@ class HubGraphQL(GraphQL[Context, None]):
             # carry the bearer header every request here needs
             multipart_uploads_enabled=True,
         )
+        self._watches: dict[int, _Watch] = {}  # websocket contexts (by id) waiting for their connection_init
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
@@ -61,7 +117,23 @@ class HubGraphQL(GraphQL[Context, None]):
         if scope["type"] == "http" and not authenticated and not self._is_ide_page(scope):
             await unauthenticated_response()(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        # a websocket lives longer than its token may: a watch closes it at the token's expiry or when its API
+        # client is revoked, and ends with the connection
+        watch = _Watch(send)
+        scope["hub.watch"] = watch
+        if isinstance(user, PrincipalUser):
+            watch.signed_in(user.principal)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch.run, self.state)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                tasks.cancel_scope.cancel()
+                if watch.context_key is not None:  # a connection that never signed in
+                    self._watches.pop(watch.context_key, None)
 
     def _is_ide_page(self, scope: Scope) -> bool:
         if self.graphql_ide is None or scope.get("method") != "GET":
@@ -85,6 +157,10 @@ class HubGraphQL(GraphQL[Context, None]):
         )
         if not context.websocket:  # a websocket decides per operation (resolvers.schema.DecidePerOperation)
             await context.decide()
+        else:
+            watch: _Watch = request.scope["hub.watch"]
+            watch.context_key = id(context)
+            self._watches[id(context)] = watch
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -107,6 +183,9 @@ class HubGraphQL(GraphQL[Context, None]):
         if context.principal.is_device:
             context.principal = None
             raise ConnectionRejectionError({"code": "FORBIDDEN", "message": "the device role may only post readings"})
+        watch = self._watches.pop(id(context), None)
+        if watch is not None:
+            watch.signed_in(context.principal)
         return acknowledged
 
     def encode_json(self, data: Any) -> bytes:

@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from auth.clients import authenticate_client, is_scope_token
+from auth.clients import CLIENT_SUBJECT_PREFIX, authenticate_client, is_scope_token
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,10 @@ def oauth_routes(state: Callable[[], HubState], *, failed_attempts: FailedAttemp
             raise OAuthError("unsupported_grant_type", f"only {GRANT_TYPE} is supported, not {grant_type!r}")
         scopes = _granted_scopes(form.get("scope"), client.scope_set)
         access_token = hub.issuer.mint(
-            subject=f"client:{client.client_id}", firm_id=client.firm_id, roles=client.role_set, scopes=scopes
+            subject=f"{CLIENT_SUBJECT_PREFIX}{client.client_id}",
+            firm_id=client.firm_id,
+            roles=client.role_set,
+            scopes=scopes,
         )
         log.info("issued a token to client %s of firm %s", client.client_id, client.firm_id)
         return JSONResponse(
