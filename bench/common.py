@@ -28,6 +28,11 @@ from hub.neo4j_connection import open_driver
 from hub.server import free_port, serve_in_thread
 from hub.settings import Settings
 
+# the benchmarks measure how many requests the hub answers, not its per-client rate limits (hub/rate_limits.py):
+# every hub they start, in this process or another, takes its settings from this environment
+os.environ.setdefault("HUB_RATE_LIMIT_CLIENT_PER_SECOND", "0")
+os.environ.setdefault("HUB_RATE_LIMIT_FIRM_PER_SECOND", "0")
+
 __all__ = [
     "free_port",
     "median_ms",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -13,11 +13,13 @@ import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Scope
 
 from auth import changes as _changes  # noqa: F401 (its table is created with the rest)
 from auth.audit import create_tables
@@ -29,6 +31,7 @@ from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
 from graph_schema.haccp import readings as _readings  # noqa: F401 (its table is created with the rest)
 from hub import capture_jobs  # noqa: F401 (its table is created with the rest)
+from hub.body_limit import BodyLimit, BodySizeLimit
 from hub.confinement import DeviceConfinement
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
@@ -38,6 +41,7 @@ from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
 from hub.notifications import Dispatcher  # imports graph_schema.notifications: its tables are created with the rest
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
+from hub.rate_limits import Rate, RateLimits
 from hub.settings import Settings
 from hub.sql_store import create_sql_engine
 from hub.state import HubState
@@ -53,6 +57,24 @@ def open_issuer(settings: Settings) -> BuiltinIssuer:
         audience=settings.token_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
+
+
+def body_limits(settings: Settings) -> Callable[[Scope], BodyLimit]:
+    """The largest body each route takes: HUB_MAX_BODY_KB unless the route needs more."""
+    default = BodyLimit(settings.max_body_kb * 1024, "HUB_MAX_BODY_KB")
+    by_path = {
+        "/epcis/capture": BodyLimit(settings.epcis_max_document_mb * 1_048_576, "HUB_EPCIS_MAX_DOCUMENT_MB"),
+        "/haccp/readings": BodyLimit(settings.max_readings_body_mb * 1_048_576, "HUB_MAX_READINGS_BODY_MB"),
+    }
+    upload = BodyLimit(settings.max_upload_mb * 1_048_576, "HUB_MAX_UPLOAD_MB")
+
+    def limit_for(scope: Scope) -> BodyLimit:
+        path = scope["path"]
+        if path == "/graphql" and Headers(scope=scope).get("content-type", "").startswith("multipart/"):
+            return upload
+        return by_path.get(path, default)
+
+    return limit_for
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -160,10 +182,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(metrics.middleware),
+            Middleware(BodySizeLimit, limit_for=body_limits(settings)),
             Middleware(
                 AuthenticationMiddleware, backend=OpenRoutesBackend(backend, issuer_routes), on_error=on_auth_error
             ),
             Middleware(DeviceConfinement),
+            Middleware(
+                RateLimits,
+                client=Rate(settings.rate_limit_client_per_second, settings.rate_limit_client_burst),
+                firm=Rate(settings.rate_limit_firm_per_second, settings.rate_limit_firm_burst),
+            ),
         ],
         lifespan=lifespan,
     )

@@ -26,9 +26,23 @@ from graph_schema.db import Graph
 from hub.settings import Settings
 from hub.state import HubState
 from resolvers.context import Context
+from resolvers.limits import DocumentLimits
 from resolvers.schema import build_schema
 
 log = logging.getLogger(__name__)
+
+
+def document_limits(settings: Settings) -> DocumentLimits:
+    """What one GraphQL document may ask for, from the settings."""
+    return DocumentLimits(
+        tokens=settings.max_tokens,
+        aliases=settings.max_aliases,
+        field_duplicates=settings.max_field_duplicates,
+        directives=settings.max_directives,
+        depth=settings.max_query_depth,
+        cost=settings.max_query_cost,
+        default_list_size=settings.query_cost_list_size,
+    )
 
 
 def unauthenticated_response() -> Response:
@@ -102,7 +116,7 @@ class HubGraphQL(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(max_query_depth=settings.max_query_depth),
+            build_schema(limits=document_limits(settings), cache_size=settings.graphql_cache_size),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             # importSpreadsheet's file; multipart is off by default against cross-site forms, which cannot

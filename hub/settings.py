@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # default: on in development
     max_page_size: int = Field(default=100, ge=1, le=10_000)
     max_query_depth: int = Field(default=12, ge=2, le=50)
+    # what one GraphQL document may ask for, checked before it runs (resolvers/limits.py): QUERY_TOO_COMPLEX
+    max_tokens: int = Field(default=4_000, ge=100, le=1_000_000)
+    max_aliases: int = Field(default=50, ge=0, le=10_000)
+    max_field_duplicates: int = Field(default=10, ge=1, le=10_000)
+    max_directives: int = Field(default=50, ge=0, le=10_000)
+    max_query_cost: int = Field(default=25_000, ge=1, le=100_000_000)
+    query_cost_list_size: int = Field(default=10, ge=1, le=10_000)  # a list's size in the cost when not given
+    graphql_cache_size: int = Field(default=256, ge=0, le=100_000)  # parsed and validated query texts kept
+    # requests per second (and burst) for each API client (issuer + subject) and each member firm; 0: off.
+    # Kept per process: with several hub processes each allows this many
+    rate_limit_client_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_client_burst: int = Field(default=200, ge=1)
+    rate_limit_firm_per_second: float = Field(default=200.0, ge=0)
+    rate_limit_firm_burst: int = Field(default=800, ge=1)
+    # request bodies, refused with 413 while they are read; EPCIS capture has HUB_EPCIS_MAX_DOCUMENT_MB
+    max_body_kb: int = Field(default=1024, ge=1, le=1_048_576)
+    max_upload_mb: int = Field(default=21, ge=1, le=10_240)  # GraphQL multipart (importSpreadsheet's file)
+    max_readings_body_mb: int = Field(default=8, ge=1, le=1024)  # POST /haccp/readings (5,000 readings)
     # how long a firm's permission decision is reused (auth.decisions.DecisionCache): a change made through this
     # process counts from the next request, one made through another process within this many seconds; 0: off
     decision_cache_seconds: float = Field(default=5.0, ge=0, le=60)

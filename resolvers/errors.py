@@ -1,8 +1,8 @@
 """Errors as clients see them: a message a person can act on and a stable ``extensions.code``.
 
 Known errors (HubError) keep their message and code; GraphQL syntax and validation errors become
-BAD_USER_INPUT (or QUERY_TOO_COMPLEX past the depth limit); anything else is logged and masked, so no stack
-trace or internal name reaches a client.
+BAD_USER_INPUT (or QUERY_TOO_COMPLEX past a limit of resolvers/limits.py); anything else is logged and
+masked, so no stack trace or internal name reaches a client.
 """
 
 from __future__ import annotations
@@ -32,10 +32,14 @@ def _convert(error: GraphQLError) -> GraphQLError:
     if "code" in extensions:
         return error
     if original is None:
-        code = QUERY_TOO_COMPLEX if "exceeds maximum operation depth" in error.message else "BAD_USER_INPUT"
-        extensions["code"] = code
+        message = error.message
+        if "tokens. Parsing aborted" in message:  # graphql-core's max_tokens (resolvers/caching.py)
+            extensions.update(code=QUERY_TOO_COMPLEX, setting="HUB_MAX_TOKENS")
+            message += " (HUB_MAX_TOKENS): send a shorter document, with values as variables"
+        else:
+            extensions["code"] = "BAD_USER_INPUT"
         return GraphQLError(
-            error.message,
+            message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,

@@ -6,19 +6,20 @@ from collections.abc import AsyncIterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from resolvers.access_log import AccessLog, AccessLogQuery
-from resolvers.caching import CachedParsing, CachedValidation, ValidationResults
+from resolvers.caching import CachedParsing, CachedValidation, ParsedDocuments, ValidationResults
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
 from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
+from resolvers.limits import DocumentChecks, DocumentLimits
 from resolvers.mock_recall import MockRecallMutation
 from resolvers.mutation import Mutation
 from resolvers.notifications import RecallSubscription, WebhookMutation, WebhookQuery
@@ -66,9 +67,14 @@ class HubSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
-    """The hub's schema; the depth limit keeps one request from walking the whole graph field by field."""
-    validation_results = ValidationResults()
+def build_schema(
+    *, max_query_depth: int = 12, limits: DocumentLimits | None = None, cache_size: int = 256
+) -> strawberry.Schema:
+    """The hub's schema; its limits (resolvers/limits.py) keep one request from holding Neo4j for seconds."""
+    limits = limits or DocumentLimits(depth=max_query_depth)
+    checks = DocumentChecks(limits)
+    documents = ParsedDocuments(cache_size)
+    validation_results = ValidationResults(cache_size)
     return HubSchema(
         query=merge_types(
             "Query",
@@ -93,10 +99,9 @@ def build_schema(*, max_query_depth: int = 12) -> strawberry.Schema:
             ForgetKeptAfterWrites,
             ErrorCodes,
             AccessLog,
-            lambda: QueryDepthLimiter(max_depth=max_query_depth),
-            # parsing and validation once per query text (resolvers/caching.py)
-            CachedParsing,
-            lambda: CachedValidation(validation_results),
+            # parsing and validation once per query text, within the limits (resolvers/caching.py)
+            lambda: CachedParsing(documents, max_tokens=limits.tokens),
+            lambda: CachedValidation(validation_results, checks=checks),
         ],
         execution_context_class=PlainFieldsExecutionContext,
     )
