@@ -147,11 +147,58 @@ class DocumentChecks:
 
     def check(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         """The first limit the document passes, as errors (none when it keeps within every one)."""
+        # first, in time linear in the text: fragments spread into each other can make a short document expand
+        # into billions of fields, which every rule below (and graphql-core's) would walk one by one
+        expanded = expanded_fields(document)
+        if expanded > self.limits.cost:
+            return [
+                too_complex(
+                    f"the query expands to {expanded} fields through its fragments, above the limit of"
+                    f" {self.limits.cost} (HUB_MAX_QUERY_COST): spread fewer fragments into each other",
+                    setting="HUB_MAX_QUERY_COST",
+                    cost=expanded,
+                    limit=self.limits.cost,
+                )
+            ]
         for rule, _setting, convert in self._rules:
             errors = validate(schema, document, [rule], max_errors=1)
             if errors:
                 return [convert(error) for error in errors[:1]]
         return []
+
+
+def expanded_fields(document: DocumentNode) -> int:
+    """The number of fields once every fragment is spread in place, counted with each fragment's size once."""
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+
+    def size(selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in sizes:
+                    sizes[name] = 0  # a cycle (refused by validation) counts nothing here
+                    definition = fragments.get(name)
+                    sizes[name] = size(definition.selection_set) if definition else 0
+                total += sizes[name]
+        return total
+
+    return sum(
+        size(definition.selection_set)
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    )
 
 
 def _size(node: FieldNode, arguments: Mapping[str, Any], name: str, variables: Mapping[str, Any], fallback: int) -> int:

@@ -3,10 +3,11 @@ setting; an honest document of the same shape is still taken (refused later only
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import pytest
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, GraphQLSchema, parse
 
 from resolvers import caching
 from resolvers.limits import DocumentLimits, query_cost
@@ -78,10 +79,13 @@ async def test_depth_past_the_limit_is_refused() -> None:
     assert "exceeds maximum operation depth of 5" in refused["message"]
 
 
+@cache
+def graphql_schema() -> GraphQLSchema:
+    return build_schema()._schema
+
+
 def cost(text: str, variables: dict[str, Any] | None = None) -> int:
-    return query_cost(
-        build_schema()._schema, parse(text), operation_name=None, variables=variables, default_list_size=10
-    )
+    return query_cost(graphql_schema(), parse(text), operation_name=None, variables=variables, default_list_size=10)
 
 
 def test_the_cost_counts_pages_depths_and_nesting() -> None:
@@ -143,3 +147,18 @@ def test_caches_keep_the_most_recently_used_texts() -> None:
     huge = "{ __typename }" + " " * caching.MAX_CACHED_QUERY_CHARS
     parsed.put(huge, parse("{ __typename }"))
     assert parsed.get(huge) is None  # never kept: the cache's memory stays bounded
+
+
+async def test_fragments_spread_into_each_other_are_refused_before_they_expand() -> None:
+    """20 fragments, each spreading the next into 4 fields: 4^20 fields once expanded, from 1,000 characters."""
+    fragments = " ".join(
+        f"fragment F{level} on Firm {{ "
+        + " ".join(f"{alias}: sites {{ firm {{ ...F{level + 1} }} }}" for alias in "abcd")
+        + " }"
+        for level in range(20)
+    )
+    text = '{ firm(id: "f") { ...F0 } } ' + fragments + " fragment F20 on Firm { id }"
+    refused = refusal(await build_schema(limits=DocumentLimits(tokens=100_000, aliases=1_000)).execute(text))
+    assert refused["setting"] == "HUB_MAX_QUERY_COST"
+    assert refused["cost"] > 4**20
+    assert "expands to" in refused["message"]
