@@ -52,6 +52,7 @@ def decide(
     (aggregates only); an open recall opens its trace to its coordinator's firm and to the agency. INVENTORY,
     SALES, ORDERS and CCP grants are kept per scope the same way, from the same grants (no further read).
     """
+    roles = frozenset(firm_roles)
     detail = {principal.firm_id}
     summary: set[str] = set()
     shared: dict[str, tuple[set[str], set[str]]] = {scope: (set(), set()) for scope in SHARED_SCOPES}
@@ -71,8 +72,9 @@ def decide(
         sales=_shares(shared[SharingScope.SALES]),
         orders=_shares(shared[SharingScope.ORDERS]),
         ccp=_shares(shared[SharingScope.CCP]),
+        overseer=FirmRole.AGENCY in roles,
     )
-    return Decision(viewer=viewer, firm_roles=frozenset(firm_roles), member=member)
+    return Decision(viewer=viewer, firm_roles=roles, member=member)
 
 
 def _shares(levels: tuple[set[str], set[str]]) -> ScopeShares:

@@ -24,6 +24,12 @@ SHIPMENT_IN_DETAIL: Final = (
 )
 # Owners sharing TRACE at SUMMARY level: their lots stay redacted but count in a trace's totals.
 LOT_IN_SUMMARY: Final = "(l.ownerFirmId IN $summaryFirms)"
+# A CCP ``c`` and its records (readings, deviations) belong to its site's firm: shown in detail to that firm and
+# to the firms it shares CCP at DETAIL with (``$ccpDetail`` holds the viewer's own firm, see shared_params).
+CCP_IN_DETAIL: Final = "(c.firmId IN $ccpDetail)"
+# A CCP's definition with counts and compliance figures, never its readings: also to firms sharing CCP at
+# SUMMARY, and to the agency, which oversees the whole cluster's compliance.
+CCP_IN_SUMMARY: Final = "(c.firmId IN $ccpDetail OR c.firmId IN $ccpSummary OR $ccpOverseer)"
 
 
 def held_by(firm: LiteralString) -> LiteralString:
@@ -54,6 +60,7 @@ class Viewer:
     sales: ScopeShares = field(default_factory=ScopeShares)
     orders: ScopeShares = field(default_factory=ScopeShares)
     ccp: ScopeShares = field(default_factory=ScopeShares)  # Smart HACCP records: CCP readings and deviations
+    overseer: bool = False  # the agency: every CCP definition and the cluster-wide summaries
 
     def params(self) -> dict[str, Any]:
         """Parameters for the visibility predicates above."""
@@ -68,7 +75,7 @@ class Viewer:
         """Parameters for the INVENTORY, SALES, ORDERS and CCP reads: ``$<scope>Detail`` holds the viewer's own firm
         (always seen in detail) and the owners sharing that scope at DETAIL; ``$<scope>Summary`` the owners
         sharing it at SUMMARY only (their figures count in totals, their records never leave the query)."""
-        params: dict[str, Any] = {"viewerFirm": self.firm_id}
+        params: dict[str, Any] = {"viewerFirm": self.firm_id, "ccpOverseer": self.overseer}
         for name, shares in (
             ("inventory", self.inventory),
             ("sales", self.sales),

@@ -17,7 +17,8 @@ Nodes
   (:SalesChannel {id, operatorFirmId, name, kind})          (:Firm)-[:RUNS]->(:SalesChannel),
                                                             (:Product)-[:LISTED_ON {firmId}]->(:SalesChannel),
                                                             (:Site)-[:SELLS_THROUGH]->(:SalesChannel)
-  (:CCP {id, siteGln, code, name, hazard, limitLow, limitHigh, unit})  (:Site)-[:HAS_CCP]->(:CCP)
+  (:CCP {id, siteGln, firmId, code, name, hazard, limitLow, limitHigh, unit, monitoringIntervalSeconds, devices,
+         productGtins})                                      (:Site)-[:HAS_CCP]->(:CCP)
   (:Recall {id, coordinatorFirmId, reason, recallClass, status, declaredAt, closedAt, hold})
                                                             (:Recall)-[:RECALLS]->(:Lot),
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
@@ -196,6 +197,8 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.BULK_ORDER, "buyerFirmId"),
     (Label.ALLOCATION, "firmId"),
     (Label.ALLOCATION, "capacityId"),
+    (Label.CCP, "siteGln"),
+    (Label.CCP, "firmId"),
 )
 
 

@@ -104,8 +104,10 @@ WRITE_CCPS: Final = """
 UNWIND $rows AS row
 MATCH (s:Site {gln: row.siteGln})
 MERGE (c:CCP {id: row.id})
-SET c.siteGln = row.siteGln, c.code = row.code, c.name = row.name, c.hazard = row.hazard,
-    c.limitLow = row.limitLow, c.limitHigh = row.limitHigh, c.unit = row.unit
+SET c.siteGln = row.siteGln, c.firmId = s.firmId, c.code = row.code, c.name = row.name, c.hazard = row.hazard,
+    c.limitLow = row.limitLow, c.limitHigh = row.limitHigh, c.unit = row.unit,
+    c.monitoringIntervalSeconds = row.monitoringIntervalSeconds, c.devices = row.devices,
+    c.productGtins = row.productGtins
 MERGE (s)-[:HAS_CCP]->(c)
 RETURN row.id AS id
 """

@@ -58,6 +58,11 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 Quantity = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Uom = Annotated[str, Field(min_length=1, max_length=10)]
+Limit = Annotated[float, Field(allow_inf_nan=False)]
+# a device (sensor or gateway channel) id as its gateway names it; the readings table keys on it
+DeviceId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")]
+MonitoringInterval = Annotated[int, Field(ge=1, le=7 * 24 * 3600)]
+MAX_CCP_DEVICES = 100
 
 
 class Record(BaseModel):
@@ -206,16 +211,35 @@ class SalesChannelRecord(Record):
 
 
 class CcpRecord(Record):
-    """A HACCP critical control point at a plant, e.g. CCP-1B heating or CCP-2P metal detection."""
+    """A HACCP critical control point at a plant, e.g. CCP-1B heating or CCP-2P metal detection.
 
-    id: Code
+    A pass/fail check (a metal detector's test pieces) reports 0 or 1 against a limit like any other reading.
+    """
+
     site_gln: Gln = Field(alias="siteGln")
+    firm_id: Code | None = Field(default=None, alias="firmId")  # the site's firm; the write takes it from the site
     code: Code
     name: Name
-    hazard: Name
-    limit_low: float | None = Field(default=None, alias="limitLow")
-    limit_high: float | None = Field(default=None, alias="limitHigh")
+    hazard: Name | None = None
+    limit_low: Limit | None = Field(default=None, alias="limitLow")
+    limit_high: Limit | None = Field(default=None, alias="limitHigh")
     unit: Uom
+    monitoring_interval_seconds: MonitoringInterval | None = Field(default=None, alias="monitoringIntervalSeconds")
+    devices: Annotated[list[DeviceId], Field(max_length=MAX_CCP_DEVICES)] = Field(default_factory=list)
+    # the products of the line the CCP guards; empty: every product made at the site
+    product_gtins: Annotated[list[Gtin], Field(max_length=1000)] = Field(default_factory=list, alias="productGtins")
+    # last: registerCcp makes it from the site and code, whose own errors should be the ones reported
+    id: Code
+
+    @model_validator(mode="after")
+    def _limits(self) -> CcpRecord:
+        if self.limit_low is None and self.limit_high is None:
+            raise ValueError("a CCP needs a critical limit: limitLow, limitHigh or both")
+        if self.limit_low is not None and self.limit_high is not None and self.limit_low > self.limit_high:
+            raise ValueError(f"limitLow {self.limit_low} lies above limitHigh {self.limit_high}")
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("a device is listed twice")
+        return self
 
 
 R = TypeVar("R", bound=Record)

@@ -13,6 +13,7 @@ from strawberry.types.graphql import OperationType
 
 from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.caching import CachedParsing, CachedValidation, ParsedDocuments, ValidationResults
+from resolvers.ccps import CcpMutation, CcpQuery
 from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
@@ -78,7 +79,17 @@ def build_schema(
     return HubSchema(
         query=merge_types(
             "Query",
-            (Query, SharingQuery, AccessLogQuery, InventoryQuery, SalesQuery, OrderQuery, ExportQuery, WebhookQuery),
+            (
+                Query,
+                SharingQuery,
+                AccessLogQuery,
+                InventoryQuery,
+                SalesQuery,
+                OrderQuery,
+                ExportQuery,
+                WebhookQuery,
+                CcpQuery,
+            ),
         ),
         mutation=merge_types(
             "Mutation",
@@ -91,6 +102,7 @@ def build_schema(
                 OrderMutation,
                 ImportMutation,
                 WebhookMutation,
+                CcpMutation,
             ),
         ),
         subscription=merge_types("Subscription", (RecallSubscription,)),

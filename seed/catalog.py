@@ -40,6 +40,8 @@ class CcpTemplate:
     limit_low: float | None
     limit_high: float | None
     unit: str
+    interval_seconds: int  # how often its device reports
+    device: str  # the kind of device, part of its id
 
 
 @dataclass(frozen=True)
@@ -115,15 +117,29 @@ def family_materials(family: str) -> set[str]:
     return keys - INTERMEDIATES
 
 
-_HEATING: Final = CcpTemplate("CCP-1B", "Heating (soy milk boiling)", "Biological: vegetative pathogens", 85, 100, "°C")
-_STEAMING: Final = CcpTemplate("CCP-1B", "Steaming of noodles", "Biological: vegetative pathogens", 85, 100, "°C")
+_HEATING: Final = CcpTemplate(
+    "CCP-1B", "Heating (soy milk boiling)", "Biological: vegetative pathogens", 85, 100, "°C", 10, "tt"
+)
+_STEAMING: Final = CcpTemplate(
+    "CCP-1B", "Steaming of noodles", "Biological: vegetative pathogens", 85, 100, "°C", 10, "tt"
+)
 _WASHING: Final = CcpTemplate(
-    "CCP-1B", "Washing and sanitising (chlorinated water)", "Biological: E. coli, Salmonella", 50, 100, "ppm"
+    "CCP-1B", "Washing and sanitising (chlorinated water)", "Biological: E. coli, Salmonella", 50, 100, "ppm", 60, "cl"
 )
+# a pass/fail check against a limit like any other: the largest test piece that passed undetected, in mm
 _METAL: Final = CcpTemplate(
-    "CCP-2P", "Metal detection (Fe 2.0 mm, STS 2.5 mm test pieces)", "Physical: metal fragments", None, 2.0, "mm"
+    "CCP-2P",
+    "Metal detection (Fe 2.0 mm, STS 2.5 mm test pieces)",
+    "Physical: metal fragments",
+    None,
+    2.0,
+    "mm",
+    60,
+    "md",
 )
-_COOLING: Final = CcpTemplate("CCP-3B", "Cooling after heating", "Biological: spore germination", None, 10, "°C")
+_COOLING: Final = CcpTemplate(
+    "CCP-3B", "Cooling after heating", "Biological: spore germination", None, 10, "°C", 30, "tt"
+)
 CCPS: Final[dict[str, tuple[CcpTemplate, ...]]] = {
     "tofu": (_HEATING, _METAL, _COOLING),
     "sprouts": (_WASHING, _METAL),

@@ -139,20 +139,24 @@ class Registry:
         self.directory.certifications.append(record)
         return record
 
-    def control_points(self, site: SiteRecord, families: list[str]) -> None:
-        """Register the HACCP critical control points of a plant's production lines."""
-        for family in families:
+    def control_points(self, site: SiteRecord, families: dict[str, list[str]]) -> None:
+        """Register the HACCP critical control points of a plant's production lines (family -> its GTINs)."""
+        for family, gtins in families.items():
             for template in CCPS[family]:
                 self.directory.ccps.append(
                     CcpRecord(
                         id=f"{site.gln}-{family}-{template.code}",
                         site_gln=site.gln,
+                        firm_id=site.firm_id,
                         code=template.code,
                         name=f"{template.name} ({family} line)",
                         hazard=template.hazard,
                         limit_low=template.limit_low,
                         limit_high=template.limit_high,
                         unit=template.unit,
+                        monitoring_interval_seconds=template.interval_seconds,
+                        devices=[f"{site.gln}-{family}-{template.device}-{template.code.removeprefix('CCP-')}"],
+                        product_gtins=gtins,
                     )
                 )
 
@@ -176,15 +180,18 @@ class Registry:
         """Register a plant making its families' goods: the brand owner's GTINs, or its own for ``own_brand``."""
         site, number = self.site(firm_id, name, SiteKind.PLANT, region)
         outputs: dict[str, ProductRecord] = {}
+        lines: dict[str, list[str]] = {}  # family -> the GTINs its line makes (what its CCPs guard)
         for family in families:
             for material in family_products(family):
                 owner = firm_id if material in own_brand else brand_owner
                 outputs[material] = self.product(owner, material)
+                lines.setdefault(family, []).append(outputs[material].gtin)
             for recipe in RECIPES.values():
                 if recipe.family == family and recipe.output in INTERMEDIATES:
                     # Made and used inside the plant: an internal product of the firm that makes it.
                     outputs[recipe.output] = self.product(firm_id, recipe.output, branded=False)
-        self.control_points(site, families)
+                    lines.setdefault(family, []).append(outputs[recipe.output].gtin)
+        self.control_points(site, lines)
         plant = Plant(site, number, outputs, lots_per_day)
         self.directory.plants.append(plant)
         return plant
