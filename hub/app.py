@@ -36,6 +36,7 @@ from hub.confinement import DeviceConfinement
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
+from hub.haccp import HaccpRoutes
 from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *export_routes(),
             *epcis.routes(),
+            *HaccpRoutes(lambda: graphql.state).routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),
             *issuer_routes,
         ],

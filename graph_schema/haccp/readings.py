@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -46,6 +46,35 @@ class CcpReading(SQLModel, table=True):
     limit_high: float | None = None
     in_limits: bool
     recorded_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # when the hub received it
+    # the device's hash chain, in arrival order (graph_schema.haccp.chain); nullable only so that a store made
+    # before the chain gains the columns at start-up: every reading written since carries them
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class CcpDeviceChain(SQLModel, table=True):
+    """The head of one device's hash chain: its last reading's sequence number and hash."""
+
+    __tablename__ = "ccp_device_chain"
+
+    device_id: str = Field(primary_key=True, max_length=200)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
+
+
+class CcpDaySeal(SQLModel, table=True):
+    """A plant's arrival day (UTC) sealed: how many readings arrived that day, where each device's chain stood at
+    the day's last arrival, and the digest over both (graph_schema.haccp.chain.seal_digest). A day's seal stops
+    changing once the day is over."""
+
+    __tablename__ = "ccp_day_seal"
+
+    site_gln: str = Field(primary_key=True, max_length=13)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, UTC
+    reading_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    heads: str = Field(sa_column=Column(Text, nullable=False))  # JSON {device: [seq, hash]}
+    digest: str = Field(max_length=64)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,378 @@
+"""CCP readings in: checked against their CCPs' definitions, then written all at once or not at all.
+
+Built for gateways posting thousands of readings a second: readings are checked field by field with plain
+Python (no model object per reading), the CCP definitions are fetched once per batch by the caller, and the
+batch is written with one ``executemany`` inside one transaction that also extends each device's hash chain
+and its plant's day seal (graph_schema.haccp.chain). Idempotent on (device, time): a reading sent again with
+the same value is a duplicate and changes nothing; with another value it is refused (readings are append-only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from graph_schema.haccp.chain import GENESIS, arrival_day, canonical_of, link_text, seal_digest
+from graph_schema.haccp.readings import CcpDaySeal, CcpDeviceChain, CcpReading, ReadingSpan
+
+FIELDS: Final = frozenset({"ccpId", "deviceId", "at", "value", "unit"})
+MAX_PROBLEMS: Final = 100  # listed in one answer; the count says how many there were in all
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS: Final = timedelta(milliseconds=1)
+IN_CHUNK: Final = 2_000  # times per lookup of existing readings (SQLite allows 32,766 bound values)
+
+READINGS = CcpReading.__table__  # type: ignore[attr-defined]
+# a checked reading's columns, then those the store adds (arrival time and the device's chain)
+CHECKED: Final = (
+    "ccp_id", "site_gln", "firm_id", "device_id", "at_ms", "value", "unit", "limit_low", "limit_high", "in_limits",
+)  # fmt: skip
+COLUMNS: Final = (*CHECKED, "recorded_at_ms", "seq", "prev_hash", "hash")
+NEARBY_MS: Final = 600_000  # times of one device closer than this are looked up as one range
+CHAINS = CcpDeviceChain.__table__  # type: ignore[attr-defined]
+SEALS = CcpDaySeal.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class CcpDefinition:
+    """What a reading is checked against: the CCP's firm, site, unit, limits and devices."""
+
+    id: str
+    firm_id: str
+    site_gln: str
+    unit: str
+    limit_low: float | None
+    limit_high: float | None
+    devices: frozenset[str]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CcpDefinition:
+        return cls(
+            id=row["id"],
+            firm_id=row["firmId"],
+            site_gln=row["siteGln"],
+            unit=row["unit"],
+            limit_low=row.get("limitLow"),
+            limit_high=row.get("limitHigh"),
+            devices=frozenset(row.get("devices") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ReadingProblem:
+    """Why one reading of a batch was refused: its index in the batch, the field, a stable code, a message."""
+
+    index: int
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class IngestOutcome:
+    """A batch's result: written and duplicate counts and the spans per CCP, or the problems (nothing written)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    spans: list[ReadingSpan] = field(default_factory=list)
+    problems: list[ReadingProblem] = field(default_factory=list)
+    problem_count: int = 0
+
+
+class Problems:
+    """Collects problems, keeping the first ``MAX_PROBLEMS`` and counting all."""
+
+    def __init__(self) -> None:
+        self.listed: list[ReadingProblem] = []
+        self.count = 0
+
+    def add(self, index: int, field_name: str, code: str, message: str) -> None:
+        self.count += 1
+        if len(self.listed) < MAX_PROBLEMS:
+            self.listed.append(ReadingProblem(index, field_name, code, message))
+
+
+def ccp_ids_of(items: Iterable[Any]) -> list[str]:
+    """The distinct CCP ids a batch names (what to look up before checking it)."""
+    ids = {item.get("ccpId") for item in items if isinstance(item, dict)}
+    return sorted(i for i in ids if isinstance(i, str) and 0 < len(i) <= 200)
+
+
+def _time_ms(value: Any) -> int | str:
+    """Milliseconds since the epoch, or why the time is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return "must be an ISO 8601 time with its UTC offset, e.g. 2026-12-01T09:00:00.250+09:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is not an ISO 8601 time"
+    if moment.tzinfo is None:
+        return f"{value!r} has no UTC offset (add Z or +09:00)"
+    return (moment - EPOCH) // ONE_MS
+
+
+def check_readings(
+    items: Sequence[Any],
+    definitions: Mapping[str, CcpDefinition],
+    *,
+    firm_id: str,
+    now_ms: int,
+    skew_ms: int,
+) -> tuple[list[list[Any]], list[int], Problems]:
+    """Check every reading; return the rows to write (the first ``CHECKED`` columns: limits in force and pass/fail
+    included), their indexes in the batch, and the problems. ``definitions`` holds the CCPs found; one of another
+    firm counts as unknown."""
+    problems = Problems()
+    rows: list[list[Any]] = []
+    indexes: list[int] = []
+    latest = now_ms + skew_ms
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.add(index, "", "INVALID_READING", "a reading is an object {ccpId, deviceId, at, value, unit}")
+            continue
+        if item.keys() != FIELDS:
+            missing = sorted(FIELDS - item.keys())
+            for name in missing:
+                problems.add(index, name, "REQUIRED", f"{name} is required")
+            for name in sorted(set(item) - FIELDS, key=str)[:5]:
+                problems.add(
+                    index, str(name)[:100], "UNKNOWN_FIELD", "a reading has only ccpId, deviceId, at, value, unit"
+                )
+            if missing or len(item) != len(FIELDS):
+                continue
+        ccp_id, device_id, value, unit = item["ccpId"], item["deviceId"], item["value"], item["unit"]
+        good = True
+        definition = definitions.get(ccp_id) if isinstance(ccp_id, str) else None
+        if definition is None or definition.firm_id != firm_id:
+            shown = ccp_id[:200] if isinstance(ccp_id, str) else type(ccp_id).__name__
+            problems.add(index, "ccpId", "UNKNOWN_CCP", f"no CCP {shown!r} at your firm's sites")
+            good = False
+        elif not isinstance(device_id, str) or device_id not in definition.devices:
+            shown = device_id[:200] if isinstance(device_id, str) else type(device_id).__name__
+            problems.add(index, "deviceId", "UNKNOWN_DEVICE", f"device {shown!r} does not report for CCP {ccp_id}")
+            good = False
+        if type(value) is not float and type(value) is not int:
+            problems.add(index, "value", "NOT_A_NUMBER", "value must be a number")
+            good = False
+        elif not math.isfinite(value):
+            problems.add(index, "value", "NOT_A_NUMBER", f"value {value} is not a finite number")
+            good = False
+        if definition is not None and definition.firm_id == firm_id and unit != definition.unit:
+            shown = unit[:20] if isinstance(unit, str) else type(unit).__name__
+            problems.add(index, "unit", "WRONG_UNIT", f"CCP {ccp_id} reads in {definition.unit!r}, not {shown!r}")
+            good = False
+        at_ms = _time_ms(item["at"])
+        if isinstance(at_ms, str):
+            problems.add(index, "at", "INVALID_TIME", at_ms)
+            good = False
+        elif at_ms > latest:
+            problems.add(
+                index,
+                "at",
+                "IN_THE_FUTURE",
+                f"{item['at']} lies {(at_ms - now_ms) / 1000:.1f} s ahead of the hub's clock",
+            )
+            good = False
+        if not good or definition is None or isinstance(at_ms, str):
+            continue
+        number = float(value)
+        low, high = definition.limit_low, definition.limit_high
+        in_limits = (low is None or number >= low) and (high is None or number <= high)
+        rows.append([ccp_id, definition.site_gln, firm_id, device_id, at_ms, number, unit, low, high, in_limits])
+        indexes.append(index)
+    return rows, indexes, problems
+
+
+def store_readings(engine: Engine, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int) -> IngestOutcome:
+    """Write checked readings in one transaction: duplicates skipped, a changed reading refuses the batch; each
+    device's chain and each plant's day seal extended in arrival order."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # take the write lock now: the chain heads read below must not change before the batch is written
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        outcome = _store(conn, rows, indexes, recorded_at_ms=recorded_at_ms)
+        if outcome.problems:
+            conn.rollback()
+        else:
+            conn.commit()
+        return outcome
+
+
+def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int) -> IngestOutcome:
+    day = arrival_day(recorded_at_ms)
+    times: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        times[row[3]].append(row[4])
+    devices = sorted(times)
+    sites = sorted({row[1] for row in rows})
+    heads = _lock_heads(conn, devices, sites, day)
+    stored = {device: _stored_values(conn, device, times[device]) for device in devices}
+    problems = Problems()
+    fresh: list[list[Any]] = []  # in the batch's order: the order of arrival
+    duplicates = 0
+    for position, row in enumerate(rows):
+        device, at_ms, value = row[3], row[4], row[5]
+        known = stored[device]
+        earlier = known.get(at_ms)
+        if earlier is None:
+            known[at_ms] = value
+            fresh.append(row)
+        elif earlier == value:
+            duplicates += 1
+        else:
+            problems.add(
+                indexes[position],
+                "value",
+                "CONFLICT",
+                f"device {device} already reported {earlier!r} at this time; readings cannot be changed",
+            )
+    if problems.count:
+        return IngestOutcome(problems=problems.listed, problem_count=problems.count)
+    chain = heads.chains
+    seals = heads.seals
+    written: list[tuple[Any, ...]] = []
+    for row in fresh:
+        ccp_id, site_gln, firm_id, device, at_ms, value, unit, low, high, in_limits = row
+        seq, prev = chain[device]
+        seq += 1
+        text = canonical_of(
+            seq, device, ccp_id, site_gln, firm_id, at_ms, value, unit, low, high, in_limits, recorded_at_ms
+        )
+        digest = link_text(prev, text)
+        chain[device] = (seq, digest)
+        seal = seals[site_gln]
+        seal[0] += 1
+        seal[1][device] = [seq, digest]
+        written.append(
+            (
+                ccp_id,
+                site_gln,
+                firm_id,
+                device,
+                at_ms,
+                value,
+                unit,
+                low,
+                high,
+                in_limits,
+                recorded_at_ms,
+                seq,
+                prev,
+                digest,
+            )
+        )
+    if written:
+        _insert(conn, written)
+        conn.execute(
+            update(CHAINS).where(CHAINS.c.device_id == bindparam("d")).values(seq=bindparam("s"), hash=bindparam("h")),
+            [{"d": device, "s": seq, "h": digest} for device, (seq, digest) in chain.items()],
+        )
+        conn.execute(
+            update(SEALS)
+            .where(SEALS.c.site_gln == bindparam("g"), SEALS.c.day == bindparam("dd"))
+            .values(reading_count=bindparam("n"), heads=bindparam("hh"), digest=bindparam("x")),
+            [
+                {
+                    "g": site,
+                    "dd": day,
+                    "n": n,
+                    "hh": orjson.dumps(heads).decode(),
+                    "x": seal_digest(site, day, n, heads),
+                }
+                for site, (n, heads) in seals.items()
+            ],
+        )
+    return IngestOutcome(accepted=len(written), duplicates=duplicates, spans=_spans(fresh))
+
+
+_INSERTS: dict[str, tuple[str, bool]] = {}
+
+
+def _insert(conn: Connection, written: list[tuple[Any, ...]]) -> None:
+    """One executemany of the compiled INSERT through the connection (no per-row parameter processing: the
+    values are already the driver's plain types)."""
+    dialect = conn.dialect
+    compiled = _INSERTS.get(dialect.name)
+    if compiled is None:
+        statement = READINGS.insert().compile(dialect=dialect, column_keys=list(COLUMNS))
+        if statement.positional and list(statement.positiontup or []) != list(COLUMNS):
+            raise AssertionError("the INSERT's parameters are not in column order")
+        compiled = _INSERTS[dialect.name] = (str(statement), bool(statement.positional))
+    sql, positional = compiled
+    conn.exec_driver_sql(sql, written if positional else [dict(zip(COLUMNS, row, strict=True)) for row in written])
+
+
+@dataclass
+class _Heads:
+    chains: dict[str, tuple[int, str]]
+    seals: dict[str, list[Any]]  # site -> [reading count, {device: [seq, hash]}] of the day
+
+
+def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def _lock_heads(conn: Connection, devices: list[str], sites: list[str], day: str) -> _Heads:
+    """The devices' chain heads and the plants' seals of the day, created when new and locked until commit (on
+    PostgreSQL by row locks taken in key order; SQLite's write lock is already held)."""
+    _insert_missing(conn, CHAINS, [{"device_id": d, "seq": 0, "hash": GENESIS} for d in devices], ["device_id"])
+    new_seals = [{"site_gln": s, "day": day, "reading_count": 0, "heads": "{}", "digest": GENESIS} for s in sites]
+    _insert_missing(conn, SEALS, new_seals, ["site_gln", "day"])
+    chains: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(devices), IN_CHUNK):
+        part = devices[start : start + IN_CHUNK]
+        query = select(CHAINS.c.device_id, CHAINS.c.seq, CHAINS.c.hash).where(CHAINS.c.device_id.in_(part))
+        for device_id, seq, digest in conn.execute(query.order_by(CHAINS.c.device_id).with_for_update()):
+            chains[device_id] = (int(seq), digest)
+    query = (
+        select(SEALS.c.site_gln, SEALS.c.reading_count, SEALS.c.heads)
+        .where(SEALS.c.site_gln.in_(sites), SEALS.c.day == day)
+        .order_by(SEALS.c.site_gln)
+        .with_for_update()
+    )
+    seals = {site: [int(count), orjson.loads(heads)] for site, count, heads in conn.execute(query)}
+    return _Heads(chains, seals)
+
+
+def _stored_values(conn: Connection, device: str, times: list[int]) -> dict[int, float]:
+    """The device's stored readings at the batch's times (by range: a stream's batch is one short range)."""
+    wanted = sorted(set(times))
+    found: dict[int, float] = {}
+    start = 0
+    for end in range(1, len(wanted) + 1):
+        if end < len(wanted) and wanted[end] - wanted[end - 1] <= NEARBY_MS:
+            continue
+        query = select(READINGS.c.at_ms, READINGS.c.value).where(
+            READINGS.c.device_id == device, READINGS.c.at_ms.between(wanted[start], wanted[end - 1])
+        )
+        found.update((int(at), float(value)) for at, value in conn.execute(query))
+        start = end
+    return found
+
+
+def _spans(rows: list[list[Any]]) -> list[ReadingSpan]:
+    spans: dict[str, list[int]] = {}
+    for row in rows:
+        ccp_id, at_ms = row[0], row[4]
+        span = spans.get(ccp_id)
+        if span is None:
+            spans[ccp_id] = [at_ms, at_ms, 1]
+        else:
+            span[0] = min(span[0], at_ms)
+            span[1] = max(span[1], at_ms)
+            span[2] += 1
+    return [ReadingSpan(ccp_id, first, last, count) for ccp_id, (first, last, count) in sorted(spans.items())]
