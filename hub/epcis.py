@@ -38,6 +38,7 @@ from graph_schema.epcis.store import query_events
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
 from hub import capture_jobs
 from hub.graphql_app import unauthenticated_response
+from hub.haccp import ingest_captured_sensors
 from hub.metrics import Metrics
 from hub.state import HubState
 
@@ -170,6 +171,7 @@ class EpcisRoutes:
             outcome = await self._capture(
                 document_source(path), firm_id=firm_id, capture_id=job_id, proceed=proceed, placeholders=placeholders
             )
+            await self._sensor_readings(firm_id, outcome)  # before the job says it is done
             await capture_jobs.finish_job(state.sql_engine, job_id, outcome)
             if self.metrics is not None:
                 self.metrics.captured_events.inc(outcome.captured)
@@ -202,6 +204,14 @@ class EpcisRoutes:
             batch_size=settings.epcis_batch_size,
             transaction_events=settings.epcis_transaction_events,
         )
+
+    async def _sensor_readings(self, firm_id: str, outcome: CaptureOutcome) -> None:
+        """Smart HACCP readings in the captured events' sensor reports (hub.haccp); a failure there leaves the
+        capture as it is."""
+        try:
+            await ingest_captured_sensors(self.state(), firm_id=firm_id, captured=outcome.sensor_events)
+        except Exception:
+            log.exception("could not take the CCP readings of captured events")
 
     async def capture_job(self, request: Request) -> Response:
         """GET /epcis/capture/{id}: the job of the caller's firm, running or finished with its errors."""
@@ -241,6 +251,7 @@ class EpcisRoutes:
             )
         except GraphUnavailable as error:
             return problem(503, "Unavailable", error.message, UNAVAILABLE)
+        await self._sensor_readings(principal.firm_id, outcome)
         location = f"/epcis/events/{quote(parsed.event_id, safe='')}"
         if outcome.committed:
             return JSONResponse(

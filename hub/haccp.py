@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from auth.principal import Principal
 from graph_schema.db import Graph, GraphUnavailable, Row
+from graph_schema.epcis.capture import CapturedSensors
 from graph_schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAVAILABLE
 from graph_schema.haccp import ccps
 from graph_schema.haccp.ingest import (
@@ -33,6 +34,7 @@ from graph_schema.haccp.ingest import (
     check_readings,
     store_readings,
 )
+from graph_schema.haccp.sensors import sensor_readings
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
 
@@ -191,3 +193,44 @@ class HaccpRoutes:
         if problems.count:
             return IngestOutcome(problems=problems.listed, problem_count=problems.count)
         return store_readings(state.sql_engine, rows, indexes, recorded_at_ms=now_ms)
+
+
+async def ingest_captured_sensors(state: HubState, *, firm_id: str, captured: Sequence[CapturedSensors]) -> int:
+    """After an EPCIS capture committed: its events' sensor reports that name a CCP of the capturing firm go
+    through the readings' checks and store. The events are captured whatever their readings: a reading that
+    fails a check (another firm's CCP, a wrong unit, a changed value) is logged and left out. Returns how many
+    readings were written."""
+    if not captured:
+        return 0
+    graph = Graph(state.driver, database=state.settings.neo4j_database)
+    site_ccps = await ccps.ccps_of_sites(graph, [c.site_gln for c in captured if c.site_gln is not None])
+    items: list[dict[str, Any]] = []
+    for event in captured:
+        found = site_ccps.get(event.site_gln or "")
+        if found:
+            items.extend(sensor_readings(found, event_time=event.event_time, elements=event.elements))
+    if not items:
+        return 0
+    definitions = {row["id"]: CcpDefinition.from_row(row) for rows in site_ccps.values() for row in rows}
+    now_ms = time.time_ns() // 1_000_000
+    skew_ms = state.settings.haccp_clock_skew_seconds * 1000
+
+    def write() -> IngestOutcome:
+        rows, indexes, problems = check_readings(items, definitions, firm_id=firm_id, now_ms=now_ms, skew_ms=skew_ms)
+        for refused in problems.listed:
+            log.warning("EPCIS sensor reading %d left out: %s %s", refused.index, refused.field, refused.message)
+        outcome = store_readings(state.sql_engine, rows, indexes, recorded_at_ms=now_ms)
+        if outcome.problems:  # changed values of readings already stored: leave them out, keep the rest
+            conflicting = {p.index for p in outcome.problems}
+            if outcome.problem_count > len(conflicting):
+                log.warning("EPCIS sensor readings: %d conflicts, none written", outcome.problem_count)
+                return IngestOutcome()
+            kept = [(row, i) for row, i in zip(rows, indexes, strict=True) if i not in conflicting]
+            log.warning("EPCIS sensor readings: %d left out, their values differ from those stored", len(conflicting))
+            outcome = store_readings(
+                state.sql_engine, [r for r, _ in kept], [i for _, i in kept], recorded_at_ms=now_ms
+            )
+        return outcome
+
+    outcome = await anyio.to_thread.run_sync(write)
+    return outcome.accepted

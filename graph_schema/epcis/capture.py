@@ -42,6 +42,15 @@ EventSource = Callable[[], Iterable[tuple[int, EpcisEvent | list[EventError]]]]
 
 
 @dataclass
+class CapturedSensors:
+    """A captured event's sensorElementList (as written), its site (business location, else read point) and time."""
+
+    site_gln: str | None
+    event_time: datetime
+    elements: list[dict[str, Any]]
+
+
+@dataclass
 class CaptureOutcome:
     """What a capture did: events stored, duplicates skipped, and every error (listed up to a cap)."""
 
@@ -52,6 +61,8 @@ class CaptureOutcome:
     error_count: int = 0
     rejected_events: int = 0
     committed: bool = False
+    # the sensor readings of the events committed, for the Smart HACCP ingest that follows the capture
+    sensor_events: list[CapturedSensors] = field(default_factory=list)
 
     def add(self, error: EventError) -> None:
         self.error_count += 1
@@ -107,12 +118,15 @@ async def capture(
     set_aside: set[int] = set()
     reported: list[EventError] = []
     captured = 0
+    sensors: list[CapturedSensors] = []  # of the transactions committed by earlier passes
     for _ in range(MAX_PASSES):
         state = _Pass(graph_firm=firm_id, capture_id=capture_id, placeholders=placeholders, record_time=record_time)
         await _run_pass(
             graph, state, source, set_aside=set_aside, batch_size=batch_size, transaction_events=transaction_events
         )
         outcome = state.outcome
+        sensors.extend(outcome.sensor_events)
+        outcome.sensor_events = sensors
         # events captured by an earlier pass come back as duplicates in this one
         outcome.duplicates -= captured
         captured += outcome.captured
@@ -166,6 +180,7 @@ async def _run_pass(
     exhausted = False
     while not exhausted:
         captured, duplicates = state.outcome.captured, state.outcome.duplicates
+        sensors = len(state.outcome.sensor_events)
         try:
             async with graph.unit_of_work() as tx:
                 in_transaction = 0
@@ -182,6 +197,7 @@ async def _run_pass(
                     raise _Rejected
         except _Rejected:
             state.outcome.captured, state.outcome.duplicates = captured, duplicates
+            del state.outcome.sensor_events[sensors:]  # rolled back with their events
             if not exhausted:  # the events after the failed transaction were not looked at: count them
                 state.outcome.event_count += sum(1 for index, _ in events if index >= 0 and index not in set_aside)
             return
@@ -269,6 +285,11 @@ async def _capture_batch(tx: AsyncTransaction, state: _Pass, batch: Sequence[Epc
         )
         written = await step.run_in(tx)
         state.outcome.captured += int(written[0]["created"])
+        state.outcome.sensor_events.extend(
+            CapturedSensors(e.biz_location_gln or e.read_point_gln, e.event_time, e.sensor_elements)
+            for e in (events[i] for i in kept)
+            if e.sensor_elements
+        )
 
 
 def _plannable(events: Sequence[EpcisEvent], state: _Pass, known: dict[tuple[str, str], str]) -> list[EpcisEvent]:

@@ -25,11 +25,13 @@ from hub.app import create_app, open_issuer
 from hub.server import serve_in_thread
 from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
+from tests.epcis_chain import sgln
 from tests.factories import register_firms
 
 pytestmark = pytest.mark.neo4j
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+HEAT02 = "urn:epc:id:giai:8800000.HEAT02"  # EPCIS names devices by URI
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ async def plant(graph: Graph, settings: Settings, sql: Engine) -> Plant:
     sites = await register_firms(graph, ["plant", "rival"])
     heating = CcpRecord(
         id=f"{sites['plant']}-CCP-1B", site_gln=sites["plant"], code="CCP-1B", name="Heating", limit_low=85.0,
-        limit_high=100.0, unit="°C", devices=["tt-1", "tt-2"], monitoring_interval_seconds=10,
+        limit_high=100.0, unit="°C", devices=["tt-1", "tt-2", HEAT02], monitoring_interval_seconds=10,
     )  # fmt: skip
     metal = CcpRecord(
         id=f"{sites['plant']}-CCP-2P", site_gln=sites["plant"], code="CCP-2P", name="Metal detection",
@@ -249,3 +251,51 @@ def test_hostile_bodies_get_a_clear_error_and_write_nothing(base_url: str, plant
     )
     assert xml.status_code == 415
     assert stored(sql) == 2
+
+
+def sensor_event(site_gln: str, reports: list[dict[str, Any]], *, device: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"time": at(30)}
+    if device is not None:
+        metadata["deviceID"] = device
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "ObjectEvent",
+        "eventTime": at(30),
+        "eventTimeZoneOffset": "+09:00",
+        "action": "OBSERVE",
+        "bizStep": "inspecting",
+        "readPoint": {"id": sgln(site_gln)},
+        "bizLocation": {"id": sgln(site_gln)},
+        "epcList": [],
+        "sensorElementList": [{"sensorMetadata": metadata, "sensorReport": reports}],
+    }
+
+
+def test_epcis_sensor_reports_naming_a_ccp_device_or_unit_become_readings(
+    base_url: str, plant: Plant, sql: Engine, settings: Settings
+) -> None:
+    site = plant.heating.removesuffix("-CCP-1B")
+    editor = {"Authorization": f"Bearer {plant.tokens['editor']}", "Content-Type": "application/ld+json"}
+    by_device = sensor_event(
+        site, [{"type": "Temperature", "value": 92.5, "uom": "CEL"}, {"type": "Temperature", "value": 80.0,
+        "uom": "CEL", "time": at(31)}], device=HEAT02,
+    )  # fmt: skip
+    created = httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(by_device), headers=editor)
+    assert created.status_code == 201, created.text
+    # no device named: the plant's one CCP reading in fail/pass units takes it, under that CCP's device
+    by_unit = sensor_event(site, [{"type": "gs1:MT-Count", "booleanValue": True, "uom": "fail", "time": at(32)}])
+    assert httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(by_unit), headers=editor).status_code == 201
+    with sql.connect() as conn:
+        rows = conn.execute(
+            select(
+                READINGS.c.ccp_id, READINGS.c.device_id, READINGS.c.value, READINGS.c.unit, READINGS.c.in_limits
+            ).order_by(READINGS.c.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (plant.heating, HEAT02, 92.5, "°C", True),
+        (plant.heating, HEAT02, 80.0, "°C", False),
+        (plant.metal, "md-1", 1.0, "fail", False),
+    ]
+    # the same event again is a duplicate capture and adds no reading
+    assert httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(by_device), headers=editor).status_code == 201
+    assert stored(sql) == 3
