@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from auth.principal import Role
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
+from hub import haccp_cli
 from hub.neo4j_connection import local_server, open_driver
 from hub.neo4j_local import Neo4jLaunchError
 from hub.settings import Settings
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     spreadsheet.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
     keys.add_argument("action", choices=["rotate"], help="rotate: a new signing key; the old one verifies a while")
+    haccp_cli.add_commands(commands)
     return parser
 
 
@@ -317,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "keys":
             return _keys_rotate(settings)
+        if args.command == "haccp":
+            return haccp_cli.run(settings, args)
         return _token(settings, firm=args.firm, roles=args.role, scopes=args.scope)
     except Neo4jLaunchError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -75,6 +75,18 @@ class CcpDaySeal(SQLModel, table=True):
     reading_count: int = Field(sa_column=Column(BigInteger, nullable=False))
     heads: str = Field(sa_column=Column(Text, nullable=False))  # JSON {device: [seq, hash]}
     digest: str = Field(max_length=64)
+    rolled_up: bool = False  # its readings were rolled up into hourly aggregates by the retention
+
+
+class CcpChainAnchor(SQLModel, table=True):
+    """Where a device's chain resumes after the retention deleted its oldest readings: the sequence number and
+    hash of the last reading rolled up. The first reading kept must follow it."""
+
+    __tablename__ = "ccp_chain_anchor"
+
+    device_id: str = Field(primary_key=True, max_length=200)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
 
 
 @dataclass(frozen=True)
