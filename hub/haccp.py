@@ -124,6 +124,11 @@ def _refused(problems: Sequence[ReadingProblem], count: int) -> JSONResponse:
     )
 
 
+def oldest_ms(state: HubState, now_ms: int) -> int:
+    """The earliest measurement time a reading may have: raw readings older than the retention are not kept."""
+    return now_ms - state.settings.haccp_retention_days * 86_400_000
+
+
 class HaccpRoutes:
     """The Smart HACCP routes, bound to the hub's state once the lifespan has opened it."""
 
@@ -189,10 +194,12 @@ class HaccpRoutes:
         state: HubState, items: list[Any], definitions: dict[str, CcpDefinition], firm_id: str, now_ms: int
     ) -> IngestOutcome:
         skew_ms = state.settings.haccp_clock_skew_seconds * 1000
-        rows, indexes, problems = check_readings(items, definitions, firm_id=firm_id, now_ms=now_ms, skew_ms=skew_ms)
+        rows, indexes, problems = check_readings(
+            items, definitions, firm_id=firm_id, now_ms=now_ms, skew_ms=skew_ms, oldest_ms=oldest_ms(state, now_ms)
+        )
         if problems.count:
             return IngestOutcome(problems=problems.listed, problem_count=problems.count)
-        return store_readings(state.sql_engine, rows, indexes, recorded_at_ms=now_ms)
+        return store_readings(state.sql_engine, rows, indexes)
 
 
 async def ingest_captured_sensors(state: HubState, *, firm_id: str, captured: Sequence[CapturedSensors]) -> int:
@@ -216,10 +223,12 @@ async def ingest_captured_sensors(state: HubState, *, firm_id: str, captured: Se
     skew_ms = state.settings.haccp_clock_skew_seconds * 1000
 
     def write() -> IngestOutcome:
-        rows, indexes, problems = check_readings(items, definitions, firm_id=firm_id, now_ms=now_ms, skew_ms=skew_ms)
+        rows, indexes, problems = check_readings(
+            items, definitions, firm_id=firm_id, now_ms=now_ms, skew_ms=skew_ms, oldest_ms=oldest_ms(state, now_ms)
+        )
         for refused in problems.listed:
             log.warning("EPCIS sensor reading %d left out: %s %s", refused.index, refused.field, refused.message)
-        outcome = store_readings(state.sql_engine, rows, indexes, recorded_at_ms=now_ms)
+        outcome = store_readings(state.sql_engine, rows, indexes)
         if outcome.problems:  # changed values of readings already stored: leave them out, keep the rest
             conflicting = {p.index for p in outcome.problems}
             if outcome.problem_count > len(conflicting):
@@ -227,9 +236,7 @@ async def ingest_captured_sensors(state: HubState, *, firm_id: str, captured: Se
                 return IngestOutcome()
             kept = [(row, i) for row, i in zip(rows, indexes, strict=True) if i not in conflicting]
             log.warning("EPCIS sensor readings: %d left out, their values differ from those stored", len(conflicting))
-            outcome = store_readings(
-                state.sql_engine, [r for r, _ in kept], [i for _, i in kept], recorded_at_ms=now_ms
-            )
+            outcome = store_readings(state.sql_engine, [r for r, _ in kept], [i for _, i in kept])
         return outcome
 
     outcome = await anyio.to_thread.run_sync(write)

@@ -10,6 +10,7 @@ the same value is a duplicate and changes nothing; with another value it is refu
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from graph_schema.haccp.chain import GENESIS, arrival_day, canonical_of, link_text, seal_digest
-from graph_schema.haccp.readings import CcpDaySeal, CcpDeviceChain, CcpReading, ReadingSpan
+from graph_schema.haccp.readings import (
+    HOUR_MS,
+    MINUTE_MS,
+    CcpDaySeal,
+    CcpDeviceChain,
+    CcpReading,
+    CcpReadingHour,
+    CcpReadingMinute,
+    ReadingSpan,
+)
 
 FIELDS: Final = frozenset({"ccpId", "deviceId", "at", "value", "unit"})
 MAX_PROBLEMS: Final = 100  # listed in one answer; the count says how many there were in all
@@ -39,6 +49,8 @@ COLUMNS: Final = (*CHECKED, "recorded_at_ms", "seq", "prev_hash", "hash")
 NEARBY_MS: Final = 600_000  # times of one device closer than this are looked up as one range
 CHAINS = CcpDeviceChain.__table__  # type: ignore[attr-defined]
 SEALS = CcpDaySeal.__table__  # type: ignore[attr-defined]
+MINUTES = CcpReadingMinute.__table__  # type: ignore[attr-defined]
+HOURS = CcpReadingHour.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,7 @@ def check_readings(
     firm_id: str,
     now_ms: int,
     skew_ms: int,
+    oldest_ms: int | None = None,
 ) -> tuple[list[list[Any]], list[int], Problems]:
     """Check every reading; return the rows to write (the first ``CHECKED`` columns: limits in force and pass/fail
     included), their indexes in the batch, and the problems. ``definitions`` holds the CCPs found; one of another
@@ -137,6 +150,7 @@ def check_readings(
     rows: list[list[Any]] = []
     indexes: list[int] = []
     latest = now_ms + skew_ms
+    earliest = oldest_ms if oldest_ms is not None else -(2**62)
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.add(index, "", "INVALID_READING", "a reading is an object {ccpId, deviceId, at, value, unit}")
@@ -184,6 +198,9 @@ def check_readings(
                 f"{item['at']} lies {(at_ms - now_ms) / 1000:.1f} s ahead of the hub's clock",
             )
             good = False
+        elif at_ms < earliest:
+            problems.add(index, "at", "TOO_OLD", f"{item['at']} lies before the retention period of raw readings")
+            good = False
         if not good or definition is None or isinstance(at_ms, str):
             continue
         number = float(value)
@@ -194,9 +211,12 @@ def check_readings(
     return rows, indexes, problems
 
 
-def store_readings(engine: Engine, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int) -> IngestOutcome:
+def store_readings(
+    engine: Engine, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int | None = None
+) -> IngestOutcome:
     """Write checked readings in one transaction: duplicates skipped, a changed reading refuses the batch; each
-    device's chain and each plant's day seal extended in arrival order."""
+    device's chain and each plant's day seal extended in arrival order. The arrival time is taken once the
+    devices' chains are locked (unless given), so that it grows along each chain."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # take the write lock now: the chain heads read below must not change before the batch is written
@@ -209,14 +229,17 @@ def store_readings(engine: Engine, rows: list[list[Any]], indexes: list[int], *,
         return outcome
 
 
-def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int) -> IngestOutcome:
-    day = arrival_day(recorded_at_ms)
+def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recorded_at_ms: int | None) -> IngestOutcome:
     times: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         times[row[3]].append(row[4])
     devices = sorted(times)
     sites = sorted({row[1] for row in rows})
-    heads = _lock_heads(conn, devices, sites, day)
+    chain = _lock_chains(conn, devices)
+    if recorded_at_ms is None:
+        recorded_at_ms = time.time_ns() // 1_000_000
+    day = arrival_day(recorded_at_ms)
+    seals = _lock_seals(conn, sites, day)
     stored = {device: _stored_values(conn, device, times[device]) for device in devices}
     problems = Problems()
     fresh: list[list[Any]] = []  # in the batch's order: the order of arrival
@@ -239,8 +262,6 @@ def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recor
             )
     if problems.count:
         return IngestOutcome(problems=problems.listed, problem_count=problems.count)
-    chain = heads.chains
-    seals = heads.seals
     written: list[tuple[Any, ...]] = []
     for row in fresh:
         ccp_id, site_gln, firm_id, device, at_ms, value, unit, low, high, in_limits = row
@@ -274,6 +295,8 @@ def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recor
         )
     if written:
         _insert(conn, written)
+        _aggregate(conn, MINUTES, fresh, MINUTE_MS)
+        _aggregate(conn, HOURS, fresh, HOUR_MS)
         conn.execute(
             update(CHAINS).where(CHAINS.c.device_id == bindparam("d")).values(seq=bindparam("s"), hash=bindparam("h")),
             [{"d": device, "s": seq, "h": digest} for device, (seq, digest) in chain.items()],
@@ -296,6 +319,42 @@ def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recor
     return IngestOutcome(accepted=len(written), duplicates=duplicates, spans=_spans(fresh))
 
 
+def _aggregate(conn: Connection, table: Any, rows: list[list[Any]], width_ms: int) -> None:
+    """Add the readings to their CCPs' buckets of ``width_ms`` (count, min, max, sum, out of limits)."""
+    buckets: dict[tuple[str, int], list[Any]] = {}
+    for row in rows:
+        ccp_id, at_ms, value, in_limits = row[0], row[4], row[5], row[9]
+        key = (ccp_id, at_ms - at_ms % width_ms)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [1, value, value, value, 0 if in_limits else 1]
+        else:
+            bucket[0] += 1
+            bucket[1] = min(bucket[1], value)
+            bucket[2] = max(bucket[2], value)
+            bucket[3] += value
+            bucket[4] += 0 if in_limits else 1
+    postgres = conn.dialect.name == "postgresql"
+    insert = (postgresql if postgres else sqlite).insert(table)
+    lower, upper = (func.least, func.greatest) if postgres else (func.min, func.max)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["ccp_id", "bucket_ms"],
+            set_={
+                "count": table.c.count + insert.excluded.count,
+                "min": lower(table.c.min, insert.excluded.min),
+                "max": upper(table.c.max, insert.excluded.max),
+                "sum": table.c.sum + insert.excluded.sum,
+                "out_of_limits": table.c.out_of_limits + insert.excluded.out_of_limits,
+            },
+        ),
+        [
+            {"ccp_id": ccp_id, "bucket_ms": start, "count": n, "min": lo, "max": hi, "sum": total, "out_of_limits": out}
+            for (ccp_id, start), (n, lo, hi, total, out) in buckets.items()
+        ],
+    )
+
+
 _INSERTS: dict[str, tuple[str, bool]] = {}
 
 
@@ -313,12 +372,6 @@ def _insert(conn: Connection, written: list[tuple[Any, ...]]) -> None:
     conn.exec_driver_sql(sql, written if positional else [dict(zip(COLUMNS, row, strict=True)) for row in written])
 
 
-@dataclass
-class _Heads:
-    chains: dict[str, tuple[int, str]]
-    seals: dict[str, list[Any]]  # site -> [reading count, {device: [seq, hash]}] of the day
-
-
 def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
@@ -326,26 +379,30 @@ def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]], ke
     conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
 
 
-def _lock_heads(conn: Connection, devices: list[str], sites: list[str], day: str) -> _Heads:
-    """The devices' chain heads and the plants' seals of the day, created when new and locked until commit (on
-    PostgreSQL by row locks taken in key order; SQLite's write lock is already held)."""
+def _lock_chains(conn: Connection, devices: list[str]) -> dict[str, tuple[int, str]]:
+    """The devices' chain heads, created when new and locked until commit (on PostgreSQL by row locks taken in
+    key order; SQLite's write lock is already held)."""
     _insert_missing(conn, CHAINS, [{"device_id": d, "seq": 0, "hash": GENESIS} for d in devices], ["device_id"])
-    new_seals = [{"site_gln": s, "day": day, "reading_count": 0, "heads": "{}", "digest": GENESIS} for s in sites]
-    _insert_missing(conn, SEALS, new_seals, ["site_gln", "day"])
     chains: dict[str, tuple[int, str]] = {}
     for start in range(0, len(devices), IN_CHUNK):
         part = devices[start : start + IN_CHUNK]
         query = select(CHAINS.c.device_id, CHAINS.c.seq, CHAINS.c.hash).where(CHAINS.c.device_id.in_(part))
         for device_id, seq, digest in conn.execute(query.order_by(CHAINS.c.device_id).with_for_update()):
             chains[device_id] = (int(seq), digest)
+    return chains
+
+
+def _lock_seals(conn: Connection, sites: list[str], day: str) -> dict[str, list[Any]]:
+    """The plants' seals of the day (site -> [reading count, {device: [seq, hash]}]), created and locked likewise."""
+    new_seals = [{"site_gln": s, "day": day, "reading_count": 0, "heads": "{}", "digest": GENESIS} for s in sites]
+    _insert_missing(conn, SEALS, new_seals, ["site_gln", "day"])
     query = (
         select(SEALS.c.site_gln, SEALS.c.reading_count, SEALS.c.heads)
         .where(SEALS.c.site_gln.in_(sites), SEALS.c.day == day)
         .order_by(SEALS.c.site_gln)
         .with_for_update()
     )
-    seals = {site: [int(count), orjson.loads(heads)] for site, count, heads in conn.execute(query)}
-    return _Heads(chains, seals)
+    return {site: [int(count), orjson.loads(heads)] for site, count, heads in conn.execute(query)}
 
 
 def _stored_values(conn: Connection, device: str, times: list[int]) -> dict[int, float]:

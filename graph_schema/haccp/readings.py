@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint, func, select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
 
@@ -89,6 +91,46 @@ class CcpChainAnchor(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class CcpRollupSeal(SQLModel, table=True):
+    """A CCP's hourly aggregates before ``through_ms`` sealed when the raw readings behind them were pruned
+    (graph_schema.haccp.retention)."""
+
+    __tablename__ = "ccp_rollup_seal"
+
+    ccp_id: str = Field(primary_key=True, max_length=100)
+    through_ms: int = Field(sa_type=BigInteger)
+    hours: int
+    digest: str = Field(max_length=64)
+
+
+class _Aggregate(SQLModel):
+    """The readings of one CCP within one bucket of time (by measurement time): for charts and the retention."""
+
+    ccp_id: str = Field(primary_key=True, max_length=100)
+    bucket_ms: int = Field(primary_key=True, sa_type=BigInteger)  # the bucket's start
+    count: int = Field(sa_type=BigInteger)
+    min: float
+    max: float
+    sum: float
+    out_of_limits: int = Field(sa_type=BigInteger)
+
+
+class CcpReadingMinute(_Aggregate, table=True):
+    """Per CCP and minute: what a chart of a few hours to a few weeks draws from."""
+
+    __tablename__ = "ccp_reading_minute"
+
+
+class CcpReadingHour(_Aggregate, table=True):
+    """Per CCP and hour: what a chart of months draws from, and what stays of raw readings the retention removed."""
+
+    __tablename__ = "ccp_reading_hour"
+
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
 @dataclass(frozen=True)
 class ReadingSpan:
     """The readings one accepted batch added to one CCP, by measurement time (a late batch may lie in the past)."""
@@ -97,3 +139,68 @@ class ReadingSpan:
     first_at_ms: int
     last_at_ms: int
     count: int
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One point of a CCP's chart: a reading (count 1, no min or max), or a bucket's mean, min, max and count."""
+
+    at_ms: int
+    value: float
+    min: float | None
+    max: float | None
+    count: int
+
+
+def series(engine: Engine, ccp_id: str, *, from_ms: int, to_ms: int, max_points: int) -> list[SeriesPoint]:
+    """A CCP's readings measured in [from_ms, to_ms) as at most ``max_points`` points.
+
+    The readings themselves where there are few enough; else buckets of equal width (their mean, min, max and
+    count) taken from the hourly aggregates when a bucket spans an hour or more, from the per-minute ones when
+    it spans a minute or more (buckets are then whole hours or minutes, the first and last aligned to them), and
+    from the readings otherwise. A year of one reading a second is 8,760 hourly rows, not 31 million readings.
+    """
+    span = max(to_ms - from_ms, 1)
+    width = -(-span // max_points)
+    with engine.connect() as conn:
+        if width >= HOUR_MS:
+            return _buckets(conn, HOURS, ccp_id, from_ms, to_ms, -(-width // HOUR_MS) * HOUR_MS, HOUR_MS)
+        if width >= MINUTE_MS:
+            return _buckets(conn, MINUTES, ccp_id, from_ms, to_ms, -(-width // MINUTE_MS) * MINUTE_MS, MINUTE_MS)
+        in_range = (READINGS.c.ccp_id == ccp_id) & (READINGS.c.at_ms >= from_ms) & (READINGS.c.at_ms < to_ms)
+        count = int(conn.execute(select(func.count()).where(in_range)).scalar_one())
+        if count <= max_points:
+            query = select(READINGS.c.at_ms, READINGS.c.value).where(in_range).order_by(READINGS.c.at_ms)
+            return [SeriesPoint(int(at), float(value), None, None, 1) for at, value in conn.execute(query)]
+        k = ((READINGS.c.at_ms - from_ms) // width).label("k")
+        query = (
+            select(k, func.count(), func.min(READINGS.c.value), func.max(READINGS.c.value), func.sum(READINGS.c.value))
+            .where(in_range)
+            .group_by(k)
+            .order_by(k)
+        )
+        return [_point(from_ms + int(b) * width, n, lo, hi, total) for b, n, lo, hi, total in conn.execute(query)]
+
+
+def _buckets(
+    conn: Connection, table: Any, ccp_id: str, from_ms: int, to_ms: int, width: int, unit: int
+) -> list[SeriesPoint]:
+    origin = from_ms - from_ms % unit
+    k = ((table.c.bucket_ms - origin) // width).label("k")
+    query = (
+        select(k, func.sum(table.c.count), func.min(table.c.min), func.max(table.c.max), func.sum(table.c.sum))
+        .where(table.c.ccp_id == ccp_id, table.c.bucket_ms >= origin, table.c.bucket_ms < to_ms)
+        .group_by(k)
+        .order_by(k)
+    )
+    return [_point(origin + int(b) * width, n, lo, hi, total) for b, n, lo, hi, total in conn.execute(query)]
+
+
+def _point(at_ms: int, count: Any, low: Any, high: Any, total: Any) -> SeriesPoint:
+    n = int(count)
+    return SeriesPoint(at_ms, float(total) / n, float(low), float(high), n)
+
+
+READINGS = CcpReading.__table__  # type: ignore[attr-defined]
+MINUTES = CcpReadingMinute.__table__  # type: ignore[attr-defined]
+HOURS = CcpReadingHour.__table__  # type: ignore[attr-defined]

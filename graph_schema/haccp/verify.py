@@ -29,6 +29,7 @@ ALTERED: Final = "ALTERED"
 INSERTED: Final = "INSERTED"
 DELETED: Final = "DELETED"
 SEAL: Final = "SEAL"
+ROLLUP: Final = "ROLLUP"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,20 @@ def _rows(engine: Engine, site_gln: str | None) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
         for row in conn.execution_options(stream_results=True, yield_per=5_000).execute(query):
             yield dict(row._mapping)
+
+
+def _check_rollups(engine: Engine, note: Any) -> None:
+    from graph_schema.haccp.retention import ROLLUP_SEALS, hourly_rows, rollup_digest
+
+    with engine.connect() as conn:
+        for seal in conn.execute(select(ROLLUP_SEALS).order_by(ROLLUP_SEALS.c.ccp_id)).all():
+            rows = hourly_rows(conn, seal.ccp_id, int(seal.through_ms))
+            if len(rows) != seal.hours or rollup_digest(seal.ccp_id, rows) != seal.digest:
+                note(
+                    ROLLUP,
+                    f"CCP {seal.ccp_id}: its hourly aggregates before the last prune no longer match their "
+                    f"seal ({len(rows)} hours found, {seal.hours} sealed)",
+                )
 
 
 def verify(engine: Engine, *, site_gln: str | None = None) -> Report:
@@ -188,5 +203,7 @@ def verify(engine: Engine, *, site_gln: str | None = None) -> Report:
             )
     for site, day in sorted(days):
         note(SEAL, f"site {site}, day {day}: readings without a seal (inserted)", site_gln=site, day=day)
+    if site_gln is None:
+        _check_rollups(engine, note)
     report.findings = findings
     return report

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Final
+
+import anyio
 import strawberry
 
 from graph_schema.db import Row
+from graph_schema.errors import HubError
+from graph_schema.haccp.readings import series, to_ms
 from resolvers.context import Info
+from resolvers.types.ccp_reading import CcpReading
 from resolvers.types.site import Site, load_site
 from resolvers.types.values import SharingLevel
+
+MAX_POINTS: Final = 10_000
 
 
 @strawberry.type(
@@ -51,6 +60,35 @@ class Ccp:
             _site_gln=row["siteGln"],
             _firm_id=row["firmId"],
         )
+
+    @strawberry.field(
+        description="Its readings measured from ``from`` (inclusive) to ``to``, at most maxPoints of them: past that, "
+        "buckets of equal width (whole hours or minutes once a bucket spans one). DETAIL only: empty at SUMMARY"
+    )
+    async def readings(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        max_points: int | None = 500,
+    ) -> list[CcpReading]:
+        max_points = 500 if max_points is None else max_points
+        if not 1 <= max_points <= MAX_POINTS:
+            raise HubError(f"maxPoints must lie between 1 and {MAX_POINTS}", field="maxPoints")
+        for name, moment in (("from", from_), ("to", to)):
+            if moment.tzinfo is None:
+                raise HubError(f"{name} needs its UTC offset", field=name)
+        if to <= from_:
+            raise HubError("to must come after from", field="to")
+        if self.level is not SharingLevel.DETAIL:  # decided inside the CCP's Cypher read (CCP_IN_DETAIL)
+            return []
+        info.context.note_access([self._firm_id])
+        points = await anyio.to_thread.run_sync(
+            lambda: series(
+                info.context.sql_engine, str(self.id), from_ms=to_ms(from_), to_ms=to_ms(to), max_points=max_points
+            )
+        )
+        return [CcpReading.from_point(point) for point in points]
 
     @strawberry.field(description="The plant where it is monitored")
     async def site(self, info: Info) -> Site | None:

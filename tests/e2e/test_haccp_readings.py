@@ -21,6 +21,7 @@ from graph_schema.haccp import ccps
 from graph_schema.haccp.chain import GENESIS, link
 from graph_schema.haccp.ingest import CHAINS, READINGS, SEALS
 from graph_schema.records import CcpRecord
+from hub import haccp_simulator as simulator
 from hub.app import create_app, open_issuer
 from hub.server import serve_in_thread
 from hub.settings import Settings
@@ -299,3 +300,22 @@ def test_epcis_sensor_reports_naming_a_ccp_device_or_unit_become_readings(
     # the same event again is a duplicate capture and adds no reading
     assert httpx.post(f"{base_url}/epcis/events", content=orjson.dumps(by_device), headers=editor).status_code == 201
     assert stored(sql) == 3
+
+
+def test_the_gateway_simulator_streams_readings_with_an_excursion(base_url: str, plant: Plant, sql: Engine) -> None:
+    ccps: list[dict[str, Any]] = [
+        {"id": plant.heating, "unit": "°C", "devices": ["tt-1"], "limitLow": 85.0, "limitHigh": 100.0},
+        {"id": plant.metal, "unit": "fail", "devices": ["md-1"], "limitLow": None, "limitHigh": 0.0},
+    ]
+    lines: list[str] = []
+    totals = simulator.run(
+        url=base_url, token=plant.tokens["device"], ccps=ccps, rate=4, duration=3, first_excursion_s=1, say=lines.append
+    )
+    assert totals["refused"] == 0
+    assert totals["excursions"] >= 1
+    assert totals["accepted"] == stored(sql) >= 16
+    with sql.connect() as conn:
+        out = conn.execute(select(func.count()).select_from(READINGS).where(READINGS.c.in_limits.is_(False)))
+        assert int(out.scalar_one()) >= 4  # at least one second of an excursion
+    with pytest.raises(ValueError, match="this machine only"):
+        simulator.run(url="http://192.0.2.1:8000", token="x", ccps=ccps, rate=1, duration=1)

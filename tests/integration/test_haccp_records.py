@@ -130,3 +130,39 @@ def test_hub_haccp_verify_says_where_and_exits_1(
     out = capsys.readouterr().out
     assert "ALTERED: device tt-1: reading 3 " in out
     assert "1 problems" in out
+
+
+def test_a_prune_rolls_old_readings_up_and_the_records_still_verify(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import func, select
+
+    from graph_schema.haccp.ingest import HOURS, READINGS
+    from graph_schema.haccp.readings import series
+    from graph_schema.haccp.retention import prune
+
+    def count(table: object) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+    before = series(engine, "heat", from_ms=T0 - 3_600_000, to_ms=T0 + 7 * 3_600_000, max_points=2)
+    # two days kept: the first arrival day (70 readings) is older than the retention, the second (50) is not
+    report = prune(engine, now_ms=T0 + 3 * DAY + 1, retention_days=2)
+    assert (report.cutoff_day, report.readings, report.devices, report.days) == ("2026-09-22", 70, 2, 1)
+    assert count(READINGS) == 50
+    assert count(HOURS) == 2  # per CCP, the one hour all of its readings were measured in
+    assert series(engine, "heat", from_ms=T0 - 3_600_000, to_ms=T0 + 7 * 3_600_000, max_points=2) == before
+    assert verify(engine).findings == []
+    assert prune(engine, now_ms=T0 + 3 * DAY + 1, retention_days=2).readings == 0  # nothing more to prune
+    # the kept chain must still follow the pruned one; the sealed aggregates must stay as they were
+    tamper(engine, "DELETE FROM ccp_reading WHERE device_id = 'tt-1' AND seq = 51")
+    tamper(engine, "UPDATE ccp_reading_hour SET max = 200.0 WHERE ccp_id = 'heat'")
+    assert [(f.kind, f.device_id, f.seq) for f in verify(engine).findings or []] == [
+        (DELETED, "tt-1", 51),
+        (SEAL, None, None),
+        ("ROLLUP", None, None),
+    ]
+    monkeypatch.setenv("HUB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_HACCP_RETENTION_DAYS", "1")
+    assert main(["haccp", "prune"]) == 0
+    assert "raw readings of" in capsys.readouterr().out
