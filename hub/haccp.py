@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 NDJSON: Final = "application/x-ndjson"
 JSON_TYPES: Final = frozenset({"application/json", NDJSON})
-CHUNK: Final = 1 << 16
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -51,27 +50,8 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BadBody(Exception):
     pass
-
-
-async def read_bounded(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes ``limit`` bytes (whatever Content-Length claimed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _loads(text: bytes) -> Any:
@@ -164,12 +144,9 @@ class HaccpRoutes:
             )
         state = self.state()
         settings = state.settings
+        body = await request.body()  # bounded while it is read: HUB_MAX_READINGS_BODY_MB (hub.body_limit)
         try:
-            body = await read_bounded(request, settings.haccp_max_body_mb * 1_048_576)
             items = await anyio.to_thread.run_sync(lambda: parse_body(body, ndjson=media == NDJSON))
-        except BodyTooLarge:
-            detail = f"a request may carry at most {settings.haccp_max_body_mb} MB; send smaller batches"
-            return problem(413, "Body too large", detail, BAD_USER_INPUT)
         except BadBody as error:
             return problem(400, "Invalid body", str(error), BAD_USER_INPUT)
         if len(items) > settings.haccp_max_batch:

@@ -113,11 +113,10 @@ class Settings(BaseSettings):
     websocket_recheck_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     # Smart HACCP readings (POST /haccp/readings): how far ahead of the hub's clock a reading's time may lie (a
-    # gateway's clock drifts), the most readings and bytes one request may carry, and how long raw readings are
-    # kept before they are rolled up into hourly aggregates (hub haccp prune)
+    # gateway's clock drifts), the most readings one request may carry (its bytes: max_readings_body_mb), and how
+    # long raw readings are kept before they are rolled up into hourly aggregates (hub haccp prune)
     haccp_clock_skew_seconds: int = Field(default=30, ge=0, le=3600)
     haccp_max_batch: int = Field(default=50_000, ge=1, le=1_000_000)
-    haccp_max_body_mb: int = Field(default=16, ge=1, le=1024)
     haccp_retention_days: int = Field(default=730, ge=1, le=36_500)
 
     @classmethod

@@ -37,7 +37,7 @@ HEAT02 = "urn:epc:id:giai:8800000.HEAT02"  # EPCIS names devices by URI
 
 @pytest.fixture(scope="module")
 def settings(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return hub_settings(neo4j_server, tmp_path_factory.mktemp("state"), haccp_max_body_mb=1)
+    return hub_settings(neo4j_server, tmp_path_factory.mktemp("state"), max_readings_body_mb=1)
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_hostile_bodies_get_a_clear_error_and_write_nothing(base_url: str, plant
     token = plant.tokens["device"]
     huge = post(base_url, token, b"[" + b"1," * 700_000 + b"1]")  # over the 1 MB bound of this hub
     assert huge.status_code == 413
-    assert huge.json()["code"] == "BAD_USER_INPUT"
+    assert huge.json()["code"] == "PAYLOAD_TOO_LARGE"
     deep = post(base_url, token, b"[" * 100_000 + b"]" * 100_000)
     assert deep.status_code == 400
     assert post(base_url, token, b'{"ccpId": 1}').status_code == 400
