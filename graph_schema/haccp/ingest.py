@@ -151,64 +151,88 @@ def check_readings(
     indexes: list[int] = []
     latest = now_ms + skew_ms
     earliest = oldest_ms if oldest_ms is not None else -(2**62)
+    mine = {ccp_id: d for ccp_id, d in definitions.items() if d.firm_id == firm_id}
+    times: dict[Any, int | str] = {}  # a gateway's batch names each instant for many devices: parse it once
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            problems.add(index, "", "INVALID_READING", "a reading is an object {ccpId, deviceId, at, value, unit}")
-            continue
-        if item.keys() != FIELDS:
-            missing = sorted(FIELDS - item.keys())
-            for name in missing:
-                problems.add(index, name, "REQUIRED", f"{name} is required")
-            for name in sorted(set(item) - FIELDS, key=str)[:5]:
-                problems.add(
-                    index, str(name)[:100], "UNKNOWN_FIELD", "a reading has only ccpId, deviceId, at, value, unit"
-                )
-            if missing or len(item) != len(FIELDS):
-                continue
-        ccp_id, device_id, value, unit = item["ccpId"], item["deviceId"], item["value"], item["unit"]
-        good = True
-        definition = definitions.get(ccp_id) if isinstance(ccp_id, str) else None
-        if definition is None or definition.firm_id != firm_id:
-            shown = ccp_id[:200] if isinstance(ccp_id, str) else type(ccp_id).__name__
-            problems.add(index, "ccpId", "UNKNOWN_CCP", f"no CCP {shown!r} at your firm's sites")
-            good = False
-        elif not isinstance(device_id, str) or device_id not in definition.devices:
-            shown = device_id[:200] if isinstance(device_id, str) else type(device_id).__name__
-            problems.add(index, "deviceId", "UNKNOWN_DEVICE", f"device {shown!r} does not report for CCP {ccp_id}")
-            good = False
-        if type(value) is not float and type(value) is not int:
-            problems.add(index, "value", "NOT_A_NUMBER", "value must be a number")
-            good = False
-        elif not math.isfinite(value):
-            problems.add(index, "value", "NOT_A_NUMBER", f"value {value} is not a finite number")
-            good = False
-        if definition is not None and definition.firm_id == firm_id and unit != definition.unit:
-            shown = unit[:20] if isinstance(unit, str) else type(unit).__name__
-            problems.add(index, "unit", "WRONG_UNIT", f"CCP {ccp_id} reads in {definition.unit!r}, not {shown!r}")
-            good = False
-        at_ms = _time_ms(item["at"])
-        if isinstance(at_ms, str):
-            problems.add(index, "at", "INVALID_TIME", at_ms)
-            good = False
-        elif at_ms > latest:
-            problems.add(
-                index,
-                "at",
-                "IN_THE_FUTURE",
-                f"{item['at']} lies {(at_ms - now_ms) / 1000:.1f} s ahead of the hub's clock",
-            )
-            good = False
-        elif at_ms < earliest:
-            problems.add(index, "at", "TOO_OLD", f"{item['at']} lies before the retention period of raw readings")
-            good = False
-        if not good or definition is None or isinstance(at_ms, str):
-            continue
-        number = float(value)
-        low, high = definition.limit_low, definition.limit_high
-        in_limits = (low is None or number >= low) and (high is None or number <= high)
-        rows.append([ccp_id, definition.site_gln, firm_id, device_id, at_ms, number, unit, low, high, in_limits])
-        indexes.append(index)
+        # the common case in a handful of lookups; anything unusual is described by _describe below
+        if type(item) is dict and len(item) == 5:
+            try:
+                ccp_id, device_id, at, value, unit = (
+                    item["ccpId"], item["deviceId"], item["at"], item["value"], item["unit"]
+                )  # fmt: skip
+            except KeyError:
+                ccp_id = None
+            definition = mine.get(ccp_id) if type(ccp_id) is str else None
+            if definition is not None and type(at) is str:
+                at_ms = times.get(at)
+                if at_ms is None:
+                    at_ms = times[at] = _time_ms(at)
+                if (
+                    type(device_id) is str
+                    and device_id in definition.devices
+                    and unit == definition.unit
+                    and (type(value) is float or type(value) is int)
+                    and math.isfinite(value)
+                    and type(at_ms) is int
+                    and earliest <= at_ms <= latest
+                ):
+                    number = float(value)
+                    low, high = definition.limit_low, definition.limit_high
+                    in_limits = (low is None or number >= low) and (high is None or number <= high)
+                    rows.append(
+                        [ccp_id, definition.site_gln, firm_id, device_id, at_ms, number, unit, low, high, in_limits]
+                    )
+                    indexes.append(index)
+                    continue
+        _describe(problems, index, item, mine, now_ms=now_ms, latest=latest, earliest=earliest)
     return rows, indexes, problems
+
+
+def _describe(
+    problems: Problems,
+    index: int,
+    item: Any,
+    mine: Mapping[str, CcpDefinition],
+    *,
+    now_ms: int,
+    latest: int,
+    earliest: int,
+) -> None:
+    """Every problem of a reading the fast path did not take."""
+    if not isinstance(item, dict):
+        problems.add(index, "", "INVALID_READING", "a reading is an object {ccpId, deviceId, at, value, unit}")
+        return
+    if item.keys() != FIELDS:
+        missing = sorted(FIELDS - item.keys())
+        for name in missing:
+            problems.add(index, name, "REQUIRED", f"{name} is required")
+        for name in sorted(set(item) - FIELDS, key=str)[:5]:
+            problems.add(index, str(name)[:100], "UNKNOWN_FIELD", "a reading has only ccpId, deviceId, at, value, unit")
+        if missing or len(item) != len(FIELDS):
+            return
+    ccp_id, device_id, value, unit = item["ccpId"], item["deviceId"], item["value"], item["unit"]
+    definition = mine.get(ccp_id) if isinstance(ccp_id, str) else None
+    if definition is None:
+        shown = ccp_id[:200] if isinstance(ccp_id, str) else type(ccp_id).__name__
+        problems.add(index, "ccpId", "UNKNOWN_CCP", f"no CCP {shown!r} at your firm's sites")
+    elif not isinstance(device_id, str) or device_id not in definition.devices:
+        shown = device_id[:200] if isinstance(device_id, str) else type(device_id).__name__
+        problems.add(index, "deviceId", "UNKNOWN_DEVICE", f"device {shown!r} does not report for CCP {ccp_id}")
+    if type(value) is not float and type(value) is not int:
+        problems.add(index, "value", "NOT_A_NUMBER", "value must be a number")
+    elif not math.isfinite(value):
+        problems.add(index, "value", "NOT_A_NUMBER", f"value {value} is not a finite number")
+    if definition is not None and unit != definition.unit:
+        shown = unit[:20] if isinstance(unit, str) else type(unit).__name__
+        problems.add(index, "unit", "WRONG_UNIT", f"CCP {ccp_id} reads in {definition.unit!r}, not {shown!r}")
+    at_ms = _time_ms(item["at"])
+    if isinstance(at_ms, str):
+        problems.add(index, "at", "INVALID_TIME", at_ms)
+    elif at_ms > latest:
+        ahead = (at_ms - now_ms) / 1000
+        problems.add(index, "at", "IN_THE_FUTURE", f"{item['at']} lies {ahead:.1f} s ahead of the hub's clock")
+    elif at_ms < earliest:
+        problems.add(index, "at", "TOO_OLD", f"{item['at']} lies before the retention period of raw readings")
 
 
 def store_readings(
@@ -242,61 +266,67 @@ def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recor
     seals = _lock_seals(conn, sites, day)
     stored = {device: _stored_values(conn, device, times[device]) for device in devices}
     problems = Problems()
-    fresh: list[list[Any]] = []  # in the batch's order: the order of arrival
+    written: list[tuple[Any, ...]] = []  # in the batch's order: the order of arrival
+    minutes: dict[tuple[str, int], list[Any]] = {}  # (ccp, minute) -> [count, min, max, sum, out of limits]
+    spans: dict[str, list[int]] = {}  # ccp -> [first, last, count] by measurement time
     duplicates = 0
+    # one pass: duplicates and conflicts, then the chain link, the seal, the minute bucket and the span of each
+    # new reading (this loop is most of the ingest's own time, so it does no more than that)
     for position, row in enumerate(rows):
-        device, at_ms, value = row[3], row[4], row[5]
+        ccp_id, site_gln, firm_id, device, at_ms, value, unit, low, high, in_limits = row
         known = stored[device]
         earlier = known.get(at_ms)
-        if earlier is None:
-            known[at_ms] = value
-            fresh.append(row)
-        elif earlier == value:
-            duplicates += 1
-        else:
-            problems.add(
-                indexes[position],
-                "value",
-                "CONFLICT",
-                f"device {device} already reported {earlier!r} at this time; readings cannot be changed",
-            )
-    if problems.count:
-        return IngestOutcome(problems=problems.listed, problem_count=problems.count)
-    written: list[tuple[Any, ...]] = []
-    for row in fresh:
-        ccp_id, site_gln, firm_id, device, at_ms, value, unit, low, high, in_limits = row
+        if earlier is not None:
+            if earlier == value:
+                duplicates += 1
+            else:
+                message = f"device {device} already reported {earlier!r} at this time; readings cannot be changed"
+                problems.add(indexes[position], "value", "CONFLICT", message)
+            continue
+        known[at_ms] = value
+        if problems.count:
+            continue  # nothing will be written: only the other conflicts are still of interest
         seq, prev = chain[device]
         seq += 1
-        text = canonical_of(
-            seq, device, ccp_id, site_gln, firm_id, at_ms, value, unit, low, high, in_limits, recorded_at_ms
+        digest = link_text(
+            prev,
+            canonical_of(
+                seq, device, ccp_id, site_gln, firm_id, at_ms, value, unit, low, high, in_limits, recorded_at_ms
+            ),
         )
-        digest = link_text(prev, text)
         chain[device] = (seq, digest)
         seal = seals[site_gln]
         seal[0] += 1
         seal[1][device] = [seq, digest]
-        written.append(
-            (
-                ccp_id,
-                site_gln,
-                firm_id,
-                device,
-                at_ms,
-                value,
-                unit,
-                low,
-                high,
-                in_limits,
-                recorded_at_ms,
-                seq,
-                prev,
-                digest,
-            )
-        )
+        written.append((*row, recorded_at_ms, seq, prev, digest))
+        key = (ccp_id, at_ms - at_ms % MINUTE_MS)
+        bucket = minutes.get(key)
+        if bucket is None:
+            minutes[key] = [1, value, value, value, 0 if in_limits else 1]
+        else:
+            bucket[0] += 1
+            if value < bucket[1]:
+                bucket[1] = value
+            elif value > bucket[2]:
+                bucket[2] = value
+            bucket[3] += value
+            if not in_limits:
+                bucket[4] += 1
+        span = spans.get(ccp_id)
+        if span is None:
+            spans[ccp_id] = [at_ms, at_ms, 1]
+        else:
+            if at_ms < span[0]:
+                span[0] = at_ms
+            elif at_ms > span[1]:
+                span[1] = at_ms
+            span[2] += 1
+    if problems.count:
+        return IngestOutcome(problems=problems.listed, problem_count=problems.count)
     if written:
         _insert(conn, written)
-        _aggregate(conn, MINUTES, fresh, MINUTE_MS)
-        _aggregate(conn, HOURS, fresh, HOUR_MS)
+        _aggregate(conn, MINUTES, minutes)
+        _aggregate(conn, HOURS, _hours(minutes))
         conn.execute(
             update(CHAINS).where(CHAINS.c.device_id == bindparam("d")).values(seq=bindparam("s"), hash=bindparam("h")),
             [{"d": device, "s": seq, "h": digest} for device, (seq, digest) in chain.items()],
@@ -316,24 +346,32 @@ def _store(conn: Connection, rows: list[list[Any]], indexes: list[int], *, recor
                 for site, (n, heads) in seals.items()
             ],
         )
-    return IngestOutcome(accepted=len(written), duplicates=duplicates, spans=_spans(fresh))
+    return IngestOutcome(
+        accepted=len(written),
+        duplicates=duplicates,
+        spans=[ReadingSpan(ccp, first, last, n) for ccp, (first, last, n) in sorted(spans.items())],
+    )
 
 
-def _aggregate(conn: Connection, table: Any, rows: list[list[Any]], width_ms: int) -> None:
-    """Add the readings to their CCPs' buckets of ``width_ms`` (count, min, max, sum, out of limits)."""
-    buckets: dict[tuple[str, int], list[Any]] = {}
-    for row in rows:
-        ccp_id, at_ms, value, in_limits = row[0], row[4], row[5], row[9]
-        key = (ccp_id, at_ms - at_ms % width_ms)
-        bucket = buckets.get(key)
+def _hours(minutes: dict[tuple[str, int], list[Any]]) -> dict[tuple[str, int], list[Any]]:
+    """The minute buckets folded into hour buckets."""
+    hours: dict[tuple[str, int], list[Any]] = {}
+    for (ccp_id, minute), (n, low, high, total, out) in minutes.items():
+        key = (ccp_id, minute - minute % HOUR_MS)
+        bucket = hours.get(key)
         if bucket is None:
-            buckets[key] = [1, value, value, value, 0 if in_limits else 1]
+            hours[key] = [n, low, high, total, out]
         else:
-            bucket[0] += 1
-            bucket[1] = min(bucket[1], value)
-            bucket[2] = max(bucket[2], value)
-            bucket[3] += value
-            bucket[4] += 0 if in_limits else 1
+            bucket[0] += n
+            bucket[1] = min(bucket[1], low)
+            bucket[2] = max(bucket[2], high)
+            bucket[3] += total
+            bucket[4] += out
+    return hours
+
+
+def _aggregate(conn: Connection, table: Any, buckets: dict[tuple[str, int], list[Any]]) -> None:
+    """Add the batch's buckets (count, min, max, sum, out of limits) to its CCPs' stored ones."""
     postgres = conn.dialect.name == "postgresql"
     insert = (postgresql if postgres else sqlite).insert(table)
     lower, upper = (func.least, func.greatest) if postgres else (func.min, func.max)
@@ -419,17 +457,3 @@ def _stored_values(conn: Connection, device: str, times: list[int]) -> dict[int,
         found.update((int(at), float(value)) for at, value in conn.execute(query))
         start = end
     return found
-
-
-def _spans(rows: list[list[Any]]) -> list[ReadingSpan]:
-    spans: dict[str, list[int]] = {}
-    for row in rows:
-        ccp_id, at_ms = row[0], row[4]
-        span = spans.get(ccp_id)
-        if span is None:
-            spans[ccp_id] = [at_ms, at_ms, 1]
-        else:
-            span[0] = min(span[0], at_ms)
-            span[1] = max(span[1], at_ms)
-            span[2] += 1
-    return [ReadingSpan(ccp_id, first, last, count) for ccp_id, (first, last, count) in sorted(spans.items())]
