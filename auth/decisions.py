@@ -205,3 +205,9 @@ def require_recall_coordinator(principal: Principal, *, what: str) -> None:
     """Recalls are declared and closed by principals with the recall_coordinator role."""
     if Role.RECALL_COORDINATOR not in principal.roles:
         raise Forbidden(f"to {what} you need the recall_coordinator role")
+
+
+def require_recall_answerer(principal: Principal, *, what: str) -> None:
+    """A firm answers a recall (acknowledges, reports dispositions) through its admin, editor or recall coordinator."""
+    if not principal.can_edit and Role.RECALL_COORDINATOR not in principal.roles:
+        raise Forbidden(f"to {what} you need the admin, editor or recall_coordinator role")

@@ -29,7 +29,7 @@ from auth.principal import Principal, Role
 from bench.common import free_port, median_ms, open_driver, sample_lots, serve, write_result
 from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer
 from graph_schema.grants import VISIBILITY_FACTS
-from graph_schema.lots import LIST_LOTS
+from graph_schema.lot_filters import LotSort, list_lots_query
 from graph_schema.model import TraceDirection
 from graph_schema.trace import trace_query
 from hub.app import open_issuer
@@ -76,7 +76,9 @@ async def token_cost(base_url: str, settings: Settings, lots: list[tuple[str, st
 def _unfiltered(query: LiteralString) -> LiteralString:
     """The same query for an all-seeing caller: visibility predicates true, the visible-lots union a scan."""
     unfiltered = query.replace(LOT_IN_DETAIL, "true").replace(SHIPMENT_IN_DETAIL, "true")
-    unfiltered = re.sub(r"CALL \(\) \{.*?\n\}\nWITH l", "MATCH (l:Lot)\nWITH l", unfiltered, flags=re.DOTALL)
+    unfiltered = re.sub(
+        r"CALL \(\) \{.*?\n\}\nWITH l, k", "MATCH (l:Lot)\nWITH l, l.id AS k", unfiltered, flags=re.DOTALL
+    )
     if unfiltered == query:
         raise RuntimeError("the query has no visibility filter to take out")
     return unfiltered
@@ -90,7 +92,7 @@ async def filter_cost(
     for name, filtered in (
         ("trace_downstream", trace_query(TraceDirection.DOWNSTREAM, 25)),
         ("trace_upstream", trace_query(TraceDirection.UPSTREAM, 25)),
-        ("lots_page", LIST_LOTS[(False, False)]),  # the first page of every lot the caller sees
+        ("lots_page", list_lots_query((), LotSort.ID)),  # the first page of every lot the caller sees
     ):
         unfiltered = _unfiltered(filtered)
         with_filter: list[float] = []
@@ -102,6 +104,8 @@ async def filter_cost(
                     "productGtin": None,
                     "siteGln": None,
                     "after": None,
+                    "afterId": None,
+                    "afterKey": None,
                     "limit": 21,
                     **Viewer(firm_id=firm, detail_firm_ids=frozenset({firm})).params(),
                 }

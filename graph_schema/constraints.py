@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph_schema.db import Graph
-from graph_schema.model import COMPOSITE_INDEXED, INDEXED, NATURAL_KEYS
+from graph_schema.model import COMPOSITE_INDEXED, FULLTEXT_ANALYZER, FULLTEXT_INDEXED, INDEXED, NATURAL_KEYS
 
 
 def schema_statements() -> list[LiteralString]:
@@ -23,6 +23,12 @@ def schema_statements() -> list[LiteralString]:
         name = f"{label.lower()}_{'_'.join(p.lower() for p in props)}"
         on = ", ".join(f"n.{p}" for p in props)
         statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON ({on})")
+    for name, label, props in FULLTEXT_INDEXED:
+        on = ", ".join(f"n.{p}" for p in props)
+        statements.append(
+            f"CREATE FULLTEXT INDEX {name} IF NOT EXISTS FOR (n:{label}) ON EACH [{on}]"
+            f" OPTIONS {{indexConfig: {{`fulltext.analyzer`: '{FULLTEXT_ANALYZER}'}}}}"
+        )
     return statements
 
 

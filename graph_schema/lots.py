@@ -7,7 +7,7 @@ before commit, so a rejected batch writes nothing. Every read takes a Viewer and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, LiteralString, NoReturn
+from typing import Any, Final, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
@@ -356,56 +356,6 @@ async def lots_by_id(graph: Graph, viewer: Viewer, ids: Sequence[str]) -> list[R
     """Lots the viewer may see in detail, in the order of ``ids`` (None for unknown or hidden lots)."""
     rows = await graph.read(LOTS_BY_ID, {"ids": list(ids), **viewer.params()})
     return keyed(rows, ids, key="id", value="lot")
-
-
-# The lots a viewer may list: those of firms it sees in detail, those shipped to it, and those in the
-# trace of an open recall it coordinates or oversees (the same rule as LOT_IN_DETAIL, as three lookups).
-# The filters are written into each lookup (one query text per combination of filters given), so a site's or
-# a product's lots are found by its index instead of every lot of the viewer's firm being read and filtered;
-# a page takes the first lots by id of each lookup, then the first of those.
-_LOT_LOOKUPS: Final = (
-    "MATCH (l:Lot) WHERE l.ownerFirmId IN $detailFirms",
-    "MATCH (:Shipment {toFirmId: $viewerFirm})-[:CARRIES]->(l:Lot) WHERE true",
-    "MATCH (r:Recall)-[:AFFECTS]->(l:Lot) WHERE r.id IN $recalls",
-)
-
-
-def _visible_lots(*, product: bool, site: bool, page: bool) -> LiteralString:
-    filters = (" AND l.productGtin = $productGtin" if product else "") + (" AND l.siteGln = $siteGln" if site else "")
-    tail = " AND ($after IS NULL OR l.id > $after) RETURN l ORDER BY l.id LIMIT $limit" if page else " RETURN l"
-    branches = "\n  UNION\n  ".join(lookup + filters + tail for lookup in _LOT_LOOKUPS)
-    return "CALL () {\n  " + branches + "\n}\n"
-
-
-LIST_LOTS: Final[dict[tuple[bool, bool], LiteralString]] = {
-    (product, site): _visible_lots(product=product, site=site, page=True)
-    + "WITH l ORDER BY l.id LIMIT $limit\nRETURN "
-    + LOT_FIELDS_AS_TEXT
-    + " AS lot"
-    for product in (False, True)
-    for site in (False, True)
-}
-COUNT_LOTS: Final[dict[tuple[bool, bool], LiteralString]] = {
-    (product, site): _visible_lots(product=product, site=site, page=False) + "RETURN count(l) AS total"
-    for product in (False, True)
-    for site in (False, True)
-}
-
-
-async def list_lots(
-    graph: Graph, viewer: Viewer, *, product_gtin: str | None, site_gln: str | None, after: str | None, limit: int
-) -> list[Row]:
-    """A page of the lots the viewer may see, ordered by id."""
-    params = {"productGtin": product_gtin, "siteGln": site_gln, "after": after, "limit": limit, **viewer.params()}
-    query = LIST_LOTS[(product_gtin is not None, site_gln is not None)]
-    return [row["lot"] for row in await graph.read(query, params)]
-
-
-async def count_lots(graph: Graph, viewer: Viewer, *, product_gtin: str | None, site_gln: str | None) -> int:
-    """How many lots the viewer may see with these filters."""
-    params = {"productGtin": product_gtin, "siteGln": site_gln, **viewer.params()}
-    query = COUNT_LOTS[(product_gtin is not None, site_gln is not None)]
-    return int((await graph.read(query, params))[0]["total"])
 
 
 # Inputs of a lot: the lots consumed by the transformation that made it. Hidden inputs come back as a

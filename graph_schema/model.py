@@ -23,6 +23,10 @@ Nodes
                                                             (:Recall)-[:RECALLS]->(:Lot),
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
                                                                                  priorStatus}]->(:Lot)
+                                                            (:Recall)-[:ACKNOWLEDGED_BY {at, note, by}]->(:Firm)
+  (:RecallDisposition {id, recallId, firmId, lotId, siteGln, quantity, uom, disposition, at, note, by})
+                                                            (:Recall)-[:HAS_DISPOSITION]->(:RecallDisposition)
+                                                            -[:OF_LOT]->(:Lot)   append-only consignee reports
   (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
   (:EpcisEvent {eventId, eventHash, eventType, eventTime, action, bizStep, bizLocation, siteGln, siteFirmId,
                 capturedBy, captureId, epcs, epcClasses, anyEpcClasses, json})   (:EpcisEvent)-[:CONCERNS]->(:Lot)
@@ -60,6 +64,7 @@ class Label(StrEnum):
     SALES_CHANNEL = "SalesChannel"
     CCP = "CCP"
     RECALL = "Recall"
+    RECALL_DISPOSITION = "RecallDisposition"
     SHARING_GRANT = "SharingGrant"
     EPCIS_EVENT = "EpcisEvent"
     CONTAINER = "Container"
@@ -88,6 +93,9 @@ class Rel(StrEnum):
     SELLS_THROUGH = "SELLS_THROUGH"
     HAS_CCP = "HAS_CCP"
     RECALLS = "RECALLS"
+    ACKNOWLEDGED_BY = "ACKNOWLEDGED_BY"
+    HAS_DISPOSITION = "HAS_DISPOSITION"
+    OF_LOT = "OF_LOT"
     GRANTS = "GRANTS"
     CONCERNS = "CONCERNS"
     CONTAINS = "CONTAINS"
@@ -157,6 +165,7 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.SALES_CHANNEL: "id",
     Label.CCP: "id",
     Label.RECALL: "id",
+    Label.RECALL_DISPOSITION: "id",
     Label.SHARING_GRANT: "id",
     Label.EPCIS_EVENT: "eventId",
     Label.CONTAINER: "id",
@@ -179,14 +188,20 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.LOT, "productGtin"),
     (Label.LOT, "siteGln"),
     (Label.LOT, "status"),
+    (Label.LOT, "lotNumber"),  # exact and prefix (STARTS WITH) lookups by the number printed on a pack
+    (Label.LOT, "producedAt"),
     (Label.SHIPMENT, "fromFirmId"),
     (Label.SHIPMENT, "toFirmId"),
+    (Label.SHIPMENT, "fromGln"),
+    (Label.SHIPMENT, "toGln"),
+    (Label.SHIPMENT, "shippedAt"),
     (Label.CERTIFICATION, "firmId"),
     (Label.SHARING_GRANT, "ownerFirmId"),
     (Label.SHARING_GRANT, "toFirmId"),
     (Label.SHARING_GRANT, "toRole"),
     (Label.SHARING_GRANT, "toCluster"),
     (Label.RECALL, "status"),
+    (Label.RECALL, "coordinatorFirmId"),
     (Label.EPCIS_EVENT, "eventTime"),
     (Label.EPCIS_EVENT, "bizLocation"),
     (Label.EPCIS_EVENT, "capturedBy"),
@@ -199,6 +214,19 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.ALLOCATION, "capacityId"),
     (Label.CCP, "siteGln"),
     (Label.CCP, "firmId"),
+)
+
+
+# Full-text indexes over names (Korean and English) for search: (index name, label, properties). Neo4j 5.26
+# offers no Korean morphological analyzer (db.index.fulltext.listAvailableAnalyzers: no nori), so the names
+# are cut by the ``cjk`` analyzer (Lucene's CJKAnalyzer): Hangul, Han and kana runs as overlapping bigrams
+# (부침두부 -> 부침 침두 두부, so 두부 finds it without a dictionary of compounds), Latin words as
+# lower-cased tokens with English stop words dropped.
+FULLTEXT_ANALYZER: Final = "cjk"
+FULLTEXT_INDEXED: Final[tuple[tuple[str, Label, tuple[str, ...]], ...]] = (
+    ("firm_names", Label.FIRM, ("name", "nameKo")),
+    ("site_names", Label.SITE, ("name",)),
+    ("product_names", Label.PRODUCT, ("name", "nameKo")),
 )
 
 
@@ -219,6 +247,14 @@ class RecallClass(StrEnum):
     I = "I"  # noqa: E741 (FDA's class names)
     II = "II"
     III = "III"
+
+
+class RecallDispositionKind(StrEnum):
+    """What a consignee did with a quantity of a recalled lot."""
+
+    REMOVED = "REMOVED"  # taken off sale and out of use, still on hand
+    DESTROYED = "DESTROYED"
+    RETURNED = "RETURNED"  # sent back to the supplier or the recalling firm
 
 
 class RecallStatus(StrEnum):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final, NoReturn
+from typing import Any, Final, LiteralString, NoReturn
 
 from neo4j import AsyncManagedTransaction
 
@@ -144,6 +144,48 @@ RETURN """
     + RECALL_FIELDS
     + " AS recall"
 )
+
+
+# The recalls a viewer may see, newest first (keyset on declaredAt then id, both descending). Recalls are few
+# beside lots: they are read by the status index when ``open`` is given, else all, each tested by RECALL_SEEN_BY.
+_RECALL_PAGE: Final = (
+    """
+WITH r, r.declaredAt.epochMillis AS k
+WHERE $afterId IS NULL OR k < $afterKey OR (k = $afterKey AND r.id < $afterId)
+WITH r, k ORDER BY k DESC, r.id DESC LIMIT $limit
+RETURN k AS sortKey, """
+    + RECALL_FIELDS
+    + " AS recall"
+)
+LIST_RECALLS: Final[dict[bool, LiteralString]] = {
+    False: "MATCH (r:Recall) WHERE " + RECALL_SEEN_BY + _RECALL_PAGE,
+    True: "MATCH (r:Recall) WHERE r.status = $status AND " + RECALL_SEEN_BY + _RECALL_PAGE,
+}
+COUNT_RECALLS: Final[dict[bool, LiteralString]] = {
+    False: "MATCH (r:Recall) WHERE " + RECALL_SEEN_BY + " RETURN count(r) AS total",
+    True: "MATCH (r:Recall) WHERE r.status = $status AND " + RECALL_SEEN_BY + " RETURN count(r) AS total",
+}
+
+
+def _recall_list_params(viewer: Viewer, *, overseer: bool, open_: bool | None) -> dict[str, Any]:
+    status = None if open_ is None else ("OPEN" if open_ else "CLOSED")
+    return {"status": status, "overseer": overseer, **viewer.params()}
+
+
+async def list_recalls(
+    graph: Graph, viewer: Viewer, *, overseer: bool, open_: bool | None, after: tuple[int, str] | None, limit: int
+) -> list[Row]:
+    """A page of the recalls the viewer may see, newest first: rows {sortKey, recall}; ``open_`` None for all."""
+    after_key, after_id = after if after is not None else (None, None)
+    params = {**_recall_list_params(viewer, overseer=overseer, open_=open_), "afterKey": after_key}
+    params |= {"afterId": after_id, "limit": limit}
+    return await graph.read(LIST_RECALLS[open_ is not None], params)
+
+
+async def count_recalls(graph: Graph, viewer: Viewer, *, overseer: bool, open_: bool | None) -> int:
+    """How many recalls the viewer may see (open, closed, or all)."""
+    params = _recall_list_params(viewer, overseer=overseer, open_=open_)
+    return int((await graph.read(COUNT_RECALLS[open_ is not None], params))[0]["total"])
 
 
 async def declare_recall(

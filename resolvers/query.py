@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
-from graph_schema import lots as lot_reads
+from graph_schema import lot_filters as lot_lists
 from graph_schema import parties
 from graph_schema import trace as trace_reads
 from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
@@ -13,11 +15,12 @@ from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
+from resolvers.types.lot_list import decode_lot_cursor, lot_cursor_key, lot_cursor_kind, lot_filter
 from resolvers.types.principal import Me
 from resolvers.types.product import Product, load_product
 from resolvers.types.site import Site, load_site
 from resolvers.types.trace import Trace
-from resolvers.types.values import FirmRole, TraceDirection
+from resolvers.types.values import FirmRole, LotSort, LotStatus, TraceDirection
 
 
 @strawberry.type
@@ -64,31 +67,52 @@ class Query:
         info.context.note_access([row["ownerFirmId"]])
         return Lot.from_record(row)
 
-    @strawberry.field(permission_classes=AUTHENTICATED, description="Lots you may see, by product and site")
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="Lots you may see, filtered: lotNumber is exact, lotNumberPrefix a prefix of the lot number; "
+        "producedFrom inclusive, producedTo exclusive; sorted by sort (ID by default)",
+    )
     async def lots(
         self,
         info: Info,
         product_gtin: str | None = None,
         site_gln: str | None = None,
+        lot_number: str | None = None,
+        status: LotStatus | None = None,
         first: int = 20,
         after: str | None = None,
+        lot_number_prefix: str | None = None,
+        owner_firm_id: strawberry.ID | None = None,
+        produced_from: datetime | None = None,
+        produced_to: datetime | None = None,
+        sort: LotSort = LotSort.ID,
     ) -> Connection[Lot]:
         check_page_size(first, info.context.max_page_size)
         _, viewer = info.context.require_principal()
         graph = info.context.graph
-        gtin = normalize_gtin(product_gtin, field="productGtin") if product_gtin is not None else None
-        gln = validate_gln(site_gln, field="siteGln") if site_gln is not None else None
-        rows = await lot_reads.list_lots(
-            graph, viewer, product_gtin=gtin, site_gln=gln, after=decode_cursor("lot", after), limit=first + 1
+        where = lot_filter(
+            product_gtin=product_gtin,
+            site_gln=site_gln,
+            lot_number=lot_number,
+            lot_number_prefix=lot_number_prefix,
+            status=status,
+            owner_firm_id=owner_firm_id,
+            produced_from=produced_from,
+            produced_to=produced_to,
         )
-        info.context.note_access(row["ownerFirmId"] for row in rows[:first])
+        kind = lot_cursor_kind(sort)
+        rows = await lot_lists.list_lots(
+            graph, viewer, where=where, sort=sort, after=decode_lot_cursor(kind, after), limit=first + 1
+        )
+        info.context.note_access(row["lot"]["ownerFirmId"] for row in rows[:first])
+        keys = {row["lot"]["id"]: lot_cursor_key(sort, row["sortKey"], row["lot"]["id"]) for row in rows}
         return build_connection(
-            [Lot.from_record(row) for row in rows],
-            kind="lot",
-            key=lambda lot: str(lot.id),
+            [Lot.from_record(row["lot"]) for row in rows],
+            kind=kind,
+            key=lambda lot: keys[str(lot.id)],
             first=first,
             after=after,
-            count=lambda: lot_reads.count_lots(graph, viewer, product_gtin=gtin, site_gln=gln),
+            count=lambda: lot_lists.count_lots(graph, viewer, where=where),
         )
 
     @strawberry.field(

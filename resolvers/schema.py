@@ -18,6 +18,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
+from resolvers.finding import FindingQuery
 from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.limits import DocumentChecks, DocumentLimits
@@ -26,6 +27,7 @@ from resolvers.mutation import Mutation
 from resolvers.notifications import RecallSubscription, WebhookMutation, WebhookQuery
 from resolvers.orders import OrderMutation, OrderQuery
 from resolvers.query import Query
+from resolvers.recall_answers import RecallAnswerMutation
 from resolvers.sales import SalesMutation, SalesQuery
 from resolvers.sharing import SharingMutation, SharingQuery
 
@@ -89,6 +91,7 @@ def build_schema(
                 ExportQuery,
                 WebhookQuery,
                 CcpQuery,
+                FindingQuery,
             ),
         ),
         mutation=merge_types(
@@ -97,6 +100,7 @@ def build_schema(
                 Mutation,
                 SharingMutation,
                 MockRecallMutation,
+                RecallAnswerMutation,
                 InventoryMutation,
                 SalesMutation,
                 OrderMutation,

@@ -9,6 +9,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
+from resolvers.types.node import Node
 from resolvers.types.values import CertificationKind, FirmRole, native_datetime
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Certification:
 
 
 @strawberry.type(description="A member firm of the cluster")
-class Firm:
+class Firm(Node):
     id: strawberry.ID
     name: str
     name_ko: str | None

@@ -9,6 +9,7 @@ import strawberry
 from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.types.firm import Firm, load_firm
+from resolvers.types.node import Node
 from resolvers.types.product import Product, load_product
 from resolvers.types.shipment import Shipment
 from resolvers.types.site import Site, load_site
@@ -51,7 +52,7 @@ class LotLink:
 
 
 @strawberry.type(description="A traceability lot of one product")
-class Lot:
+class Lot(Node):
     id: strawberry.ID = strawberry.field(
         description="GS1 LGTIN class URI: urn:epc:class:lgtin:<prefix>.<itemref>.<lot>"
     )

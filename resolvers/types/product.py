@@ -7,11 +7,13 @@ import strawberry
 from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.types.firm import Firm, load_firm
+from resolvers.types.node import PRODUCT_ID_PREFIX, Node
 
 
 @strawberry.type(description="A trade item identified by a 14-digit GS1 GTIN")
-class Product:
+class Product(Node):
     gtin: str
+    id: strawberry.ID = strawberry.field(default=strawberry.ID(""), description="Node id: product/<GTIN>")
     name: str
     name_ko: str | None
     category: str
@@ -22,6 +24,7 @@ class Product:
     def from_record(cls, row: Row) -> Product:
         return cls(
             gtin=row["gtin"],
+            id=strawberry.ID(PRODUCT_ID_PREFIX + row["gtin"]),
             name=row["name"],
             name_ko=row.get("nameKo"),
             category=row["category"],

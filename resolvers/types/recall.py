@@ -7,13 +7,16 @@ from datetime import datetime
 import strawberry
 
 from auth.decisions import Decision, decide_for_request
-from graph_schema import recall_impact
+from graph_schema import mass_balance, recall_answers, recall_impact
 from graph_schema.db import Row
 from graph_schema.errors import HubError
 from resolvers.context import Info
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
+from resolvers.types.mass_balance import MassBalance
+from resolvers.types.node import Node
+from resolvers.types.recall_answer import RecallAcknowledgement, RecallConsignee, RecallEffectiveness
 from resolvers.types.recall_impact import AffectedLot, RecallImpact, owners_counted
 from resolvers.types.values import LotHold, RecallClass, RecallStatus, TraceDirection, native_datetime
 
@@ -21,7 +24,7 @@ AFFECTED_CURSOR = "affected"
 
 
 @strawberry.type(description="A recall of lots, with its status")
-class Recall:
+class Recall(Node):
     id: strawberry.ID
     reason: str
     recall_class: RecallClass
@@ -135,6 +138,53 @@ class Recall:
                 graph, decision.viewer, recall_id=recall_id, overseer=decision.overseer, direction=direction_value
             ),
         )
+
+    def _answers_in_full(self, info: Info) -> bool:
+        """A recall's answers (who acknowledged, what each firm holds) are its coordinator's and the agency's."""
+        principal, decision = info.context.require_decision()
+        return principal.firm_id == self._coordinator_firm_id or decision.overseer
+
+    @strawberry.field(
+        description="The firms that acknowledged the recall, oldest first: all of them for its coordinator and the "
+        "agency, your own firm's otherwise"
+    )
+    async def acknowledgements(self, info: Info) -> list[RecallAcknowledgement]:
+        _, decision = info.context.require_decision()
+        rows = await recall_answers.acknowledgements(
+            info.context.graph, decision.viewer, recall_id=str(self.id), overseer=decision.overseer
+        )
+        return [RecallAcknowledgement.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Per firm holding or having received the recalled lots: acknowledged, and per site the stock "
+        "counted, reported and left (its coordinator and the agency only; empty for others)"
+    )
+    async def consignees(self, info: Info) -> list[RecallConsignee]:
+        if not self._answers_in_full(info):
+            return []
+        rows = await recall_answers.consignees(info.context.graph, recall_id=str(self.id))
+        info.context.note_access(row["firmId"] for row in rows)
+        return [RecallConsignee.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="The effectiveness check: share of consignees that acknowledged and of the affected quantity "
+        "accounted for, over time (its coordinator and the agency only; null for others)"
+    )
+    async def effectiveness(self, info: Info) -> RecallEffectiveness | None:
+        if not self._answers_in_full(info):
+            return None
+        row = await recall_answers.effectiveness(info.context.graph, recall_id=str(self.id))
+        return RecallEffectiveness.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description="Per held lot, site and product: made + received = used + shipped + in stock + destroyed or "
+        "returned, each gap flagged where it sits (its coordinator and the agency only; null for others)"
+    )
+    async def mass_balance(self, info: Info) -> MassBalance | None:
+        if not self._answers_in_full(info):
+            return None
+        rows = await mass_balance.recall_mass_balance(info.context.graph, recall_id=str(self.id))
+        return MassBalance.from_rows(rows)
 
 
 def _position(key: str) -> int:

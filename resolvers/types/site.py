@@ -7,12 +7,14 @@ import strawberry
 from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.types.firm import Firm, load_firm
+from resolvers.types.node import SITE_ID_PREFIX, Node
 from resolvers.types.values import SiteKind
 
 
 @strawberry.type(description="A location identified by a GS1 GLN")
-class Site:
+class Site(Node):
     gln: str
+    id: strawberry.ID = strawberry.field(default=strawberry.ID(""), description="Node id: site/<GLN>")
     name: str
     kind: SiteKind
     region: str | None
@@ -22,6 +24,7 @@ class Site:
     def from_record(cls, row: Row) -> Site:
         return cls(
             gln=row["gln"],
+            id=strawberry.ID(SITE_ID_PREFIX + row["gln"]),
             name=row["name"],
             kind=SiteKind(row["kind"]),
             region=row.get("region"),

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from graph_schema.lot_filters import LotSort
 from graph_schema.model import (
     CertificationKind,
     FirmRole,
@@ -34,6 +35,7 @@ for _enum in (
     RecallStatus,
     LotHold,
     SalesChannelKind,
+    LotSort,
 ):
     strawberry.enum(_enum)
 
@@ -41,6 +43,7 @@ __all__ = [
     "CertificationKind",
     "FirmRole",
     "LotHold",
+    "LotSort",
     "LotStatus",
     "RecallClass",
     "RecallStatus",

@@ -474,6 +474,12 @@ async def test_an_owner_of_one_affected_lot_sees_only_what_it_may_see(graph: Gra
         assert (impact["lotCount"], impact["hiddenLotCount"]) == (2, 2), receiver
     for query in (IMPACT, AFFECTED):
         assert data(await execute(graph, query, principal("rival"), {"id": recall_id})) == {"recall": None}
+    # what they see in detail is the lots that reached them
+    for consignee, received in (("dist", {"T1", "T2"}), ("retail", {"T1", "T2"})):
+        listed = data(await execute(graph, AFFECTED, principal(consignee), {"id": recall_id}))
+        nodes = [edge["node"] for edge in listed["recall"]["affectedLots"]["edges"]]
+        assert {recipe.names([n["lot"]["id"]])[0] for n in nodes if n["lot"]} == received, consignee
+        assert len(nodes) == 4
 
 
 async def test_affected_lots_come_in_pages(graph: Graph, recipe: Recipe) -> None:
