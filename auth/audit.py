@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,27 +142,57 @@ async def record_access(
         await _writer(engine).write(rows)
 
 
-def _read(engine: Engine, owner_firm_id: str, before_id: int | None, limit: int) -> list[AccessLogEntry]:
+@dataclass(frozen=True)
+class AccessLogFilter:
+    """Filters of the access log; None means not filtered. ``since`` is inclusive, ``until`` exclusive."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    accessor_firm_id: str | None = None
+    operation: str | None = None
+
+
+def _filtered(query: Any, owner_firm_id: str, where: AccessLogFilter) -> Any:
+    query = query.where(AccessLogEntry.owner_firm_id == owner_firm_id)
+    if where.since is not None:
+        query = query.where(col(AccessLogEntry.at) >= where.since.astimezone(UTC))
+    if where.until is not None:
+        query = query.where(col(AccessLogEntry.at) < where.until.astimezone(UTC))
+    if where.accessor_firm_id is not None:
+        query = query.where(AccessLogEntry.accessor_firm_id == where.accessor_firm_id)
+    if where.operation is not None:
+        query = query.where(AccessLogEntry.operation == where.operation)
+    return query
+
+
+def _read(
+    engine: Engine, owner_firm_id: str, before_id: int | None, limit: int, where: AccessLogFilter
+) -> list[AccessLogEntry]:
     with Session(engine) as session:
-        query = select(AccessLogEntry).where(AccessLogEntry.owner_firm_id == owner_firm_id)
+        query = _filtered(select(AccessLogEntry), owner_firm_id, where)
         if before_id is not None:
             query = query.where(col(AccessLogEntry.id) < before_id)
         return list(session.exec(query.order_by(col(AccessLogEntry.id).desc()).limit(limit)))
 
 
-def _count(engine: Engine, owner_firm_id: str) -> int:
+def _count(engine: Engine, owner_firm_id: str, where: AccessLogFilter) -> int:
     with Session(engine) as session:
-        query = select(func.count()).select_from(AccessLogEntry).where(AccessLogEntry.owner_firm_id == owner_firm_id)
+        query = _filtered(select(func.count()).select_from(AccessLogEntry), owner_firm_id, where)
         return int(session.exec(query).one())
 
 
 async def read_access_log(
-    engine: Engine, *, owner_firm_id: str, before_id: int | None, limit: int
+    engine: Engine,
+    *,
+    owner_firm_id: str,
+    before_id: int | None,
+    limit: int,
+    where: AccessLogFilter | None = None,
 ) -> list[AccessLogEntry]:
-    """Entries about one owner's records, newest first."""
-    return await anyio.to_thread.run_sync(_read, engine, owner_firm_id, before_id, limit)
+    """Entries about one owner's records, newest first, filtered by date range, reader firm and operation."""
+    return await anyio.to_thread.run_sync(_read, engine, owner_firm_id, before_id, limit, where or AccessLogFilter())
 
 
-async def count_access_log(engine: Engine, *, owner_firm_id: str) -> int:
-    """How many entries concern one owner's records."""
-    return await anyio.to_thread.run_sync(_count, engine, owner_firm_id)
+async def count_access_log(engine: Engine, *, owner_firm_id: str, where: AccessLogFilter | None = None) -> int:
+    """How many entries concern one owner's records (with the same filters)."""
+    return await anyio.to_thread.run_sync(_count, engine, owner_firm_id, where or AccessLogFilter())

@@ -116,7 +116,27 @@ ORDER BY i
 """
 )
 
-WRITE_TRANSFORMATIONS: Final = """
+# A lot made from a lot an open recall holds joins that recall, whenever the transformation is recorded: it is
+# affected downstream one step further than its nearest held input, and held as the recall's hold says (its
+# status before any open recall held it kept for closing, as at declaration: graph_schema/recalls.py).
+EXTEND_OPEN_RECALLS: Final = """
+  UNWIND row.outputs AS item
+  MATCH (o:Lot {id: item.lotId})
+  MATCH (t)<-[:CONSUMED_BY]-(:Lot)<-[src:AFFECTS {held: true}]-(r:Recall {status: 'OPEN'})
+  WITH r, o, min(src.depth) + 1 AS depth
+  WHERE NOT EXISTS { MATCH (r)-[:AFFECTS]->(o) }
+  WITH r, o, depth,
+       coalesce(COLLECT { MATCH (o)<-[other:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r
+                          RETURN other.priorStatus LIMIT 1 }[0], o.status) AS prior
+  CREATE (r)-[:AFFECTS {direction: 'DOWNSTREAM', depth: depth, held: true, priorStatus: prior,
+                        joinedAt: datetime()}]->(o)
+  SET o.status = CASE WHEN r.hold = 'RECALLED' THEN 'RECALLED' WHEN o.status = 'ACTIVE' THEN 'ON_HOLD'
+                      ELSE o.status END
+  RETURN count(*) AS joined
+"""
+
+WRITE_TRANSFORMATIONS: Final = (
+    """
 UNWIND $rows AS row
 MATCH (s:Site {gln: row.siteGln})
 MERGE (t:Transformation {id: row.id})
@@ -136,8 +156,12 @@ CALL (row, t) {
   SET p.quantity = item.quantity, p.uom = item.uom
   RETURN count(*) AS outputs
 }
+CALL (row, t) {"""
+    + EXTEND_OPEN_RECALLS
+    + """}
 RETURN count(t) AS written
 """
+)
 
 
 def _describe(entries: list[str]) -> tuple[str, str]:

@@ -53,4 +53,4 @@ RETURN l.id AS lotId, l.productGtin AS productGtin, l.uom AS uom,
 
 async def recall_mass_balance(graph: Graph, *, recall_id: str) -> list[Row]:
     """Per held lot of the recall (by id): its product, unit and per-site balance rows (callers decide who asks)."""
-    return await graph.read(MASS_BALANCE, {"id": recall_id, "tolerance": GAP_TOLERANCE})
+    return await graph.read_maps(MASS_BALANCE, {"id": recall_id, "tolerance": GAP_TOLERANCE})

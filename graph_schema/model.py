@@ -22,7 +22,8 @@ Nodes
   (:Recall {id, coordinatorFirmId, reason, recallClass, status, declaredAt, closedAt, hold})
                                                             (:Recall)-[:RECALLS]->(:Lot),
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
-                                                                                 priorStatus}]->(:Lot)
+                                                                                 priorStatus, joinedAt}]->(:Lot)
+                                                            (joinedAt: a lot made from a held lot after declaration)
                                                             (:Recall)-[:ACKNOWLEDGED_BY {at, note, by}]->(:Firm)
   (:RecallDisposition {id, recallId, firmId, lotId, siteGln, quantity, uom, disposition, at, note, by})
                                                             (:Recall)-[:HAS_DISPOSITION]->(:RecallDisposition)

@@ -283,3 +283,16 @@ async def effectiveness(graph: Graph, *, recall_id: str) -> Row | None:
     """The figures of the recall's effectiveness check, with the dated acknowledgements and dispositions."""
     rows = await graph.read(EFFECTIVENESS, {"id": recall_id})
     return rows[0] if rows else None
+
+
+DISPOSITIONS: Final = """
+MATCH (r:Recall {id: $id})-[:HAS_DISPOSITION]->(d:RecallDisposition)
+RETURN d {.id, .recallId, .firmId, .lotId, .siteGln, .quantity, .uom, .disposition, .note, at: toString(d.at)}
+       AS disposition
+ORDER BY d.at, d.id
+"""
+
+
+async def dispositions(graph: Graph, *, recall_id: str) -> list[Row]:
+    """Every disposition reported under the recall, oldest first (callers decide who may read them)."""
+    return [row["disposition"] for row in await graph.read(DISPOSITIONS, {"id": recall_id})]

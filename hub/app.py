@@ -31,6 +31,7 @@ from graph_schema.db import Graph
 from graph_schema.errors import UNAVAILABLE
 from graph_schema.haccp import readings as _readings  # noqa: F401 (its table is created with the rest)
 from hub import capture_jobs  # noqa: F401 (its table is created with the rest)
+from hub.access_log_export import access_log_routes
 from hub.body_limit import BodyLimit, BodySizeLimit
 from hub.confinement import DeviceConfinement
 from hub.epcis import EpcisRoutes
@@ -43,6 +44,7 @@ from hub.neo4j_connection import open_driver
 from hub.notifications import Dispatcher  # imports graph_schema.notifications: its tables are created with the rest
 from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
 from hub.rate_limits import Rate, RateLimits
+from hub.recall_report import recall_report_routes
 from hub.settings import Settings
 from hub.sql_store import create_sql_engine
 from hub.state import HubState
@@ -177,6 +179,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *export_routes(),
+            *recall_report_routes(),
+            *access_log_routes(),
             *epcis.routes(),
             *HaccpRoutes(lambda: graphql.state).routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
-from auth.audit import count_access_log, read_access_log, record_access
+from auth.audit import AccessLogFilter, count_access_log, read_access_log, record_access
 from auth.principal import Role
 from graph_schema.errors import UNAVAILABLE, Forbidden, HubError
 from resolvers.context import Context, Info
@@ -79,15 +80,50 @@ class AccessLogEntry:
         return await load_firm(info, str(self.accessor_firm_id))
 
 
+MAX_OPERATION = 200
+ACCESS_LOG_EXPORT_PATH = "/exports/access-log"
+
+
+def access_log_filter(
+    *, since: datetime | None, until: datetime | None, accessor_firm_id: str | None, operation: str | None
+) -> AccessLogFilter:
+    """The access log's filters, each checked (BAD_USER_INPUT naming the argument)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HubError(f"{name} needs a time zone offset, e.g. 2030-01-01T00:00:00+09:00", field=name)
+    if since is not None and until is not None and until <= since:
+        raise HubError("until must be after since", field="until")
+    if accessor_firm_id is not None and not 1 <= len(str(accessor_firm_id)) <= 100:
+        raise HubError("accessorFirmId must be 1 to 100 characters", field="accessorFirmId")
+    if operation is not None and not 1 <= len(operation) <= MAX_OPERATION:
+        raise HubError(f"operation must be 1 to {MAX_OPERATION} characters", field="operation")
+    return AccessLogFilter(
+        since=since,
+        until=until,
+        accessor_firm_id=str(accessor_firm_id) if accessor_firm_id is not None else None,
+        operation=operation,
+    )
+
+
 @strawberry.type
 class AccessLogQuery:
     @strawberry.field(
         permission_classes=AUTHENTICATED, description="Who read your firm's data, newest first (admins and auditors)"
     )
-    async def access_log(self, info: Info, first: int = 20, after: str | None = None) -> Connection[AccessLogEntry]:
+    async def access_log(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        accessor_firm_id: strawberry.ID | None = None,
+        operation: str | None = None,
+    ) -> Connection[AccessLogEntry]:
         principal, _ = info.context.require_principal()
         if not principal.roles & {Role.ADMIN, Role.AUDITOR}:
             raise Forbidden("reading the access log needs the admin or auditor role")
+        where = access_log_filter(since=since, until=until, accessor_firm_id=accessor_firm_id, operation=operation)
         check_page_size(first, info.context.max_page_size)
         cursor = decode_cursor("access", after)
         try:
@@ -95,7 +131,9 @@ class AccessLogQuery:
         except ValueError:
             raise HubError("cursor is not one this API gave out for this list", field="after") from None
         engine = info.context.sql_engine
-        rows = await read_access_log(engine, owner_firm_id=principal.firm_id, before_id=before, limit=first + 1)
+        rows = await read_access_log(
+            engine, owner_firm_id=principal.firm_id, before_id=before, limit=first + 1, where=where
+        )
         entries = [
             AccessLogEntry(
                 id=strawberry.ID(str(row.id)),
@@ -113,5 +151,31 @@ class AccessLogQuery:
             key=lambda e: str(e.id),
             first=first,
             after=after,
-            count=lambda: count_access_log(engine, owner_firm_id=principal.firm_id),
+            count=lambda: count_access_log(engine, owner_firm_id=principal.firm_id, where=where),
         )
+
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="Link (relative URL) to your firm's access log as CSV with these filters (admins and auditors); "
+        "GET it with your bearer token",
+    )
+    def access_log_export(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        accessor_firm_id: strawberry.ID | None = None,
+        operation: str | None = None,
+    ) -> str:
+        principal, _ = info.context.require_principal()
+        if not principal.roles & {Role.ADMIN, Role.AUDITOR}:
+            raise Forbidden("reading the access log needs the admin or auditor role")
+        where = access_log_filter(since=since, until=until, accessor_firm_id=accessor_firm_id, operation=operation)
+        params = {
+            "since": where.since.isoformat() if where.since else None,
+            "until": where.until.isoformat() if where.until else None,
+            "accessorFirmId": where.accessor_firm_id,
+            "operation": where.operation,
+        }
+        query = urlencode({key: value for key, value in params.items() if value is not None})
+        return f"{ACCESS_LOG_EXPORT_PATH}?{query}" if query else ACCESS_LOG_EXPORT_PATH

@@ -11,6 +11,8 @@ from graph_schema import mass_balance, recall_answers, recall_impact
 from graph_schema.db import Row
 from graph_schema.errors import HubError
 from resolvers.context import Info
+from resolvers.exports import ExportLanguage
+from resolvers.recall_report import report_link
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
@@ -185,6 +187,16 @@ class Recall(Node):
             return None
         rows = await mass_balance.recall_mass_balance(info.context.graph, recall_id=str(self.id))
         return MassBalance.from_rows(rows)
+
+    @strawberry.field(
+        description="Link (relative URL) to the recall's XLSX report: summary, timeline, consignees, affected lots, "
+        "mass balance and FSMA 204 rows (its coordinator and the agency only; null for others); GET it with your "
+        "bearer token"
+    )
+    def report_link(self, info: Info, lang: ExportLanguage = ExportLanguage.EN) -> str | None:
+        if not self._answers_in_full(info):
+            return None
+        return report_link(recall_id=str(self.id), lang=lang.value)
 
 
 def _position(key: str) -> int:
