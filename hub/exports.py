@@ -1,7 +1,9 @@
 """``GET /exports/fsma204``: the FSMA 204 sortable spreadsheet of a trace, as CSV or XLSX.
 
 Rows stream from the driver in the database's order and are written to a temporary file in batches (the
-XLSX writer in openpyxl's write-only mode), so memory stays flat however long the trace. The file is sent
+XLSX writer in openpyxl's write-only mode), so memory stays flat however long the trace. Members' free text
+(names, document numbers) that a spreadsheet would run as a formula is neutralised on the way
+(graph_schema.spreadsheet_safety). The file is sent
 only once complete: the access log must be written before another firm's records leave the hub (it fails
 closed, like GraphQL reads), and a failure half-way answers with an error status instead of a truncated file.
 """
@@ -37,6 +39,7 @@ from graph_schema.db import Graph, Row
 from graph_schema.errors import BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE, HubError
 from graph_schema.identifiers import parse_lgtin
 from graph_schema.model import TraceDirection
+from graph_schema.spreadsheet_safety import safe_cell
 from graph_schema.trace import MAX_DEPTH
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
@@ -200,7 +203,7 @@ class CsvFile:
         self._writer.writerow(header)
 
     def write(self, rows: Sequence[list[Any]]) -> None:
-        self._writer.writerows([[_text(value) for value in row] for row in rows])
+        self._writer.writerows([[safe_cell(_text(value)) for value in row] for row in rows])
 
     def close(self) -> None:
         self._file.close()
@@ -234,7 +237,7 @@ class XlsxFile:
 
     def _cell(self, value: Any) -> Any:
         if not isinstance(value, datetime):
-            return value
+            return safe_cell(value)
         # Excel has no time zones: the UTC time as a plain date-time (the header says UTC)
         cell = WriteOnlyCell(self._sheet, value=value.replace(tzinfo=None))
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
