@@ -15,6 +15,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 import anyio
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -31,6 +32,7 @@ from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
 from graph_schema.db import Graph, GraphUnavailable
 from graph_schema.epcis.capture import CaptureOutcome, EventSource, capture
+from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.query import QueryError, parse_simple_event_query
 from graph_schema.epcis.reading import document_source, single_event
@@ -52,6 +54,9 @@ CHUNK: Final = 1 << 16
 # a running job's process says so this often; one silent for JOB_STALE_AFTER is declared interrupted
 JOB_HEARTBEAT_SECONDS: Final = 10.0
 JOB_STALE_AFTER: Final = timedelta(seconds=60)
+PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"  # as the body-size limit of every route answers
+RATE_LIMITED: Final = "RATE_LIMITED"
+RETRY_AFTER_SECONDS: Final = 10  # a capture job of a typical document is done by then
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -72,6 +77,7 @@ class EpcisRoutes:
         self.metrics = metrics
         self.running: set[asyncio.Task[None]] = set()  # capture jobs in flight (kept referenced until done)
         self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this app's jobs
+        self.loads: dict[str, FirmLoad] = {}  # per firm: jobs spooling or running, bytes spooled
 
     def routes(self) -> list[Route]:
         """The EPCIS endpoints of the contract."""
@@ -85,6 +91,40 @@ class EpcisRoutes:
     def _graph(self) -> Graph:
         state = self.state()
         return Graph(state.driver, database=state.settings.neo4j_database)
+
+    def _limits(self) -> ReadingLimits:
+        settings = self.state().settings
+        return ReadingLimits(
+            max_depth=settings.epcis_max_depth,
+            max_event_values=settings.epcis_max_event_values,
+            max_event_bytes=settings.epcis_max_event_kb * 1024,
+        )
+
+    def _admit(self, firm_id: str) -> Response | None:
+        """Take a capture slot for the firm, or the refusal (429 for the firm's own cap, 503 for the hub's)."""
+        settings = self.state().settings
+        load = self.loads.setdefault(firm_id, FirmLoad())
+        if load.jobs >= settings.epcis_max_jobs_per_firm:
+            return busy(
+                429,
+                f"your firm already has {load.jobs} EPCIS documents being received or captured (at most"
+                f" {settings.epcis_max_jobs_per_firm} at once); send this one when one of them has finished",
+            )
+        if sum(each.jobs for each in self.loads.values()) >= settings.epcis_max_jobs:
+            return busy(
+                503,
+                f"the hub is capturing {settings.epcis_max_jobs} EPCIS documents, its most at once;"
+                " send this one again shortly",
+            )
+        load.jobs += 1
+        return None
+
+    def _release(self, firm_id: str, spooled: int) -> None:
+        load = self.loads[firm_id]
+        load.jobs -= 1
+        load.spooled -= spooled
+        if not load.jobs:
+            del self.loads[firm_id]
 
     # --- capture -------------------------------------------------------------------------------------
 
@@ -117,34 +157,63 @@ class EpcisRoutes:
             decision = await decide_for_request(self._graph(), principal)
         except GraphUnavailable as error:
             return problem(503, "Unavailable", error.message, UNAVAILABLE)
+        limit = state.settings.epcis_max_document_mb * 1_048_576
+        too_large = problem(
+            413,
+            "Document too large",
+            f"an EPCIS document may have at most {state.settings.epcis_max_document_mb} MB;"
+            " split it into several documents",
+            PAYLOAD_TOO_LARGE,
+            setting="HUB_EPCIS_MAX_DOCUMENT_MB",
+        )
+        if _declared_length(request) > limit:
+            return too_large  # refused before reading a byte of it
+        refusal = self._admit(principal.firm_id)
+        if refusal is not None:
+            return refusal
         spool = state.settings.state_dir / "epcis-spool"
         spool.mkdir(parents=True, exist_ok=True)
-        limit = state.settings.epcis_max_document_mb * 1_048_576
-        path = await _spool(request, spool, limit=limit)
+        load = self.loads[principal.firm_id]
+        firm_cap = state.settings.epcis_max_spool_mb_per_firm * 1_048_576
+        try:
+            path, size = await _spool(request, spool, limit=limit, load=load, firm_cap=firm_cap)
+        except ClientDisconnect:  # the sender went away mid-document: nothing to capture, nobody to answer
+            self._release(principal.firm_id, 0)
+            return problem(400, "Incomplete", "the document was not received whole", "BAD_USER_INPUT")
+        except BaseException:
+            self._release(principal.firm_id, 0)
+            raise
         if path is None:
-            return problem(
-                413,
-                "Document too large",
-                f"an EPCIS document may have at most {state.settings.epcis_max_document_mb} MB;"
-                " split it into several documents",
-                "BAD_USER_INPUT",
+            self._release(principal.firm_id, size)
+            if size > limit:
+                return too_large
+            return busy(
+                429,
+                f"your firm's EPCIS documents waiting to be captured hold more than"
+                f" {state.settings.epcis_max_spool_mb_per_firm} MB; send this one when they have been captured",
             )
         # unknown identifiers become unverified placeholders only for the cluster operator's admin, when enabled
         placeholders = state.settings.epcis_register_unknown and decision.overseer and Role.ADMIN in principal.roles
         job_id = uuid.uuid4().hex
-        await capture_jobs.start_job(
-            state.sql_engine,
-            job_id=job_id,
-            firm_id=principal.firm_id,
-            subject=principal.subject,
-            error_behaviour=behaviour,
-            owner=self.owner,
-        )
+        try:
+            await capture_jobs.start_job(
+                state.sql_engine,
+                job_id=job_id,
+                firm_id=principal.firm_id,
+                subject=principal.subject,
+                error_behaviour=behaviour,
+                owner=self.owner,
+            )
+        except BaseException:
+            self._release(principal.firm_id, size)
+            await anyio.Path(path).unlink(missing_ok=True)
+            raise
         task = asyncio.create_task(
             self._run_job(
                 job_id, path, firm_id=principal.firm_id, proceed=behaviour == "proceed", placeholders=placeholders
             )
         )
+        task.add_done_callback(lambda _: self._release(principal.firm_id, size))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
         location = f"/epcis/capture/{job_id}"
@@ -169,7 +238,11 @@ class EpcisRoutes:
         state = self.state()
         try:
             outcome = await self._capture(
-                document_source(path), firm_id=firm_id, capture_id=job_id, proceed=proceed, placeholders=placeholders
+                document_source(path, limits=self._limits()),
+                firm_id=firm_id,
+                capture_id=job_id,
+                proceed=proceed,
+                placeholders=placeholders,
             )
             await self._sensor_readings(firm_id, outcome)  # before the job says it is done
             await capture_jobs.finish_job(state.sql_engine, job_id, outcome)
@@ -232,12 +305,16 @@ class EpcisRoutes:
             return unauthenticated_response()
         if not principal.can_edit:
             return problem(403, "Forbidden", "to capture EPCIS events you need the admin or editor role", FORBIDDEN)
-        body = await request.body()
-        if len(body) > MAX_EVENT_BYTES:
-            return problem(413, "Event too large", "a single event may have at most 1 MB", "BAD_USER_INPUT")
-        parsed = single_event(body)
+        try:
+            body = await _read_body(request, limit=MAX_EVENT_BYTES)
+        except ClientDisconnect:
+            return problem(400, "Incomplete", "the event was not received whole", "BAD_USER_INPUT")
+        if body is None:  # read no further than the limit (or not at all, when the declared length passes it)
+            return problem(413, "Event too large", "a single event may have at most 1 MB", PAYLOAD_TOO_LARGE)
+        parsed = single_event(body, limits=self._limits())
         if isinstance(parsed, list):
-            return problem(400, "Invalid event", _summary(parsed), "BAD_USER_INPUT", errors=_errors(parsed))
+            code = LIMIT_EXCEEDED if any(error.code == LIMIT_EXCEEDED for error in parsed) else "BAD_USER_INPUT"
+            return problem(400, "Invalid event", _summary(parsed), code, errors=_errors(parsed))
         try:
             decision = await decide_for_request(self._graph(), principal)
             placeholders = self.state().settings.epcis_register_unknown and decision.overseer
@@ -347,22 +424,66 @@ def _page_token(event_time: str, event_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([event_time, event_id])).decode().rstrip("=")
 
 
-async def _spool(request: Request, folder: Path, *, limit: int) -> Path | None:
-    """Write the request body to a file in ``folder`` (bounded memory); None when it exceeds ``limit`` bytes."""
+@dataclass
+class FirmLoad:
+    """What one firm's captures hold of the hub: jobs receiving or running, bytes spooled for them."""
+
+    jobs: int = 0
+    spooled: int = 0
+
+
+def busy(status: int, detail: str) -> Response:
+    """429 (the caller's own cap) or 503 (the hub's) with ``Retry-After``."""
+    response = problem(status, "Too many captures" if status == 429 else "Busy", detail, RATE_LIMITED)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes | None:
+    """The body, read chunk by chunk; None as soon as it passes ``limit`` bytes (the rest is never read)."""
+    if _declared_length(request) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _spool(
+    request: Request, folder: Path, *, limit: int, load: FirmLoad, firm_cap: int
+) -> tuple[Path | None, int]:
+    """Write the body to a file in ``folder`` (bounded memory), counting it in the firm's spooled bytes.
+
+    Stops reading as soon as the body passes ``limit`` or the firm's spool passes ``firm_cap``: then the path
+    is None (the size read so far says which: above ``limit``, the document was too large).
+    """
     handle = tempfile.NamedTemporaryFile(dir=folder, suffix=".jsonld", delete=False)  # noqa: SIM115 (kept for the job)
     path = Path(handle.name)
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
+            load.spooled += len(chunk)
+            if size > limit or load.spooled > firm_cap:
                 handle.close()
                 await anyio.Path(path).unlink(missing_ok=True)
-                return None
+                return None, size
             handle.write(chunk)
     except BaseException:
+        load.spooled -= size
         handle.close()
         await anyio.Path(path).unlink(missing_ok=True)
         raise
     handle.close()
-    return path
+    return path, size

@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     # events per Neo4j transaction: a document up to this size is all or nothing even for graph-level errors
     epcis_transaction_events: int = Field(default=20_000, ge=1, le=1_000_000)
     epcis_register_unknown: bool = False
+    # what one document may make the hub hold, checked while it streams (graph_schema/epcis/limits.py says why)
+    epcis_max_depth: int = Field(default=32, ge=8, le=512)
+    epcis_max_event_values: int = Field(default=100_000, ge=100, le=10_000_000)
+    epcis_max_event_kb: int = Field(default=1024, ge=1, le=102_400)
+    # capture jobs running at once, per firm and in all, and bytes spooled (received, not yet captured) per firm
+    epcis_max_jobs_per_firm: int = Field(default=2, ge=1, le=1000)
+    epcis_max_jobs: int = Field(default=8, ge=1, le=10_000)
+    epcis_max_spool_mb_per_firm: int = Field(default=1024, ge=1, le=1_048_576)
 
     # events people are told about (hub/notifications.py): how often each process polls the outbox for events
     # other processes published (its own wake it at once), and how webhook deliveries are attempted: each

@@ -16,6 +16,7 @@ JSON does not order an object's keys, so the header may come after the event lis
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from graph_schema.epcis import standard as std
 from graph_schema.epcis import vocabulary as voc
+from graph_schema.epcis.limits import LIMIT_EXCEEDED, LimitExceeded, ReadingLimits, bounded_parse
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import json_path, validate_event
 from graph_schema.errors import BAD_USER_INPUT
@@ -92,11 +94,24 @@ def _check_header(header: dict[str, Any], *, saw_body: bool, saw_event_list: boo
     return errors
 
 
+def _limit_error(exceeded: LimitExceeded, *, single: bool = False) -> EventError:
+    if exceeded.index is None or single:
+        where = "the event" if single else "the document's header"
+        return EventError(index=None, field="document", code=LIMIT_EXCEEDED, message=f"{where} {exceeded.message}")
+    return EventError(
+        index=exceeded.index,
+        field="event",
+        code=LIMIT_EXCEEDED,
+        message=f"event {exceeded.index} {exceeded.message}; nothing of the document was captured",
+    )
+
+
 class DocumentReader:
     """Stream the events of an EPCIS capture document; see the module docstring for when the header is known."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], *, limits: ReadingLimits | None = None) -> None:
         self._stream = stream
+        self._limits = limits or ReadingLimits()
         self._header: dict[str, Any] = {}
         self._errors: list[EventError] = []
         self._saw_body = False
@@ -148,7 +163,7 @@ class DocumentReader:
         header_builder: ObjectBuilder | None = None
         count = 0
         try:
-            for prefix, event, value in ijson.parse(self._stream, use_float=True):
+            for prefix, event, value in self._parse():
                 if prefix.startswith(_EVENT_PREFIX):  # the bulk of the tokens: inside events
                     if prefix == _EVENT_PREFIX and event not in ("map_key", "end_map", "end_array"):
                         count += 1  # an event starts (or a scalar stands where an event should)
@@ -171,11 +186,17 @@ class DocumentReader:
                         header_key = None
         except ijson.JSONError as broken:
             self._errors.append(_header_error("document", f"is not valid JSON: {broken}"))
+        except LimitExceeded as exceeded:
+            self._errors.append(_limit_error(exceeded))
         self.event_count = count
+
+    def _parse(self) -> Iterator[tuple[str, str, Any]]:
+        # ijson.parse's triples, cut off at the first limit passed (depth, an event's values or bytes)
+        return bounded_parse(self._stream, self._limits, unit_prefix=_EVENT_PREFIX)
 
     def _check_header(self) -> bool:
         """Add the header's problems; False when the document is not even JSON (then nothing else is said)."""
-        if any(error.field == "document" for error in self._errors):
+        if any(error.field == "document" or error.code == LIMIT_EXCEEDED for error in self._errors):
             return False
         self._errors.extend(_check_header(self._header, saw_body=self._saw_body, saw_event_list=self._saw_event_list))
         return True
@@ -186,7 +207,7 @@ class DocumentReader:
         header_key: str | None = None
         header_builder: ObjectBuilder | None = None
         try:
-            for prefix, event, value in ijson.parse(self._stream, use_float=True):
+            for prefix, event, value in self._parse():
                 if builder is not None:
                     builder.event(event, value)
                     if prefix == _EVENT_PREFIX and event in ("end_map", "end_array"):
@@ -224,6 +245,8 @@ class DocumentReader:
                         header_key = None
         except ijson.JSONError as broken:
             self._errors.append(_header_error("document", f"is not valid JSON: {broken}"))
+        except LimitExceeded as exceeded:
+            self._errors.append(_limit_error(exceeded))
         self.event_count = index
         if self._late_context and "@context" in self._header:
             self._errors.append(
@@ -243,12 +266,16 @@ class SingleEvent:
     errors: list[EventError]
 
 
-def read_single_event(data: bytes) -> SingleEvent:
+def read_single_event(data: bytes, *, limits: ReadingLimits | None = None) -> SingleEvent:
     """Parse and validate one EPCIS event with its own @context (the body of ``POST /epcis/events``)."""
-    try:
+    try:  # the limits first, streamed, so that nothing too deep or too big is built
+        for _ in bounded_parse(io.BytesIO(data), limits or ReadingLimits(), unit_prefix=""):
+            pass
         raw = orjson.loads(data)
-    except orjson.JSONDecodeError as broken:
+    except (ijson.JSONError, orjson.JSONDecodeError) as broken:
         return SingleEvent(None, [_header_error("document", f"is not valid JSON: {broken}")])
+    except LimitExceeded as exceeded:
+        return SingleEvent(None, [_limit_error(exceeded, single=True)])
     if not isinstance(raw, dict):
         return SingleEvent(None, [_header_error("document", "must be one EPCIS event, a JSON object")])
     if raw.get("type") == "EPCISDocument":

@@ -8,18 +8,19 @@ from pathlib import Path
 
 from graph_schema.epcis.capture import EventSource
 from graph_schema.epcis.document import DocumentReader, read_single_event
+from graph_schema.epcis.limits import ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
 
 HEADER = -1  # the index under which a document's own problems are reported
 
 
-def document_source(path: Path) -> EventSource:
+def document_source(path: Path, *, limits: ReadingLimits | None = None) -> EventSource:
     """The events of the document at ``path``, validated one by one as they are read (bounded memory)."""
 
     def events() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
         with path.open("rb") as stream:
-            reader = DocumentReader(stream)
+            reader = DocumentReader(stream, limits=limits)
             read = reader.events()
             first = next(read, None)  # a file is seekable: its header has been read by now, wherever it stands
             if reader.header_errors:
@@ -35,7 +36,7 @@ def document_source(path: Path) -> EventSource:
     return events
 
 
-def single_event(body: bytes) -> EpcisEvent | list[EventError]:
+def single_event(body: bytes, *, limits: ReadingLimits | None = None) -> EpcisEvent | list[EventError]:
     """One event with its own @context (``POST /epcis/events``), or what is wrong with it."""
-    result = read_single_event(body)
+    result = read_single_event(body, limits=limits)
     return result.event if result.event is not None else result.errors
