@@ -31,8 +31,10 @@ from pydantic import BaseModel, ValidationError
 
 from graph_schema.errors import BAD_USER_INPUT, HubError
 from graph_schema.records import LotRecord, ShipmentRecord, TransformationRecord
+from graph_schema.spreadsheet_limits import SpreadsheetLimits, check_xlsx_archive, too_much
 
-MAX_ROWS: Final = 50_000  # one import is one transaction: a bigger file is better split
+MAX_ROWS: Final = SpreadsheetLimits().max_rows
+MAX_LINE: Final = 65_536  # characters in one line of a CSV file: 64 columns of a thousand characters
 
 
 class SpreadsheetFormat(StrEnum):
@@ -226,27 +228,60 @@ def time_zone_named(name: str | None) -> tzinfo | None:
         raise HubError(f"unknown time zone {name!r}; use an IANA name such as 'Asia/Seoul'", field="timeZone") from None
 
 
+class _Errors(list[RowError]):
+    """The problems found, up to a limit: one more stops the reading (TooManyErrors)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, error: RowError) -> None:
+        if len(self) >= self.limit:
+            raise _TooManyErrors
+        super().append(error)
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
 def parse_spreadsheet(
-    data: bytes, *, format: SpreadsheetFormat, firm_id: str, time_zone: tzinfo | None = None
+    data: bytes,
+    *,
+    format: SpreadsheetFormat,
+    firm_id: str,
+    time_zone: tzinfo | None = None,
+    limits: SpreadsheetLimits | None = None,
 ) -> ParsedSpreadsheet:
-    """Every row of the file as a record authored by ``firm_id``, or as a RowError; nothing is written."""
-    parsed = ParsedSpreadsheet()
+    """Every row of the file as a record authored by ``firm_id``, or as a RowError; nothing is written.
+
+    The reading stops at the first limit passed (``limits``: rows, columns, the archive's sizes, problems
+    listed), and the last problem says which.
+    """
+    limits = limits or SpreadsheetLimits()
+    parsed = ParsedSpreadsheet(errors=_Errors(limits.max_errors))
     rows: list[tuple[Kind, SourceRow]] = []
-    tables = _csv_tables(data) if format is SpreadsheetFormat.CSV else _xlsx_tables(data)
     count = 0
     try:
+        tables = _csv_tables(data) if format is SpreadsheetFormat.CSV else _xlsx_tables(data, limits)
         for order, (sheet, table) in enumerate(tables):
-            for kind, row in _rows_of(sheet, order, table, time_zone=time_zone, errors=parsed.errors):
+            bounded = _bounded(sheet, table, limits)
+            for kind, row in _rows_of(sheet, order, bounded, time_zone=time_zone, errors=parsed.errors):
                 count += 1
-                if count > MAX_ROWS:
-                    raise HubError(f"the file has more than {MAX_ROWS:,} rows; split it into several imports")
+                if count > limits.max_rows:
+                    raise too_much(f"the file has more than {limits.max_rows:,} rows; split it into several imports")
                 rows.append((kind, row))
+        _build_lots(parsed, firm_id, [row for kind, row in rows if kind is Kind.LOT])
+        for kind in (Kind.TRANSFORMATION, Kind.SHIPMENT):
+            _build_grouped(parsed, firm_id, kind, [row for k, row in rows if k is kind])
     except HubError as error:
-        parsed.errors.append(RowError(message=error.message, code=error.code))
+        list.append(parsed.errors, RowError(message=error.message, code=error.code))
         return parsed
-    _build_lots(parsed, firm_id, [row for kind, row in rows if kind is Kind.LOT])
-    for kind in (Kind.TRANSFORMATION, Kind.SHIPMENT):
-        _build_grouped(parsed, firm_id, kind, [row for k, row in rows if k is kind])
+    except _TooManyErrors:
+        parsed.errors.sort(key=RowError.sort_key)
+        message = f"more than {limits.max_errors:,} problems: the reading stopped there; correct these and try again"
+        list.append(parsed.errors, RowError(message=message, code="LIMIT_EXCEEDED"))
+        return parsed
     if not rows and not parsed.errors:
         parsed.errors.append(RowError(message="the file has no data rows"))
     parsed.errors.sort(key=RowError.sort_key)
@@ -270,7 +305,7 @@ def _csv_tables(data: bytes) -> Iterator[tuple[str | None, Table]]:
         raise HubError("the CSV file is neither UTF-8 nor CP949 (EUC-KR) text", field="file")
     first_line = text.split("\n", 1)[0]
     delimiter = next((d for d in (",", "\t", ";") if d in first_line), ",")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
 
     def table() -> Table:
         try:
@@ -281,9 +316,37 @@ def _csv_tables(data: bytes) -> Iterator[tuple[str | None, Table]]:
     yield None, table()
 
 
-def _xlsx_tables(data: bytes) -> Iterator[tuple[str | None, Table]]:
+def _bounded(sheet: str | None, table: Table, limits: SpreadsheetLimits) -> Table:
+    """The rows of ``table`` down to ``max_row_number`` at most and ``max_columns`` wide (LIMIT_EXCEEDED past)."""
+    where = f"sheet {sheet!r}" if sheet is not None else "the file"
+    for number, cells in table:
+        if number > limits.max_row_number:
+            raise too_much(
+                f"{where} goes on past row {limits.max_row_number:,}; an import holds at most"
+                f" {limits.max_rows:,} rows: remove the blank rows or split the file"
+            )
+        if len(cells) > limits.max_columns:
+            if any(not _blank(value) for value in cells[limits.max_columns :]):
+                raise too_much(
+                    f"{where}, row {number}: has cells past column {limits.max_columns}; the layout has"
+                    f" {len(COLUMNS)} columns"
+                )
+            cells = cells[: limits.max_columns]
+        yield number, cells
+
+
+def _lines(text: str) -> Iterator[str]:
+    # a line is refused before csv splits it: 20 MB of commas would otherwise be one row of 20 million cells
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > MAX_LINE:
+            raise too_much(f"line {number} of the CSV file is longer than {MAX_LINE:,} characters")
+        yield line
+
+
+def _xlsx_tables(data: bytes, limits: SpreadsheetLimits) -> Iterator[tuple[str | None, Table]]:
     from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
 
+    check_xlsx_archive(data, limits)  # before openpyxl unzips anything
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
@@ -292,7 +355,11 @@ def _xlsx_tables(data: bytes) -> Iterator[tuple[str | None, Table]]:
         for sheet in workbook.worksheets:
             if sheet.title.startswith("#"):
                 continue
-            yield sheet.title, enumerate(sheet.iter_rows(values_only=True), start=1)
+            # the dimension the file declares is not believed: rows are read as they are, and no wider than the
+            # limit (openpyxl would build a 16,384-cell row for one cell in column XFD; what lies past is ignored)
+            sheet.reset_dimensions()
+            rows = sheet.iter_rows(values_only=True, max_col=limits.max_columns)
+            yield sheet.title, enumerate(rows, start=1)
     finally:
         workbook.close()
 
