@@ -177,6 +177,17 @@ async def client_is_active(engine: Engine, client_id: str) -> bool:
     return await anyio.to_thread.run_sync(_is_active, engine, client_id)
 
 
+def _active(engine: Engine, client_id: str) -> ApiClient | None:
+    with Session(engine) as session:
+        client = session.get(ApiClient, client_id)
+    return client if client is not None and client.revoked_at is None else None
+
+
+async def active_client(engine: Engine, client_id: str) -> ApiClient | None:
+    """The client if it exists and is not revoked, its secret not checked (the caller has done that already)."""
+    return await anyio.to_thread.run_sync(_active, engine, client_id)
+
+
 def _revoke(engine: Engine, client_id: str) -> bool:
     with Session(engine) as session:
         client = session.get(ApiClient, client_id)

@@ -42,7 +42,12 @@ from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
 from hub.notifications import Dispatcher  # imports graph_schema.notifications: its tables are created with the rest
-from hub.oauth import OpenRoutesBackend, oauth_routes  # imports auth.clients: its table is created with the rest
+from hub.oauth import (  # imports auth.clients: its table is created with the rest
+    FailedAttempts,
+    OpenRoutesBackend,
+    SecretChecks,
+    oauth_routes,
+)
 from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
 from hub.settings import Settings
@@ -171,7 +176,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
     graphql.backend = backend
     # the built-in issuer's endpoints, only where it is enabled; they take no bearer token
-    issuer_routes = oauth_routes(lambda: graphql.state) if settings.issuer_enabled else []
+    issuer_routes = (
+        oauth_routes(
+            lambda: graphql.state,
+            failed_attempts=FailedAttempts(
+                limit=settings.oauth_lockout_failures, window_seconds=settings.oauth_lockout_seconds
+            ),
+            secret_checks=SecretChecks(
+                concurrent=settings.oauth_concurrent_secret_checks,
+                per_second=settings.oauth_secret_checks_per_second,
+            ),
+        )
+        if settings.issuer_enabled
+        else []
+    )
     return Starlette(
         routes=[
             Route("/healthz", healthz),

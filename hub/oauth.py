@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import math
+import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -24,7 +28,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from auth.clients import CLIENT_SUBJECT_PREFIX, authenticate_client, is_scope_token
+from auth.clients import CLIENT_SUBJECT_PREFIX, active_client, authenticate_client, is_scope_token
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
@@ -36,15 +40,17 @@ GRANT_TYPE: Final = "client_credentials"
 MAX_FORM_BYTES: Final = 8192
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BASIC_CHALLENGE: Final = 'Basic realm="food-cluster-hub", charset="UTF-8"'
-# secret hashing is memory-hard (16 MiB each): a burst of token requests queues instead of exhausting memory
-_CONCURRENT_SECRET_CHECKS: Final = 4
+_VERIFIED_SECONDS: Final = 300.0  # a secret found right is recognised by a fast keyed hash for this long
+_MAX_VERIFIED: Final = 10_000
 
 
 class FailedAttempts:
-    """A sliding window of failed client authentications per client id: past ``limit``, the id is refused for a while.
+    """A sliding window of failed client authentications per key: past ``limit``, the key is refused for a while.
 
-    Client secrets are long and random, so this is less about guessing than about not hashing for whoever
-    hammers the endpoint. It is per process and in memory: enough for one hub, and it forgets on restart.
+    The token endpoint keys it by client id and source address, so that wrong secrets sent from elsewhere
+    cannot lock the real client out. Client secrets are long and random, so this is less about guessing than
+    about not hashing for whoever hammers the endpoint (``SecretChecks`` bounds the hashing of everyone
+    together). It is per process and in memory: enough for one hub, and it forgets on restart.
     """
 
     def __init__(
@@ -83,6 +89,93 @@ class FailedAttempts:
         self._failures.move_to_end(client_id)
         while len(self._failures) > self.max_tracked:  # made-up ids must not grow this without bound
             self._failures.popitem(last=False)
+
+
+class SecretChecks:
+    """The ceiling on the token endpoint's secret hashing, for all callers together.
+
+    scrypt is dear by design (16 MiB and some 40 ms a check): at most ``concurrent`` run at once, at most
+    ``per_second`` start each second (a token bucket with a second's worth of burst), and at most
+    ``max_waiting`` wait for a slot. Past either bound the request is refused at once (429 with Retry-After)
+    rather than queued, so a flood of wrong secrets costs a bounded share of the CPU.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrent: int = 4,
+        per_second: float = 20.0,
+        max_waiting: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.concurrent = concurrent
+        self.per_second = per_second
+        self.max_waiting = max_waiting
+        self.clock = clock
+        self._tokens = per_second
+        self._at = clock()
+        self._waiting = 0
+        self._limiter: anyio.CapacityLimiter | None = None  # made on first use: it belongs to the serving loop
+
+    def refusal(self) -> float | None:
+        """Seconds to wait before a check may start, or None: then one has been taken from the budget."""
+        now = self.clock()
+        self._tokens = min(self.per_second, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._waiting >= self.max_waiting:
+            return 1.0
+        if self._tokens < 1:
+            return (1 - self._tokens) / self.per_second
+        self._tokens -= 1
+        return None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the ``concurrent`` hashing slots, waited for."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.concurrent)
+        self._waiting += 1
+        waiting = True
+        try:
+            async with self._limiter:
+                self._waiting -= 1
+                waiting = False
+                yield
+        finally:
+            if waiting:
+                self._waiting -= 1
+
+
+class VerifiedSecrets:
+    """Secrets found right lately, by a keyed SHA-256 (a per-process random key): a client that has proved its
+    secret is recognised again without scrypt, so it gets its tokens even while a flood spends the budget."""
+
+    def __init__(self, *, ttl_seconds: float = _VERIFIED_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._key = secrets.token_bytes(32)
+        self._known: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+
+    def _digest(self, client_id: str, secret: str) -> bytes:
+        return hmac.new(self._key, f"{client_id}\x00{secret}".encode(), hashlib.sha256).digest()
+
+    def knows(self, client_id: str, secret: str) -> bool:
+        """True when this client proved this very secret within the last ``ttl_seconds``."""
+        known = self._known.get(client_id)
+        if known is None or known[1] < self.clock():
+            return False
+        return hmac.compare_digest(known[0], self._digest(client_id, secret))
+
+    def remember(self, client_id: str, secret: str) -> None:
+        """Note a secret just proved by scrypt."""
+        self._known[client_id] = (self._digest(client_id, secret), self.clock() + self.ttl_seconds)
+        self._known.move_to_end(client_id)
+        while len(self._known) > _MAX_VERIFIED:
+            self._known.popitem(last=False)
+
+    def forget(self, client_id: str) -> None:
+        """Drop a client (its secret failed, or it is revoked)."""
+        self._known.pop(client_id, None)
 
 
 class OAuthError(Exception):
@@ -174,10 +267,16 @@ def _granted_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset
     return wanted
 
 
-def oauth_routes(state: Callable[[], HubState], *, failed_attempts: FailedAttempts | None = None) -> list[Route]:
+def oauth_routes(
+    state: Callable[[], HubState],
+    *,
+    failed_attempts: FailedAttempts | None = None,
+    secret_checks: SecretChecks | None = None,
+) -> list[Route]:
     """The issuer's discovery document, JWKS and token endpoint; none of them takes a bearer token."""
     attempts = failed_attempts or FailedAttempts()
-    secret_checks: list[anyio.CapacityLimiter] = []  # made on first use: it belongs to the serving event loop
+    checks = secret_checks or SecretChecks()
+    verified = VerifiedSecrets()
 
     def base_url() -> str:
         return state().issuer.issuer.rstrip("/")
@@ -212,23 +311,36 @@ def oauth_routes(state: Callable[[], HubState], *, failed_attempts: FailedAttemp
         hub = state()
         form = await _read_form(request)
         client_id, secret = _client_credentials(request.headers.get("authorization"), form)
-        wait = attempts.retry_after(client_id)
+        source = f"{client_id}\x00{request.client.host if request.client else ''}"
+        wait = attempts.retry_after(source)
         if wait is not None:
             seconds = str(math.ceil(wait))
             raise OAuthError(
                 "invalid_client",
-                f"too many failed attempts for this client; try again in {seconds} s",
+                f"too many failed attempts for this client from your address; try again in {seconds} s",
                 status_code=429,
                 headers={"Retry-After": seconds},
             )
-        if not secret_checks:
-            secret_checks.append(anyio.CapacityLimiter(_CONCURRENT_SECRET_CHECKS))
-        async with secret_checks[0]:
-            client = await authenticate_client(hub.sql_engine, client_id, secret)
+        if verified.knows(client_id, secret):
+            client = await active_client(hub.sql_engine, client_id)  # revoked since: refused like any other
+        else:
+            budget = checks.refusal()
+            if budget is not None:
+                seconds = str(max(1, math.ceil(budget)))
+                raise OAuthError(
+                    "temporarily_unavailable",
+                    f"the hub is checking as many client secrets as it can; try again in {seconds} s",
+                    status_code=429,
+                    headers={"Retry-After": seconds},
+                )
+            async with checks.slot():
+                client = await authenticate_client(hub.sql_engine, client_id, secret)
         if client is None:
-            attempts.record_failure(client_id)
+            attempts.record_failure(source)
+            verified.forget(client_id)
             log.warning("refused client credentials for client id %r", client_id[:64])
             raise _invalid_client("unknown client, wrong secret, or a revoked client")
+        verified.remember(client_id, secret)
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise OAuthError("invalid_request", f"grant_type is missing; this endpoint takes {GRANT_TYPE}")

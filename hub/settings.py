@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     trusted_issuers: list[TrustedIssuer] = []
     # clock skew tolerated on a token's exp, nbf and iat, for every issuer
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # the token endpoint: failed secrets lock one client out from one address; secret hashing (scrypt) for all
+    # callers together is bounded in concurrency and per second, refused past that with 429
+    oauth_lockout_failures: int = Field(default=10, ge=1, le=10_000)
+    oauth_lockout_seconds: int = Field(default=300, ge=1, le=86_400)
+    oauth_secret_checks_per_second: float = Field(default=20.0, gt=0, le=10_000)
+    oauth_concurrent_secret_checks: int = Field(default=4, ge=1, le=256)
     # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
     redaction_secret: SecretStr | None = None
 
