@@ -1,7 +1,7 @@
 """``GET /exports/access-log``: the access log of the caller's firm as CSV (admins and auditors), with the
 GraphQL field's filters (``since`` inclusive, ``until`` exclusive, ISO 8601 with an offset; ``accessorFirmId``;
-``operation``). Text cells are written formula-safe (hub.recall_report.safe_cell): a reader's subject or an
-operation name starting with ``=``, ``+``, ``-`` or ``@`` reaches a spreadsheet as text."""
+``operation``). Text cells are written formula-safe (graph_schema.spreadsheet_safety.safe_cell): a reader's
+subject or an operation name starting with ``=``, ``+``, ``-`` or ``@`` reaches a spreadsheet as text."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from auth.audit import read_access_log
 from auth.backend import PrincipalUser
 from auth.principal import Role
 from graph_schema.errors import FORBIDDEN, HubError
+from graph_schema.spreadsheet_safety import safe_cell
 from hub.exports import _STATUS, problem
 from hub.graphql_app import unauthenticated_response
-from hub.recall_report import safe_cell
 from hub.state import HubState
 from resolvers.access_log import ACCESS_LOG_EXPORT_PATH, access_log_filter
 

@@ -3,8 +3,9 @@
 Sheets: the summary and effectiveness check; the timeline (declared, acknowledged, reported, closed); the
 consignees (acknowledged, stock left per site); the affected lots; the mass balance per lot and site with its
 gaps; and the FSMA 204 rows of each recalled lot's downstream trace (hub.exports' columns and cells). Every
-text cell is written formula-safe: a member's name or note starting with ``=``, ``+``, ``-``, ``@`` or a
-control character is prefixed with an apostrophe, so a spreadsheet shows it as text instead of running it.
+text cell is written formula-safe (graph_schema.spreadsheet_safety): a member's name or note starting with
+``=``, ``+``, ``-``, ``@`` or a control character is prefixed with an apostrophe, so a spreadsheet shows it
+as text instead of running it.
 Notified (webhook and subscription deliveries) is not in the timeline: the hub keeps no delivery log yet.
 """
 
@@ -33,6 +34,7 @@ from graph_schema.access import Viewer
 from graph_schema.db import Graph, Row
 from graph_schema.errors import NOT_FOUND, UNAVAILABLE, HubError
 from graph_schema.model import TraceDirection
+from graph_schema.spreadsheet_safety import safe_cell  # the one rule every export follows
 from hub.exports import _STATUS, cells, headers, problem
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 LANGUAGES: Final = ("en", "ko")
 MAX_AFFECTED_ROWS: Final = 100_000
-FORMULA_LEADS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 # (English, Korean) per label
 SHEETS: Final = {
@@ -124,13 +125,6 @@ BALANCE_HEADERS: Final = (
     ("Gap", "차이"),
     ("Flagged", "경고"),
 )
-
-
-def safe_cell(value: Any) -> Any:
-    """A value as a spreadsheet shows it: text that a spreadsheet would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
-        return "'" + value
-    return value
 
 
 def _utc(value: Any) -> datetime | None:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from auth.audit import AccessLogEntry
 from auth.principal import Role
 from graph_schema.db import Graph
-from hub.recall_report import safe_cell
+from graph_schema.spreadsheet_safety import safe_cell
 from tests.graphql_client import SQL_ENGINE, codes, execute, principal
 
 pytestmark = pytest.mark.neo4j
