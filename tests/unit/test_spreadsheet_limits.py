@@ -119,10 +119,15 @@ def test_shared_strings_past_their_size_are_refused_from_the_archive_directory()
 def test_a_gigabyte_of_shared_strings_in_a_small_file_is_refused_unread() -> None:
     # 300 MB of one repeated string compresses to about 300 KB: past the unzipped total before anything else
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(workbook(GOOD_ROW))) as source, zipfile.ZipFile(out, "w") as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(workbook(GOOD_ROW))) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for member in source.infolist():
             target.writestr(member, source.read(member))
-        with target.open(zipfile.ZipInfo(SHARED_STRINGS), "w", force_zip64=True) as stream:
+        info = zipfile.ZipInfo(SHARED_STRINGS)
+        info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo of its own would be stored as it is
+        with target.open(info, "w", force_zip64=True) as stream:
             piece = b"<si><t>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</t></si>" * 20_000
             for _ in range(300 * MB // len(piece)):
                 stream.write(piece)
