@@ -107,8 +107,8 @@ class Settings(BaseSettings):
     epcis_max_event_values: int = Field(default=100_000, ge=100, le=10_000_000)
     epcis_max_event_kb: int = Field(default=1024, ge=1, le=102_400)
     # capture jobs running at once, per firm and in all, and bytes spooled (received, not yet captured) per firm
-    epcis_max_jobs_per_firm: int = Field(default=2, ge=1, le=1000)
-    epcis_max_jobs: int = Field(default=8, ge=1, le=10_000)
+    epcis_max_jobs_per_firm: int = Field(default=4, ge=1, le=1000)
+    epcis_max_jobs: int = Field(default=16, ge=1, le=10_000)
     epcis_max_spool_mb_per_firm: int = Field(default=1024, ge=1, le=1_048_576)
 
     # events people are told about (hub/notifications.py): how often each process polls the outbox for events
