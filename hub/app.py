@@ -51,6 +51,7 @@ from hub.oauth import (  # imports auth.clients: its table is created with the r
 from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
 from hub.settings import Settings
+from hub.shared_rate_limits import SharedBuckets
 from hub.sql_store import create_sql_engine
 from hub.state import HubState
 
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the hub's ASGI app; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     graphql = HubGraphQL(settings)
+    # rate limits counted for all hub processes together through the SQL store, or per process
+    shared_limits = SharedBuckets(lambda: graphql.state.sql_engine) if settings.rate_limit_shared else None
     verifier_holder: dict[str, TokenVerifier] = {}
 
     @asynccontextmanager
@@ -132,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with anyio.create_task_group() as background:
                 background.start_soon(dispatcher.run)
+                if shared_limits is not None:
+                    background.start_soon(shared_limits.run)
                 try:
                     yield
                 finally:
@@ -215,6 +220,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 RateLimits,
                 client=Rate(settings.rate_limit_client_per_second, settings.rate_limit_client_burst),
                 firm=Rate(settings.rate_limit_firm_per_second, settings.rate_limit_firm_burst),
+                limiter=shared_limits,
             ),
         ],
         lifespan=lifespan,

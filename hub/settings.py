@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     query_cost_list_size: int = Field(default=10, ge=1, le=10_000)  # a list's size in the cost when not given
     graphql_cache_size: int = Field(default=256, ge=0, le=100_000)  # parsed and validated query texts kept
     # requests per second (and burst) for each API client (issuer + subject) and each member firm; 0: off.
-    # Kept per process: with several hub processes each allows this many
+    # Shared (the default): counted for all hub processes together through the SQL store (hub/shared_rate_limits.py);
+    # else kept per process, each of several processes then allowing this many
+    rate_limit_shared: bool = True
     rate_limit_client_per_second: float = Field(default=50.0, ge=0)
     rate_limit_client_burst: int = Field(default=200, ge=1)
     rate_limit_firm_per_second: float = Field(default=200.0, ge=0)
