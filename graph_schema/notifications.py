@@ -8,11 +8,11 @@ The API other parts use (pinned):
   never what a receiver may see. ``key`` makes the publish idempotent: a second publish with the same key
   writes nothing and returns the first event's id (a sweep that publishes again what a crash left unmarked
   uses it). The event is committed when ``publish`` returns.
-- What each firm is told is rendered per receiving firm at delivery time, by the renderer registered for the
-  kind in ``resolvers/notifications.py`` (``register_event_kind(kind, render=..., audience=...)``): ``render``
-  is ``async (graph, decision of the receiving firm, payload) -> dict | None`` returning the fields the firm
-  may see (merged into the webhook body, e.g. ``{"recall": {...}}``), or None when it may see nothing: then
-  nothing is delivered to it.
+- What each firm is told is rendered per receiving firm at delivery time, by the rule registered for the kind
+  with ``resolvers.broadcast.register_event_kind(kind, render=..., audience=..., render_many=...)`` (the recall
+  kinds' rules are in ``resolvers/notifications.py``): ``render`` is ``async (graph, decision of the receiving
+  firm, payload) -> dict | None`` returning the fields the firm may see (merged into the webhook body, e.g.
+  ``{"recall": {...}}``), or None when it may see nothing: then nothing is delivered to it.
 - The hub's dispatcher (``hub/notifications.py``) tails the outbox in every process: it hands each event to
   the process's websocket subscribers, and one process (whichever claims the event first) renders it for each
   webhook of the kind and writes one delivery per webhook; deliveries are then claimed one at a time with a
@@ -177,6 +177,7 @@ class ClaimedDelivery:
     """A delivery this process holds the lease on: what to send where, and the token to report back with."""
 
     id: str
+    kind: str
     url: str
     secret: str
     body: str
@@ -400,6 +401,7 @@ def claim_deliveries(engine: Engine, *, limit: int, lease_ms: int) -> list[Claim
             claimed.append(
                 ClaimedDelivery(
                     id=delivery.id,
+                    kind=delivery.kind,
                     url=webhook.url,
                     secret=webhook.secret,
                     body=delivery.body,
@@ -408,6 +410,51 @@ def claim_deliveries(engine: Engine, *, limit: int, lease_ms: int) -> list[Claim
                 )
             )
     return claimed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt went: delivered, to be retried at ``retry_at_ms``, or given up (neither)."""
+
+    delivery: ClaimedDelivery
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    retry_at_ms: int | None
+
+
+def finish_deliveries(engine: Engine, outcomes: Sequence[Outcome]) -> int:
+    """Record attempts' outcomes in one transaction; returns how many counted (an outcome whose lease was lost
+    meanwhile, because another process took the delivery over, does not)."""
+    now = now_ms()
+    counted = 0
+    with engine.begin() as connection:
+        for outcome in outcomes:
+            if outcome.delivered:
+                values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at_ms": now}
+            elif outcome.retry_at_ms is not None:
+                values = {"next_attempt_at_ms": outcome.retry_at_ms}
+            else:
+                values = {"status": DeliveryStatus.FAILED.value}
+            values.update(
+                lease_until_ms=None,
+                lease_token=None,
+                last_status_code=outcome.status_code,
+                last_error=outcome.error[:MAX_ERROR_LENGTH] if outcome.error else None,
+            )
+            result = connection.execute(
+                update(WebhookDelivery)
+                .where(
+                    and_(
+                        col(WebhookDelivery.id) == outcome.delivery.id,
+                        col(WebhookDelivery.lease_token) == outcome.delivery.lease_token,
+                        col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+                    )
+                )
+                .values(**values)
+            )
+            counted += result.rowcount
+    return counted
 
 
 def finish_delivery(
@@ -419,34 +466,9 @@ def finish_delivery(
     error: str | None,
     retry_at_ms: int | None,
 ) -> bool:
-    """Record an attempt's outcome: delivered, retried at ``retry_at_ms``, or given up (None). False if the
-    lease was lost meanwhile (another process took the delivery over; its outcome counts)."""
-    now = now_ms()
-    if delivered:
-        values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at_ms": now}
-    elif retry_at_ms is not None:
-        values = {"next_attempt_at_ms": retry_at_ms}
-    else:
-        values = {"status": DeliveryStatus.FAILED.value}
-    values.update(
-        lease_until_ms=None,
-        lease_token=None,
-        last_status_code=status_code,
-        last_error=error[:MAX_ERROR_LENGTH] if error else None,
-    )
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(WebhookDelivery)
-            .where(
-                and_(
-                    col(WebhookDelivery.id) == delivery.id,
-                    col(WebhookDelivery.lease_token) == delivery.lease_token,
-                    col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-                )
-            )
-            .values(**values)
-        )
-        return result.rowcount == 1
+    """Record one attempt's outcome (``finish_deliveries``); False if the lease was lost meanwhile."""
+    outcome = Outcome(delivery, delivered, status_code, error, retry_at_ms)
+    return finish_deliveries(engine, [outcome]) == 1
 
 
 def next_due_ms(engine: Engine) -> int | None:

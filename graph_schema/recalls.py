@@ -260,26 +260,28 @@ CALL (l) {
 RETURN collect(DISTINCT firm) AS firms
 """
 
-# What one receiving firm is told: the recall, and the affected lots it holds (owns, or was shipped) in full.
-RECALL_NOTICE: Final = (
+# What each receiving firm is told: the recall, and the affected lots it holds (owns, or was shipped) in full;
+# one read for every firm of ``$firms`` (the recall's fields are read once, the affected lots walked once).
+RECALL_NOTICES: Final = (
     """
 MATCH (r:Recall {id: $id})
-CALL (r) {
-  MATCH (r)-[a:AFFECTS]->(l:Lot {ownerFirmId: $firm})
-  RETURN l, a
-  UNION
-  MATCH (r)-[a:AFFECTS]->(l:Lot)<-[:CARRIES]-(:Shipment {toFirmId: $firm})
-  RETURN l, a
-}
-WITH r, l, a
-ORDER BY a.held DESC, a.depth, l.id
-WITH r, collect(l {.id, .lotNumber, .productGtin, .ownerFirmId, .siteGln, .quantity, .uom, .status,
-                   producedAt: toString(l.producedAt), direction: a.direction, depth: a.depth,
-                   held: coalesce(a.held, false), recalled: EXISTS { (r)-[:RECALLS]->(l) }})[0..$maxLots] AS lots,
-     count(l) AS held
-RETURN """
+WITH r, """
     + RECALL_FIELDS
-    + """ AS recall, lots, held AS heldByFirm
+    + """ AS recall
+MATCH (r)-[a:AFFECTS]->(l:Lot)
+CALL (l) {
+  RETURN l.ownerFirmId AS firm
+  UNION
+  MATCH (l)<-[:CARRIES]-(sh:Shipment)
+  RETURN sh.toFirmId AS firm
+}
+WITH recall, firm, l, a
+WHERE firm IN $firms
+ORDER BY firm, a.held DESC, a.depth, l.id
+WITH recall, firm, collect(l {.id, .lotNumber, .productGtin, .ownerFirmId, .siteGln, .quantity, .uom, .status,
+                              producedAt: toString(l.producedAt), direction: a.direction, depth: a.depth,
+                              held: coalesce(a.held, false), recalled: l.id IN recall.lotIds}) AS lots
+RETURN firm, recall, lots[0..$maxLots] AS lots, size(lots) AS heldByFirm
 """
 )
 
@@ -303,10 +305,20 @@ async def recall_audience(graph: Graph, *, recall_id: str) -> frozenset[str]:
     return frozenset(f for f in rows[0]["firms"] if f) if rows else frozenset()
 
 
-async def recall_notice(graph: Graph, *, recall_id: str, firm_id: str, max_lots: int) -> Row | None:
-    """The recall and the affected lots ``firm_id`` holds (at most ``max_lots``, and how many in all)."""
-    rows = await graph.read(RECALL_NOTICE, {"id": recall_id, "firm": firm_id, "maxLots": max_lots})
-    return rows[0] if rows else None
+async def recall_notices(graph: Graph, *, recall_id: str, firm_ids: Sequence[str], max_lots: int) -> dict[str, Row]:
+    """Per firm of ``firm_ids`` holding affected lots: the recall and those lots (at most ``max_lots``, and how
+    many in all); a firm holding none is left out."""
+    rows = await graph.read(RECALL_NOTICES, {"id": recall_id, "firms": list(firm_ids), "maxLots": max_lots})
+    return {row["firm"]: row for row in rows}
+
+
+RECALL_BY_ID: Final = "MATCH (r:Recall {id: $id}) RETURN " + RECALL_FIELDS + " AS recall"
+
+
+async def recall_fields(graph: Graph, *, recall_id: str) -> Row | None:
+    """A recall's own fields, for callers its audience rule (``recall_audience``) already admitted."""
+    rows = await graph.read(RECALL_BY_ID, {"id": recall_id})
+    return rows[0]["recall"] if rows else None
 
 
 async def unnotified_recalls(graph: Graph, *, before: datetime) -> list[Row]:

@@ -34,7 +34,7 @@ from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
 from graph_schema import notifications
 from graph_schema.db import Graph
-from graph_schema.notifications import ClaimedDelivery, Event, WebhookRecord
+from graph_schema.notifications import ClaimedDelivery, Event, Outcome, WebhookRecord
 from hub.settings import Environment, Settings
 from resolvers.broadcast import Broadcast, EventKindRule, Notice, event_kind_rule
 from resolvers.notifications import publish_unnotified_recalls
@@ -152,7 +152,7 @@ class Dispatcher:
             lambda: notifications.claim_fanout(self.engine, event_id=event.id, lease_ms=self.lease_ms)
         )
         if claimed:
-            if not audience_read:
+            if not audience_read and rule.render_many is None:  # render_many leaves out whom it concerns not
                 audience = await self._audience(rule, event)
             await self._fan_out(event, rule, audience)
 
@@ -179,12 +179,7 @@ class Dispatcher:
         bodies: list[tuple[WebhookRecord, bytes]] = []
         occurred = datetime.fromtimestamp(event.created_at_ms / 1000, UTC).isoformat()
 
-        async def render(firm_id: str, firm_webhooks: list[WebhookRecord]) -> None:
-            async with limit:
-                receiver = Principal(subject="hub:webhooks", firm_id=firm_id, roles=frozenset({Role.VIEWER}))
-                # decided now, not kept: the write that caused the event may have changed what the firm sees
-                decision = await decide_for_request(self.graph, receiver)
-                fields = await rule.render(self.graph, decision, event.payload)
+        def add(firm_webhooks: list[WebhookRecord], fields: dict[str, Any] | None) -> None:
             if fields is None:
                 return
             for webhook in firm_webhooks:
@@ -192,9 +187,22 @@ class Dispatcher:
                 body = {"event": event.kind, "id": delivery_id, "occurredAt": occurred, **fields}
                 bodies.append((webhook, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()))
 
-        async with anyio.create_task_group() as tasks:
+        async def render(firm_id: str, firm_webhooks: list[WebhookRecord]) -> None:
+            async with limit:
+                receiver = Principal(subject="hub:webhooks", firm_id=firm_id, roles=frozenset({Role.VIEWER}))
+                # decided now, not kept: the write that caused the event may have changed what the firm sees
+                decision = await decide_for_request(self.graph, receiver)
+                fields = await rule.render(self.graph, decision, event.payload)
+            add(firm_webhooks, fields)
+
+        if rule.render_many is not None and by_firm:
+            told = await rule.render_many(self.graph, frozenset(by_firm), event.payload)
             for firm_id, firm_webhooks in by_firm.items():
-                tasks.start_soon(render, firm_id, firm_webhooks)
+                add(firm_webhooks, told.get(firm_id))
+        else:
+            async with anyio.create_task_group() as tasks:
+                for firm_id, firm_webhooks in by_firm.items():
+                    tasks.start_soon(render, firm_id, firm_webhooks)
         written = await anyio.to_thread.run_sync(
             lambda: notifications.record_fanout(self.engine, event=event, bodies=bodies)
         )
@@ -220,9 +228,12 @@ class Dispatcher:
                 )
             )
             if claimed:
+                outcomes: list[Outcome] = []
                 async with anyio.create_task_group() as tasks:
                     for delivery in claimed:
-                        tasks.start_soon(self._attempt, delivery)
+                        tasks.start_soon(self._attempt, delivery, outcomes)
+                # one transaction for the round's outcomes: a commit per delivery was most of a fan-out's time
+                await anyio.to_thread.run_sync(notifications.finish_deliveries, self.engine, outcomes)
                 continue
             due = await anyio.to_thread.run_sync(notifications.next_due_ms, self.engine)
             wait = poll
@@ -230,7 +241,8 @@ class Dispatcher:
                 wait = min(poll, max(0.0, due / 1000 - datetime.now(UTC).timestamp()))
             await self._wait(self._delivery_wake, max(wait, 0.01))
 
-    async def _attempt(self, delivery: ClaimedDelivery) -> None:
+    async def _attempt(self, delivery: ClaimedDelivery, outcomes: list[Outcome]) -> None:
+        """POST one delivery and note how it went in ``outcomes``."""
         body = delivery.body.encode()
         status: int | None = None
         error: str | None = None
@@ -249,7 +261,7 @@ class Dispatcher:
                     "User-Agent": USER_AGENT,
                     "Hub-Signature": signature(delivery.secret, body),
                     "Hub-Delivery": delivery.id,
-                    "Hub-Event": str(json.loads(body)["event"]),
+                    "Hub-Event": delivery.kind,
                 },
                 timeout=self.settings.webhook_timeout_seconds,
             )
@@ -267,16 +279,7 @@ class Dispatcher:
                 cap=self.settings.webhook_retry_max_seconds,
             )
             retry_at = notifications.now_ms() + int(wait * 1000)
-        await anyio.to_thread.run_sync(
-            lambda: notifications.finish_delivery(
-                self.engine,
-                delivery=delivery,
-                delivered=delivered,
-                status_code=status,
-                error=error,
-                retry_at_ms=retry_at,
-            )
-        )
+        outcomes.append(Outcome(delivery, delivered, status, error, retry_at))
 
     # --- the sweep --------------------------------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=10, ge=1, le=50)
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
-    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_concurrency: int = Field(default=32, ge=1, le=200)
     # an open websocket is closed at its token's expiry (4401), and when the API client whose token opened it
     # is revoked (4403): the revocation is looked up this often per connection
     websocket_recheck_seconds: float = Field(default=15.0, gt=0, le=3600)

@@ -9,6 +9,9 @@ kind must be imported by ``resolvers/schema.py``, as every resolver module is).
   webhook body (``{"recall": {...}}``); None when it may be told nothing, and then nothing is delivered to it.
 - ``audience(graph, payload) -> frozenset[str] | None`` (optional): the firms the event concerns, read once per
   event; only their webhooks and subscribers are considered. Without it every firm listening is rendered for.
+- ``render_many(graph, firm_ids, payload) -> {firm id: dict}`` (optional): the same as ``render`` for many firms
+  in one read, for a kind whose body depends on the receiving firm alone (not on what it was granted); the
+  webhook fan-out uses it when given, and a firm left out of the answer is told nothing.
 
 ``Broadcast`` hands each event to the subscriptions open in this process (the hub's dispatcher feeds it from
 the outbox, so an event published by any process reaches the subscribers of every process).
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[Graph, Decision, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
 Audience = Callable[[Graph, Mapping[str, Any]], Awaitable[frozenset[str] | None]]
+ManyRenderer = Callable[[Graph, frozenset[str], Mapping[str, Any]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,21 @@ class EventKindRule:
 
     render: Renderer
     audience: Audience | None = None
+    render_many: ManyRenderer | None = None
 
 
 _RULES: dict[str, EventKindRule] = {}
 
 
-def register_event_kind(kind: EventKind | str, *, render: Renderer, audience: Audience | None = None) -> None:
+def register_event_kind(
+    kind: EventKind | str,
+    *,
+    render: Renderer,
+    audience: Audience | None = None,
+    render_many: ManyRenderer | None = None,
+) -> None:
     """Register how events of ``kind`` are rendered per receiving firm (see the module docstring)."""
-    _RULES[EventKind(kind).value] = EventKindRule(render=render, audience=audience)
+    _RULES[EventKind(kind).value] = EventKindRule(render=render, audience=audience, render_many=render_many)
 
 
 def event_kind_rule(kind: str) -> EventKindRule | None:
@@ -60,6 +71,8 @@ class Notice:
 
     event: Event
     audience: frozenset[str] | None
+    # what one subscriber read about the event and every other may reuse (e.g. the recall's own fields)
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def concerns(self, firm_id: str) -> bool:
         """Whether the event's audience rule names ``firm_id``."""

@@ -10,6 +10,7 @@ publish of the same event write nothing).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from graph_schema import notifications, recalls
 from graph_schema.db import Graph
 from graph_schema.errors import HubError, NotFound
 from graph_schema.notifications import DeliveryRecord, EventKind, WebhookRecord
-from resolvers.broadcast import register_event_kind
+from resolvers.broadcast import Notice, register_event_kind
 from resolvers.context import Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.recall import Recall
@@ -197,16 +198,25 @@ class RecallSubscription:
                 await info.context.decide()
                 _, decision = info.context.require_decision()
                 recall_id = str(notice.event.payload.get("recallId", ""))
-                if (
-                    notice.audience is None
-                    and await render_recall(info.context.graph, decision, notice.event.payload) is None
-                ):
-                    continue  # the audience could not be read once for all: this firm's own check
-                row = await recalls.get_recall(
-                    info.context.graph, decision.viewer, recall_id=recall_id, overseer=decision.overseer
-                )
+                if notice.audience is None:  # the audience could not be read once for all: this firm's own check
+                    if await render_recall(info.context.graph, decision, notice.event.payload) is None:
+                        continue
+                    row = await recalls.get_recall(
+                        info.context.graph, decision.viewer, recall_id=recall_id, overseer=decision.overseer
+                    )
+                else:
+                    # the audience holds affected lots, which lets it read the recall (RECALL_SEEN_BY): its own
+                    # fields are read once for every subscriber; what each sees of its lots is decided per field
+                    row = await _shared_recall_row(info.context.graph, notice, recall_id)
                 if row is not None:
                     yield Recall.from_record(row)
+
+
+async def _shared_recall_row(graph: Graph, notice: Notice, recall_id: str) -> Any:
+    read = notice.shared.get("recall")
+    if read is None:
+        read = notice.shared["recall"] = asyncio.ensure_future(recalls.recall_fields(graph, recall_id=recall_id))
+    return await asyncio.shield(read)  # one subscriber going away does not cancel the others' read
 
 
 # --- the recall kinds -----------------------------------------------------------------------------------------
@@ -224,15 +234,7 @@ async def recall_audience(graph: Graph, payload: Mapping[str, Any]) -> frozenset
     return await recalls.recall_audience(graph, recall_id=str(payload["recallId"]))
 
 
-async def render_recall(graph: Graph, decision: Decision, payload: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The recall as the receiving firm is told it: the recall, its own affected lots in full, the rest counted.
-
-    A firm holding no affected lot is told nothing."""
-    row = await recalls.recall_notice(
-        graph, recall_id=str(payload["recallId"]), firm_id=decision.viewer.firm_id, max_lots=MAX_LOTS_IN_NOTICE
-    )
-    if row is None:
-        return None
+def _told(row: Mapping[str, Any]) -> dict[str, Any]:
     recall = row["recall"]
     held = int(row["heldByFirm"])
     return {
@@ -255,8 +257,27 @@ async def render_recall(graph: Graph, decision: Decision, payload: Mapping[str, 
     }
 
 
-register_event_kind(EventKind.RECALL_DECLARED, render=render_recall, audience=recall_audience)
-register_event_kind(EventKind.RECALL_CLOSED, render=render_recall, audience=recall_audience)
+async def render_recalls(
+    graph: Graph, firm_ids: frozenset[str], payload: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The recall as each firm is told it: the recall, its own affected lots in full, the rest counted; a firm
+    holding no affected lot is left out (told nothing)."""
+    rows = await recalls.recall_notices(
+        graph, recall_id=str(payload["recallId"]), firm_ids=sorted(firm_ids), max_lots=MAX_LOTS_IN_NOTICE
+    )
+    return {firm: _told(row) for firm, row in rows.items()}
+
+
+async def render_recall(graph: Graph, decision: Decision, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recall as the receiving firm is told it (``render_recalls`` for one firm)."""
+    firm = decision.viewer.firm_id
+    return (await render_recalls(graph, frozenset({firm}), payload)).get(firm)
+
+
+register_event_kind(
+    EventKind.RECALL_DECLARED, render=render_recall, audience=recall_audience, render_many=render_recalls
+)
+register_event_kind(EventKind.RECALL_CLOSED, render=render_recall, audience=recall_audience, render_many=render_recalls)
 
 
 async def publish_recall_event(graph: Graph, engine: Any, *, recall_id: str, kind: EventKind) -> None:
