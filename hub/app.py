@@ -52,6 +52,7 @@ from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
 from hub.settings import Settings
 from hub.shared_rate_limits import SharedBuckets
+from hub.sign_in_failures import SharedFailedAttempts
 from hub.sql_store import create_sql_engine
 from hub.state import HubState
 
@@ -184,9 +185,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     issuer_routes = (
         oauth_routes(
             lambda: graphql.state,
-            failed_attempts=FailedAttempts(
-                limit=settings.oauth_lockout_failures, window_seconds=settings.oauth_lockout_seconds
-            ),
+            failed_attempts=SharedFailedAttempts(
+                lambda: graphql.state.sql_engine,
+                limit=settings.oauth_lockout_failures,
+                window_seconds=settings.oauth_lockout_seconds,
+            )
+            if settings.oauth_lockout_shared
+            else FailedAttempts(limit=settings.oauth_lockout_failures, window_seconds=settings.oauth_lockout_seconds),
             secret_checks=SecretChecks(
                 concurrent=settings.oauth_concurrent_secret_checks,
                 per_second=settings.oauth_secret_checks_per_second,

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import parse_qsl, unquote_plus
 
 import anyio
@@ -42,6 +42,19 @@ _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BASIC_CHALLENGE: Final = 'Basic realm="food-cluster-hub", charset="UTF-8"'
 _VERIFIED_SECONDS: Final = 300.0  # a secret found right is recognised by a fast keyed hash for this long
 _MAX_VERIFIED: Final = 10_000
+
+
+class AttemptLog(Protocol):
+    """Where the token endpoint counts failed authentications: this process (``FailedAttempts``) or the SQL store
+    shared by every hub process (``hub.sign_in_failures.SharedFailedAttempts``)."""
+
+    async def wait_for(self, key: str) -> float | None:
+        """Seconds until this key may try again, or None when it may try now."""
+        ...
+
+    async def failed(self, key: str) -> None:
+        """Count one failed authentication of this key."""
+        ...
 
 
 class FailedAttempts:
@@ -81,6 +94,14 @@ class FailedAttempts:
         if len(failures) < self.limit:
             return None
         return failures[0] + self.window_seconds - now
+
+    async def wait_for(self, key: str) -> float | None:
+        """``retry_after`` as the token endpoint awaits it (``AttemptLog``)."""
+        return self.retry_after(key)
+
+    async def failed(self, key: str) -> None:
+        """``record_failure`` as the token endpoint awaits it (``AttemptLog``)."""
+        self.record_failure(key)
 
     def record_failure(self, client_id: str) -> None:
         """Count one failed authentication of this client id."""
@@ -270,11 +291,11 @@ def _granted_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset
 def oauth_routes(
     state: Callable[[], HubState],
     *,
-    failed_attempts: FailedAttempts | None = None,
+    failed_attempts: AttemptLog | None = None,
     secret_checks: SecretChecks | None = None,
 ) -> list[Route]:
     """The issuer's discovery document, JWKS and token endpoint; none of them takes a bearer token."""
-    attempts = failed_attempts or FailedAttempts()
+    attempts: AttemptLog = failed_attempts or FailedAttempts()
     checks = secret_checks or SecretChecks()
     verified = VerifiedSecrets()
 
@@ -312,7 +333,7 @@ def oauth_routes(
         form = await _read_form(request)
         client_id, secret = _client_credentials(request.headers.get("authorization"), form)
         source = f"{client_id}\x00{request.client.host if request.client else ''}"
-        wait = attempts.retry_after(source)
+        wait = await attempts.wait_for(source)
         if wait is not None:
             seconds = str(math.ceil(wait))
             raise OAuthError(
@@ -336,7 +357,7 @@ def oauth_routes(
             async with checks.slot():
                 client = await authenticate_client(hub.sql_engine, client_id, secret)
         if client is None:
-            attempts.record_failure(source)
+            await attempts.failed(source)
             verified.forget(client_id)
             log.warning("refused client credentials for client id %r", client_id[:64])
             raise _invalid_client("unknown client, wrong secret, or a revoked client")

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # callers together is bounded in concurrency and per second, refused past that with 429
     oauth_lockout_failures: int = Field(default=10, ge=1, le=10_000)
     oauth_lockout_seconds: int = Field(default=300, ge=1, le=86_400)
+    # failures counted for all hub processes together in the SQL store (hub/sign_in_failures.py), else per process
+    oauth_lockout_shared: bool = True
     oauth_secret_checks_per_second: float = Field(default=20.0, gt=0, le=10_000)
     oauth_concurrent_secret_checks: int = Field(default=4, ge=1, le=256)
     # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
