@@ -31,6 +31,13 @@ CCP_IN_DETAIL: Final = "(c.firmId IN $ccpDetail)"
 # SUMMARY, and to the agency, which oversees the whole cluster's compliance.
 CCP_IN_SUMMARY: Final = "(c.firmId IN $ccpDetail OR c.firmId IN $ccpSummary OR $ccpOverseer)"
 
+# Deviation ``d`` of CCP ``c``: shown in detail by the CCP's rule, and while a recall is open to its coordinator
+# and the agency when the deviation touched a lot in the recall's trace.
+DEVIATION_IN_DETAIL: Final = (
+    "(" + CCP_IN_DETAIL + " OR (size($recalls) > 0 AND EXISTS { MATCH (d)-[:DURING]->(:Lot)<-[:AFFECTS]-(rd:Recall)"
+    " WHERE rd.id IN $recalls }))"
+)
+
 
 def held_by(firm: LiteralString) -> LiteralString:
     """Cypher true when lot ``l`` is held by ``firm`` (an expression): it owns the lot or the lot was shipped to it.
@@ -69,6 +76,8 @@ class Viewer:
             "detailFirms": sorted(self.detail_firm_ids),
             "summaryFirms": sorted(self.summary_firm_ids - self.detail_firm_ids),
             "recalls": sorted(self.recall_ids),
+            # the trace tells which lots were made during a deviation the viewer may see (DEVIATION_IN_DETAIL)
+            "ccpDetail": sorted(self.ccp.detail | {self.firm_id}),
         }
 
     def shared_params(self) -> dict[str, Any]:

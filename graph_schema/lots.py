@@ -14,6 +14,7 @@ from neo4j import AsyncManagedTransaction
 from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer, held_by
 from graph_schema.db import CheckedStep, Graph, Row, checked_write_all, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, Forbidden, NotFound
+from graph_schema.haccp.deviations import LINK_NEW_LOT
 from graph_schema.records import InventoryRecord, LotRecord, ShipmentRecord, TransformationRecord
 
 # --- commissioning -------------------------------------------------------------------------------------
@@ -33,7 +34,8 @@ ORDER BY i
 """
 
 # Idempotent on the LGTIN: a lot recorded again keeps its first record.
-WRITE_LOTS: Final = """
+WRITE_LOTS: Final = (
+    """
 UNWIND $rows AS row
 MATCH (p:Product {gtin: row.productGtin})
 MATCH (s:Site {gln: row.siteGln})
@@ -47,8 +49,11 @@ REMOVE l.created
 FOREACH (_ IN CASE WHEN created THEN [1] ELSE [] END |
   CREATE (l)-[:OF_PRODUCT]->(p)
   CREATE (l)-[:MADE_AT]->(s))
-RETURN count(CASE WHEN created THEN 1 END) AS created
+WITH l, created"""
+    + LINK_NEW_LOT
+    + """RETURN count(CASE WHEN created THEN 1 END) AS created
 """
+)
 
 
 Where = Callable[[int], str]

@@ -19,6 +19,11 @@ Nodes
                                                             (:Site)-[:SELLS_THROUGH]->(:SalesChannel)
   (:CCP {id, siteGln, firmId, code, name, hazard, limitLow, limitHigh, unit, monitoringIntervalSeconds, devices,
          productGtins})                                      (:Site)-[:HAS_CCP]->(:CCP)
+  (:Deviation {id, ccpId, siteGln, firmId, kind, status, openedAt, closedAt, windowStart, windowEnd, worstValue,
+               hold})                                       (:CCP)-[:HAS_DEVIATION]->(:Deviation),
+                                                            (:Deviation)-[:DURING {held, priorStatus}]->(:Lot)
+  (:CorrectiveAction {id, deviationId, action, takenAt, by, firmId, recordedAt})
+                                                            (:Deviation)-[:CORRECTED_BY]->(:CorrectiveAction)
   (:Recall {id, coordinatorFirmId, reason, recallClass, status, declaredAt, closedAt, hold})
                                                             (:Recall)-[:RECALLS]->(:Lot),
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
@@ -74,6 +79,8 @@ class Label(StrEnum):
     CAPACITY = "Capacity"
     BULK_ORDER = "BulkOrder"
     ALLOCATION = "Allocation"
+    DEVIATION = "Deviation"
+    CORRECTIVE_ACTION = "CorrectiveAction"
 
 
 class Rel(StrEnum):
@@ -108,6 +115,9 @@ class Rel(StrEnum):
     DELIVER_TO = "DELIVER_TO"
     HAS_ALLOCATION = "HAS_ALLOCATION"
     FULFILS = "FULFILS"
+    HAS_DEVIATION = "HAS_DEVIATION"
+    DURING = "DURING"  # a deviation to a lot produced within its window
+    CORRECTED_BY = "CORRECTED_BY"
 
 
 class FirmRole(StrEnum):
@@ -175,6 +185,8 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.CAPACITY: "id",
     Label.BULK_ORDER: "id",
     Label.ALLOCATION: "id",
+    Label.DEVIATION: "id",
+    Label.CORRECTIVE_ACTION: "id",
 }
 
 # Several properties looked up together: EPCIS names a lot by GTIN and lot number (a Digital Link carries no
@@ -215,6 +227,9 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.ALLOCATION, "capacityId"),
     (Label.CCP, "siteGln"),
     (Label.CCP, "firmId"),
+    (Label.DEVIATION, "ccpId"),
+    (Label.DEVIATION, "siteGln"),
+    (Label.DEVIATION, "status"),
 )
 
 
@@ -279,3 +294,13 @@ class LotHold(StrEnum):
 
     ON_HOLD = "ON_HOLD"  # released back to ACTIVE when the last open recall holding the lot closes
     RECALLED = "RECALLED"  # final: closing the recall leaves the lot RECALLED
+
+
+class DeviationKind(StrEnum):
+    OUT_OF_LIMITS = "OUT_OF_LIMITS"  # a reading outside the CCP's critical limits
+    MISSED_MONITORING = "MISSED_MONITORING"  # the CCP silent past its monitoring interval and the grace
+
+
+class DeviationStatus(StrEnum):
+    OPEN = "OPEN"  # until a corrective action closes it
+    CLOSED = "CLOSED"

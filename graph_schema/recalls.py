@@ -8,7 +8,8 @@ their status is left alone (a lot both upstream of one recalled lot and downstre
 
 Closing a recall releases the holds it placed: a lot it put ON_HOLD goes back to the status it had before
 any open recall held it (ACTIVE, or ON_HOLD when it was held for another reason before), unless another
-open recall still holds it. RECALLED is final: closing the recall means the recall is complete, not undone.
+open recall or open deviation (graph_schema/haccp/deviations.py) still holds it. RECALLED is final: closing
+the recall means the recall is complete, not undone.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ WITH r, l, held, depth,
      CASE WHEN held THEN coalesce(
        COLLECT { MATCH (l)<-[other:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r
                  RETURN other.priorStatus LIMIT 1 }[0],
+       COLLECT { MATCH (l)<-[other:DURING {held: true}]-(:Deviation {status: 'OPEN'})
+                 RETURN other.priorStatus LIMIT 1 }[0],
        l.status) END AS prior
 CREATE (r)-[:AFFECTS {direction: CASE WHEN held THEN 'DOWNSTREAM' ELSE 'UPSTREAM' END, depth: depth, held: held,
                       priorStatus: prior}]->(l)
@@ -130,6 +133,7 @@ RELEASE_HOLDS: Final = """
 MATCH (r:Recall {id: $id})-[a:AFFECTS {held: true}]->(l:Lot)
 WHERE l.status = 'ON_HOLD' AND a.priorStatus = 'ACTIVE'
   AND NOT EXISTS { MATCH (l)<-[:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r }
+  AND NOT EXISTS { MATCH (l)<-[:DURING {held: true}]-(:Deviation {status: 'OPEN'}) }
 SET l.status = a.priorStatus
 RETURN count(l) AS released
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Final, LiteralString
 
-from graph_schema.access import LOT_IN_DETAIL, LOT_IN_SUMMARY, SHIPMENT_IN_DETAIL, Viewer
+from graph_schema.access import DEVIATION_IN_DETAIL, LOT_IN_DETAIL, LOT_IN_SUMMARY, SHIPMENT_IN_DETAIL, Viewer
 from graph_schema.db import Graph, Row
 from graph_schema.errors import BAD_USER_INPUT, HubError, NotFound
 from graph_schema.lots import LOT_FIELDS_AS_TEXT, SHIPMENT_FIELDS_AS_TEXT
@@ -56,6 +56,9 @@ RETURN collect({
     + LOT_IN_SUMMARY
     + """ THEN {productGtin: l.productGtin, uom: l.uom, quantity: l.quantity} END,
   ownerRole: COLLECT { MATCH (f:Firm {id: l.ownerFirmId}) RETURN head(f.roles) }[0],
+  madeDuringDeviation: visible AND EXISTS { MATCH (l)<-[:DURING]-(d:Deviation)<-[:HAS_DEVIATION]-(c:CCP) WHERE """
+    + DEVIATION_IN_DETAIL
+    + """ },
   shipments: COLLECT {
     MATCH (l)<-[c:CARRIES]-(sh:Shipment)
     RETURN CASE WHEN visible AND """
@@ -91,7 +94,8 @@ async def trace(graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDi
 
     Rows come origin first, by depth: ``depth``, ``lot`` (None when hidden), ``hiddenRef`` (an internal
     reference to derive an opaque id from, when hidden), ``aggregate`` (product, unit and quantity of a hidden
-    lot whose owner shares TRACE at SUMMARY level), ``ownerRole`` and ``shipments``.
+    lot whose owner shares TRACE at SUMMARY level), ``ownerRole``, ``madeDuringDeviation`` (the lot was produced
+    during a CCP deviation the viewer may see in detail; false when hidden) and ``shipments``.
     """
     if not 1 <= max_depth <= MAX_DEPTH:
         raise HubError(

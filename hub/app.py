@@ -34,6 +34,7 @@ from hub import capture_jobs  # noqa: F401 (its table is created with the rest)
 from hub.access_log_export import access_log_routes
 from hub.body_limit import BodyLimit, BodySizeLimit
 from hub.confinement import DeviceConfinement
+from hub.deviation_sweep import sweep_forever
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 background.start_soon(dispatcher.run)
                 if shared_limits is not None:
                     background.start_soon(shared_limits.run)
+                if settings.haccp_sweep_seconds > 0:  # CCPs gone silent: MISSED_MONITORING deviations
+                    background.start_soon(sweep_forever, state)
                 try:
                     yield
                 finally:

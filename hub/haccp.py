@@ -35,6 +35,7 @@ from graph_schema.haccp.ingest import (
     store_readings,
 )
 from graph_schema.haccp.sensors import sensor_readings
+from hub.deviation_sweep import check_batch
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
 
@@ -164,6 +165,7 @@ class HaccpRoutes:
         )
         if outcome.problems:
             return _refused(outcome.problems, outcome.problem_count)
+        await check_batch(state, outcome.spans)  # deviations opened, extended or split by these readings
         return JSONResponse({"accepted": outcome.accepted, "duplicates": outcome.duplicates})
 
     @staticmethod
@@ -217,4 +219,5 @@ async def ingest_captured_sensors(state: HubState, *, firm_id: str, captured: Se
         return outcome
 
     outcome = await anyio.to_thread.run_sync(write)
+    await check_batch(state, outcome.spans)
     return outcome.accepted

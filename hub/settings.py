@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     haccp_max_batch: int = Field(default=50_000, ge=1, le=1_000_000)
     haccp_retention_days: int = Field(default=730, ge=1, le=36_500)
 
+    # Smart HACCP deviations: whether a deviation puts the lots made during it ON_HOLD (its closing corrective
+    # action releases them), the grace after a CCP's monitoring interval before its silence is a
+    # MISSED_MONITORING deviation, and how often the hub looks for silent CCPs (0: never)
+    haccp_hold_on_deviation: bool = False
+    haccp_missed_grace_seconds: int = Field(default=60, ge=0, le=86_400)
+    haccp_sweep_seconds: float = Field(default=30.0, ge=0, le=3600)
+
     @classmethod
     def settings_customise_sources(
         cls,

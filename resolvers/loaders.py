@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from graph_schema import lots, parties
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, Row
+from graph_schema.haccp import deviations
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -96,6 +97,7 @@ class Loaders:
     inputs_of_lot: DataLoader[str, list[Row]]
     outputs_of_lot: DataLoader[str, list[Row]]
     shipments_of_lot: DataLoader[str, list[Row]]
+    deviations_of_lot: DataLoader[str, list[Row]]
 
     @classmethod
     def create(cls, graph: Graph, viewer: Viewer, profiles: ProfileCache | None = None) -> Loaders:
@@ -137,4 +139,5 @@ class Loaders:
             inputs_of_lot=linking(lots.inputs_of_lots),
             outputs_of_lot=linking(lots.outputs_of_lots),
             shipments_of_lot=seen_by_viewer(lots.shipments_of_lots),
+            deviations_of_lot=seen_by_viewer(deviations.deviations_of_lots),
         )

@@ -19,6 +19,7 @@ from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
 from resolvers.finding import FindingQuery
+from resolvers.haccp import ComplianceQuery, DeviationMutation, DeviationQuery
 from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.limits import DocumentChecks, DocumentLimits
@@ -28,6 +29,7 @@ from resolvers.notifications import RecallSubscription, WebhookMutation, Webhook
 from resolvers.orders import OrderMutation, OrderQuery
 from resolvers.query import Query
 from resolvers.recall_answers import RecallAnswerMutation
+from resolvers.recall_proposal import RecallProposalMutation, RecallProposalQuery
 from resolvers.sales import SalesMutation, SalesQuery
 from resolvers.sharing import SharingMutation, SharingQuery
 
@@ -92,6 +94,9 @@ def build_schema(
                 WebhookQuery,
                 CcpQuery,
                 FindingQuery,
+                DeviationQuery,
+                ComplianceQuery,
+                RecallProposalQuery,
             ),
         ),
         mutation=merge_types(
@@ -107,6 +112,8 @@ def build_schema(
                 ImportMutation,
                 WebhookMutation,
                 CcpMutation,
+                DeviationMutation,
+                RecallProposalMutation,
             ),
         ),
         subscription=merge_types("Subscription", (RecallSubscription,)),

@@ -23,6 +23,7 @@ from typing import Any, Final, LiteralString
 
 from graph_schema.db import CheckedStep
 from graph_schema.epcis.model import ClassQuantity, EpcisEvent, EventType
+from graph_schema.haccp.deviations import LINK_NEW_LOT
 from graph_schema.inventory import StockMove
 from graph_schema.lots import lots_step, shipments_step, transformations_step
 from graph_schema.records import LotQuantity, LotRecord, ShipmentRecord, TransformationRecord
@@ -395,7 +396,8 @@ def _where(owners: list[int]) -> Any:
 
 # --- placeholders for identifiers the hub has never seen (off by default) --------------------------------
 
-PLACEHOLDERS: Final = """
+PLACEHOLDERS: Final = (
+    """
 FOREACH (gln IN $siteGlns |
   MERGE (s:Site {gln: gln})
   ON CREATE SET s.firmId = $firmId, s.name = 'Unverified site ' + gln, s.kind = 'OTHER', s.unverified = true)
@@ -420,8 +422,11 @@ ON CREATE SET l.lotNumber = row.lotNumber, l.productGtin = row.productGtin, l.ow
 WITH l, p, s, coalesce(l.created, false) AS created
 REMOVE l.created
 FOREACH (_ IN CASE WHEN created THEN [1] ELSE [] END | CREATE (l)-[:OF_PRODUCT]->(p) CREATE (l)-[:MADE_AT]->(s))
-RETURN count(*) AS lots
+WITH l, created"""
+    + LINK_NEW_LOT
+    + """RETURN count(*) AS lots
 """
+)
 
 
 def placeholder_params(

@@ -12,9 +12,12 @@ from graph_schema.db import Row
 from graph_schema.errors import HubError
 from graph_schema.haccp.readings import series, to_ms
 from resolvers.context import Info
+from resolvers.types.ccp_compliance import CcpCompliance, load_compliance
 from resolvers.types.ccp_reading import CcpReading
+from resolvers.types.connection import Connection
+from resolvers.types.deviation import Deviation, deviation_connection
 from resolvers.types.site import Site, load_site
-from resolvers.types.values import SharingLevel
+from resolvers.types.values import DeviationStatus, SharingLevel
 
 MAX_POINTS: Final = 10_000
 
@@ -93,3 +96,23 @@ class Ccp:
     @strawberry.field(description="The plant where it is monitored")
     async def site(self, info: Info) -> Site | None:
         return await load_site(info, self._site_gln)
+
+    @strawberry.field(description="Its deviations (DETAIL only: none at SUMMARY), of one status")
+    async def deviations(
+        self, info: Info, status: DeviationStatus | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Deviation]:
+        return await deviation_connection(
+            info, site_gln=None, ccp_id=str(self.id), status=status, first=first, after=after
+        )
+
+    @strawberry.field(
+        description="Its compliance figures over [from, to): readings within limits, intervals monitored, deviations "
+        "and the time to their corrective actions (DETAIL and SUMMARY)"
+    )
+    async def compliance(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> CcpCompliance | None:
+        return await load_compliance(info, str(self.id), from_, to)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,6 +15,9 @@ from resolvers.types.product import Product, load_product
 from resolvers.types.shipment import Shipment
 from resolvers.types.site import Site, load_site
 from resolvers.types.values import LotStatus, native_datetime
+
+if TYPE_CHECKING:
+    from resolvers.types.deviation import Deviation
 
 # Enum(value) costs a lookup through EnumType.__call__ (0.7 µs): a big trace makes 10,000 of them per field.
 # An unknown value still goes through the enum, which refuses it as before.
@@ -106,3 +110,10 @@ class Lot(Node):
         rows = await info.context.loaders.shipments_of_lot.load(self.id)
         info.context.note_access(row["fromFirmId"] for row in rows)
         return [Shipment.from_record(row) for row in rows]
+
+    @strawberry.field(description="The CCP deviations this lot was made during, that you may see in detail")
+    async def deviations(self, info: Info) -> list[Annotated[Deviation, strawberry.lazy("resolvers.types.deviation")]]:
+        from resolvers.types import deviation  # imports this module: not at the top
+
+        rows = await info.context.loaders.deviations_of_lot.load(self.id)
+        return [deviation.Deviation.from_record(row) for row in rows]

@@ -26,6 +26,10 @@ class TracedLot:
     redacted: bool
     owner_role: FirmRole | None
     lot: Lot | None
+    made_during_deviation: bool = strawberry.field(
+        default=False,
+        description="True when the lot was produced during a CCP deviation you may see (false when redacted)",
+    )
 
 
 @strawberry.type(description="A shipment of a reached lot; when redacted, no sites, quantity or times")
@@ -113,6 +117,7 @@ class Trace:
                         redacted=False,
                         owner_role=role,
                         lot=Lot.from_record(lot_row),
+                        made_during_deviation=bool(row["madeDuringDeviation"]),
                     )
                 )
                 firms.add(lot_row["ownerFirmId"])

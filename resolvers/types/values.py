@@ -10,6 +10,8 @@ import strawberry
 from graph_schema.lot_filters import LotSort
 from graph_schema.model import (
     CertificationKind,
+    DeviationKind,
+    DeviationStatus,
     FirmRole,
     LotHold,
     LotStatus,
@@ -36,11 +38,15 @@ for _enum in (
     LotHold,
     SalesChannelKind,
     LotSort,
+    DeviationKind,
+    DeviationStatus,
 ):
     strawberry.enum(_enum)
 
 __all__ = [
     "CertificationKind",
+    "DeviationKind",
+    "DeviationStatus",
     "FirmRole",
     "LotHold",
     "LotSort",

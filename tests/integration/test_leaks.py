@@ -15,15 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert
 
 from auth.principal import Role
 from graph_schema import grants, lots, parties, recalls
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
+from graph_schema.haccp import deviations
+from graph_schema.haccp.readings import CcpReading, ReadingSpan, to_ms
 from graph_schema.identifiers import lgtin_for
 from graph_schema.records import (
+    CcpRecord,
     FirmRecord,
     LotQuantity,
     LotRecord,
@@ -33,7 +37,7 @@ from graph_schema.records import (
     TransformationRecord,
 )
 from tests.factories import T0, gln, gtin
-from tests.graphql_client import execute, principal, reset_sql_store
+from tests.graphql_client import SQL_ENGINE, execute, principal, reset_sql_store
 
 pytestmark = pytest.mark.neo4j
 EXAMPLES = int(os.environ.get("HUB_LEAK_EXAMPLES", "300"))
@@ -51,6 +55,7 @@ class Spec:
     recall: tuple[int, int, bool] | None  # coordinator firm, lot, still open
     caller: int
     origin: int
+    ccp_firms: list[int]  # firms whose plant ran out of its critical limits while their lots were made
 
 
 @st.composite
@@ -70,7 +75,7 @@ def specs(draw: st.DrawFn) -> Spec:
     extra = draw(st.lists(st.tuples(st.integers(0, lot_count - 1), firm), max_size=4))
     grant = st.tuples(
         firm,
-        st.sampled_from(["TRACE", "TRACE", "INVENTORY"]),
+        st.sampled_from(["TRACE", "TRACE", "INVENTORY", "CCP"]),
         st.sampled_from(["DETAIL", "SUMMARY"]),
         st.sampled_from(["firm", "role", "cluster"]),
         firm,
@@ -87,6 +92,7 @@ def specs(draw: st.DrawFn) -> Spec:
         recall=recall,
         caller=draw(firm),
         origin=draw(st.integers(0, lot_count - 1)),
+        ccp_firms=sorted(draw(st.sets(firm, max_size=firm_count))),
     )
 
 
@@ -175,6 +181,44 @@ async def write(graph: Graph, spec: Spec) -> Written:
                 "createdAt": now,
             },
         )
+    for f in spec.ccp_firms:  # a heating CCP out of limits around T0, when every lot was made
+        ccp = f"CCP-{firms[f]}"
+        await parties.upsert_ccps(
+            graph,
+            [
+                CcpRecord(
+                    id=ccp,
+                    site_gln=sites[firms[f]],
+                    code="CCP-1B",
+                    name="Heating",
+                    hazard="B",
+                    limit_low=85.0,
+                    limit_high=100.0,
+                    unit="C",
+                )
+            ],
+        )
+        minute = timedelta(minutes=1)
+        rows = [
+            {
+                "ccp_id": ccp,
+                "site_gln": sites[firms[f]],
+                "firm_id": firms[f],
+                "device_id": f"d{f}",
+                "at_ms": to_ms(at),
+                "value": value,
+                "unit": "C",
+                "limit_low": 85.0,
+                "limit_high": 100.0,
+                "in_limits": 85 <= value <= 100,
+                "recorded_at_ms": to_ms(at),
+            }
+            for at, value in ((T0 - minute, 90.0), (T0, 70.0), (T0 + minute, 90.0))
+        ]
+        with SQL_ENGINE.begin() as conn:
+            conn.execute(insert(CcpReading), rows)
+        span = ReadingSpan(ccp, to_ms(T0 - minute), to_ms(T0 + minute), 3)
+        await deviations.evaluate(graph, SQL_ENGINE, [span], now=T0 + minute, hold=False)
     if spec.recall is not None:
         coordinator, lot, still_open = spec.recall
         viewer = Viewer(firm_id=firms[coordinator], detail_firm_ids=frozenset({firms[coordinator]}))
@@ -211,6 +255,18 @@ class Oracle:
             if scope == "TRACE" and not expired and reaches and owner != caller:
                 (self.detail if level == "DETAIL" else self.summary).add(owner)
         self.summary -= self.detail
+        self.ccp_detail = {caller} | {
+            owner
+            for owner, scope, level, kind, target, expired in spec.grants
+            if scope == "CCP"
+            and level == "DETAIL"
+            and not expired
+            and (
+                (kind == "firm" and target == caller)
+                or (kind == "role" and roles[target] == roles[caller])
+                or kind == "cluster"
+            )
+        }
         self.forward: dict[int, list[int]] = {}
         for output, sources in spec.inputs.items():
             for source in sources:
@@ -237,6 +293,16 @@ class Oracle:
     def lot_visible(self, lot: int) -> bool:
         return self.spec.owners[lot] in self.detail or lot in self.received or lot in self.recalled
 
+    def deviation_visible(self, firm: int) -> bool:
+        """A plant's deviation: its own firm, CCP grantees at DETAIL, and an open recall touching its lots."""
+        if firm not in self.spec.ccp_firms:
+            return False
+        touched = any(self.spec.owners[lot] == firm for lot in self.recalled)
+        return firm in self.ccp_detail or touched
+
+    def made_during_deviation(self, lot: int) -> bool:
+        return self.spec.owners[lot] in self.spec.ccp_firms and self.deviation_visible(self.spec.owners[lot])
+
     def shipment_visible(self, lot: int, source: int, target: int) -> bool:
         return source in self.detail or target == self.spec.caller or lot in self.recalled
 
@@ -250,12 +316,14 @@ async def check(graph: Graph, spec: Spec) -> None:
     oracle = Oracle(spec, written)
     caller = principal(written.firms[spec.caller], Role.VIEWER)
     every_lot = " ".join(
-        f'l{i}: lot(id: "{lot}") {{ id quantity owner {{ id }} }}' for i, lot in enumerate(written.lots)
+        f'l{i}: lot(id: "{lot}") {{ id quantity owner {{ id }} deviations {{ ccpId lots {{ id }} }} }}'
+        for i, lot in enumerate(written.lots)
     )
     listed = await execute(
         graph,
         f"{{ lots(first: 100) {{ totalCount edges {{ node {{ id }} }} }} "
-        f"firms(first: 100) {{ totalCount }} {every_lot} }}",
+        f"firms(first: 100) {{ totalCount }} {every_lot} "
+        f"deviations(first: 100) {{ totalCount edges {{ node {{ ccpId windowStart worstValue lots {{ id }} }} }} }} }}",
         caller,
     )
     assert listed.errors is None
@@ -264,16 +332,38 @@ async def check(graph: Graph, spec: Spec) -> None:
     assert {lot_index(written, e["node"]["id"]) for e in data["lots"]["edges"]} == visible
     assert data["lots"]["totalCount"] == len(visible)
     assert data["firms"]["totalCount"] == len(written.firms)  # profiles are every member's
+    shown_deviations = {e["node"]["ccpId"]: e["node"] for e in data["deviations"]["edges"]}
+    seen_plants = [f for f in range(len(written.firms)) if oracle.deviation_visible(f)]
+    assert sorted(shown_deviations) == sorted(f"CCP-{written.firms[f]}" for f in seen_plants)
+    assert data["deviations"]["totalCount"] == len(seen_plants)
+    for f in seen_plants:  # a deviation's lots: those of its plant made in its window that the caller may see
+        expected_lots = sorted(written.lots[i] for i in visible if spec.owners[i] == f)
+        assert sorted(x["id"] for x in shown_deviations[f"CCP-{written.firms[f]}"]["lots"]) == expected_lots
     for i, lot in enumerate(written.lots):
-        expected = {"id": lot, "quantity": float(spec.quantities[i]), "owner": {"id": written.firms[spec.owners[i]]}}
-        assert data[f"l{i}"] == (expected if i in visible else None), i
+        owner = spec.owners[i]
+        during = (
+            [{"ccpId": f"CCP-{written.firms[owner]}", "lots": [{"id": lot}]}] if oracle.made_during_deviation(i) else []
+        )
+        if during:  # the deviation's other lots, as far as the caller sees them
+            during[0]["lots"] = sorted(({"id": written.lots[j]} for j in visible if spec.owners[j] == owner), key=str)
+        expected = {
+            "id": lot,
+            "quantity": float(spec.quantities[i]),
+            "owner": {"id": written.firms[owner]},
+            "deviations": during,
+        }
+        got = data[f"l{i}"]
+        if got is not None:
+            for d in got["deviations"]:
+                d["lots"] = sorted(d["lots"], key=str)
+        assert got == (expected if i in visible else None), i
 
     for down in (True, False):
         direction = "DOWNSTREAM" if down else "UPSTREAM"
         result = await execute(
             graph,
             f"""{{ trace(lotId: "{written.lots[spec.origin]}", direction: {direction}) {{
-            lots {{ id depth redacted ownerRole lot {{ id }} }}
+            lots {{ id depth redacted ownerRole madeDuringDeviation lot {{ id }} }}
             shipments {{ id lotId redacted quantity }}
             summary {{ lotCount redactedCount quantities {{ quantity lotCount }} }} }} }}""",
             caller,
@@ -289,6 +379,8 @@ async def check(graph: Graph, spec: Spec) -> None:
         assert shown == {lot: d for lot, d in reached.items() if lot in visible}
         hidden = [t for t in trace["lots"] if t["redacted"]]
         assert sorted(t["depth"] for t in hidden) == sorted(d for lot, d in reached.items() if lot not in visible)
+        flagged = {lot_index(written, t["id"]) for t in trace["lots"] if t["madeDuringDeviation"]}
+        assert flagged == {lot for lot in reached if lot in visible and oracle.made_during_deviation(lot)}
         for t in hidden:  # a redacted lot shows nothing but an opaque id, its depth and the owner's role
             assert t["lot"] is None
             assert not any(lot in t["id"] for lot in written.lots)
@@ -314,11 +406,34 @@ async def check(graph: Graph, spec: Spec) -> None:
         assert trace["summary"]["redactedCount"] == len(hidden)
 
 
+def _ccp_case(
+    *, grants: list[tuple[int, str, str, str, int, bool]], recall: tuple[int, int, bool] | None = None
+) -> Spec:
+    """Firm 0's plant deviated while making lots 0 and 1 (lot 1 from lot 0); firm 1 asks."""
+    return Spec(
+        firm_roles=["PLANT", "PLANT"],
+        owners=[0, 0],
+        quantities=[5, 7],
+        inputs={1: [0]},
+        extra_shipments=[],
+        grants=grants,
+        recall=recall,
+        caller=1,
+        origin=0,
+        ccp_firms=[0],
+    )
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(spec=specs())
+# CCP data: a TRACE grant opens no deviation; SUMMARY shows none; DETAIL does; an open recall opens its lots' ones
+@example(spec=_ccp_case(grants=[(0, "TRACE", "DETAIL", "firm", 1, False)]))
+@example(spec=_ccp_case(grants=[(0, "CCP", "SUMMARY", "cluster", 1, False)]))
+@example(spec=_ccp_case(grants=[(0, "CCP", "DETAIL", "role", 1, False), (0, "CCP", "DETAIL", "firm", 1, True)]))
+@example(spec=_ccp_case(grants=[], recall=(1, 0, True)))
 async def test_answers_match_the_rules_exactly(graph: Graph, spec: Spec) -> None:
     await check(graph, spec)

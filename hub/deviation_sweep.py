@@ -1,0 +1,65 @@
+"""Deviations from the hub's side: the check after each committed batch of readings, and the periodic sweep
+that opens MISSED_MONITORING deviations for CCPs gone silent (a lifespan task)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from graph_schema.db import Graph
+from graph_schema.haccp.deviations import Evaluation, evaluate, sweep_missed_monitoring
+from graph_schema.haccp.readings import ReadingSpan
+from hub.state import HubState
+
+log = logging.getLogger(__name__)
+
+
+async def check_batch(state: HubState, spans: Sequence[ReadingSpan]) -> list[Evaluation]:
+    """Open or adjust the deviations of the CCPs a committed batch touched.
+
+    The readings are stored whatever happens here: a failure is logged, not the batch's (the gateway would send
+    it again as duplicates, which touch nothing), and the next batch of the CCP or the sweep looks again.
+    """
+    if not spans:
+        return []
+    settings = state.settings
+    try:
+        return await evaluate(
+            Graph(state.driver, database=settings.neo4j_database),
+            state.sql_engine,
+            spans,
+            now=datetime.now(UTC),
+            hold=settings.haccp_hold_on_deviation,
+            grace_seconds=settings.haccp_missed_grace_seconds,
+        )
+    except Exception:
+        log.exception("deviations of %d CCP(s) could not be checked after their readings were stored", len(spans))
+        return []
+
+
+async def sweep_once(state: HubState, *, now: datetime | None = None) -> list[Evaluation]:
+    """One sweep with the hub's settings."""
+    settings = state.settings
+    return await sweep_missed_monitoring(
+        Graph(state.driver, database=settings.neo4j_database),
+        state.sql_engine,
+        now=now or datetime.now(UTC),
+        hold=settings.haccp_hold_on_deviation,
+        grace_seconds=settings.haccp_missed_grace_seconds,
+    )
+
+
+async def sweep_forever(state: HubState) -> None:
+    """Sweep every ``haccp_sweep_seconds`` until cancelled; a failed sweep is logged and the next one tried."""
+    interval = state.settings.haccp_sweep_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            opened = await sweep_once(state)
+        except Exception:  # Neo4j or the SQL store away for a moment: the next sweep catches up
+            log.exception("the missed-monitoring sweep failed")
+            continue
+        if opened:
+            log.info("missed-monitoring sweep opened %d deviation(s)", sum(1 for e in opened if e.opened))

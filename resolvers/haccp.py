@@ -1,0 +1,117 @@
+"""Smart HACCP deviations: the list a plant and its grantees see, and the corrective actions that close them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import strawberry
+
+from auth.decisions import require_editor
+from graph_schema.errors import HubError
+from graph_schema.haccp import deviations
+from graph_schema.identifiers import validate_gln
+from resolvers.context import Info
+from resolvers.permissions import AUTHENTICATED
+from resolvers.types.ccp_compliance import CcpCompliance, load_compliance
+from resolvers.types.connection import Connection
+from resolvers.types.deviation import Deviation, deviation_connection
+from resolvers.types.values import DeviationStatus
+
+MAX_ACTION_LENGTH = 2000
+# a corrective action is taken, not planned: a small allowance for clocks only
+CLOCK_SKEW = timedelta(minutes=5)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@strawberry.input(description="A corrective action on a deviation: what was done and when; closes it by default")
+class CorrectiveActionInput:
+    deviation_id: strawberry.ID
+    action: str
+    taken_at: datetime
+    closes: bool = True
+
+
+def _checked(input: CorrectiveActionInput, *, now: datetime) -> tuple[str, str, datetime]:
+    deviation_id = str(input.deviation_id).strip()
+    if not deviation_id or len(deviation_id) > 100:
+        raise HubError("input.deviationId: give the id of a deviation", field="input.deviationId")
+    action = input.action.strip()
+    if not action:
+        raise HubError("input.action: say what was done", field="input.action")
+    if len(action) > MAX_ACTION_LENGTH:
+        raise HubError(f"input.action: at most {MAX_ACTION_LENGTH} characters, got {len(action)}", field="input.action")
+    if _CONTROL.search(action):
+        raise HubError("input.action: control characters are not allowed", field="input.action")
+    taken_at = input.taken_at
+    if taken_at.tzinfo is None:
+        raise HubError("input.takenAt: a time needs its UTC offset", field="input.takenAt")
+    if taken_at > now + CLOCK_SKEW:
+        raise HubError("input.takenAt: a corrective action cannot be taken in the future", field="input.takenAt")
+    return deviation_id, action, taken_at
+
+
+@strawberry.type
+class DeviationQuery:
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="CCP deviations you may see in detail (your plants', those shared with you at DETAIL, and "
+        "those touching lots of a recall you coordinate), optionally of one site and status",
+    )
+    async def deviations(
+        self,
+        info: Info,
+        site_gln: str | None = None,
+        status: DeviationStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Deviation]:
+        gln = validate_gln(site_gln, field="siteGln") if site_gln is not None else None
+        return await deviation_connection(info, site_gln=gln, ccp_id=None, status=status, first=first, after=after)
+
+
+@strawberry.type
+class ComplianceQuery:
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="A CCP's compliance figures over [from, to): for its plant's firm, firms it shares CCP with "
+        "(DETAIL or SUMMARY) and the agency; null otherwise",
+    )
+    async def ccp_compliance(
+        self,
+        info: Info,
+        ccp_id: strawberry.ID,
+        start: Annotated[datetime, strawberry.argument(name="from")],
+        end: Annotated[datetime, strawberry.argument(name="to")],
+    ) -> CcpCompliance | None:
+        return await load_compliance(info, str(ccp_id), start, end)
+
+
+@strawberry.type
+class DeviationMutation:
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Record what was done about a deviation (the plant's admin or editor); append-only, and "
+        "closes the deviation unless closes is false, releasing the lots it held",
+    )
+    async def record_corrective_action(self, info: Info, input: CorrectiveActionInput) -> Deviation:
+        principal, viewer = info.context.require_principal()
+        now = datetime.now(UTC)
+        deviation_id, action, taken_at = _checked(input, now=now)
+
+        def may_act(firm_id: str) -> None:
+            require_editor(principal, firm_id=firm_id, what="record corrective actions")
+
+        row = await deviations.record_corrective_action(
+            info.context.graph,
+            viewer,
+            deviation_id=deviation_id,
+            action=action,
+            taken_at=taken_at,
+            by=principal.subject,
+            closes=input.closes,
+            now=now,
+            may_act=may_act,
+        )
+        return Deviation.from_record(row)
