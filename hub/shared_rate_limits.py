@@ -3,11 +3,11 @@
 ``InProcessBuckets`` (hub/rate_limits.py) lets each process allow the configured rate, so N processes behind a
 balancer would allow N times as much. ``SharedBuckets`` keeps the in-process token buckets as the fast path and
 adds a cap over every process: requests are counted per key in fixed windows of ``window_seconds``; each
-process adds its counts to a table of the SQL store every ``flush_seconds`` and reads back the totals of the
-keys it is counting, and refuses a request once the known total plus its own not yet added counts reaches what
-the rate allows in one window (``per_second x window + burst``). A request never waits for the SQL store: the
-cap lags the other processes by at most one flush, and a store that does not answer leaves the in-process
-limit in force.
+process adds its counts to a table of the SQL store every ``flush_seconds`` and reads back the totals of every
+key counted in the current window (a key this process has not met yet may already be near its cap), and
+refuses a request once the known total plus its own not yet added counts reaches what the rate allows in one
+window (``per_second x window + burst``). A request never waits for the SQL store: the cap lags the other
+processes by at most one flush, and a store that does not answer leaves the in-process limit in force.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 import anyio
-from sqlalchemy import BigInteger, Column, bindparam, text
+from sqlalchemy import BigInteger, Column, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
@@ -35,7 +35,7 @@ class RateCount(SQLModel, table=True):
     __tablename__ = "rate_count"
 
     rate_key: str = Field(primary_key=True, max_length=400)
-    window_start: int = Field(sa_column=Column(BigInteger, primary_key=True))  # seconds since the epoch
+    window_start: int = Field(sa_column=Column(BigInteger, primary_key=True, index=True))  # seconds since epoch
     count: int = 0
 
 
@@ -44,9 +44,7 @@ ADD: Final = text(
     "ON CONFLICT (rate_key, window_start) DO UPDATE SET count = rate_count.count + excluded.count"
 )
 FORGET: Final = text("DELETE FROM rate_count WHERE window_start < :before")
-TOTALS: Final = text(
-    "SELECT rate_key, count FROM rate_count WHERE window_start = :window AND rate_key IN :keys"
-).bindparams(bindparam("keys", expanding=True))
+TOTALS: Final = text("SELECT rate_key, count FROM rate_count WHERE window_start = :window")
 
 
 class SharedBuckets:
@@ -94,17 +92,12 @@ class SharedBuckets:
             if pending:
                 connection.execute(ADD, [{"key": k, "window": w, "count": c} for (k, w), c in pending.items()])
             connection.execute(FORGET, {"before": window - self.window_seconds})
-            keys = sorted({key for key, w in pending if w == window} | {key for key, w in self._known if w == window})
-            totals: dict[tuple[str, int], int] = {}
-            for start in range(0, len(keys), 500):
-                rows = connection.execute(TOTALS, {"window": window, "keys": keys[start : start + 500]})
-                totals.update({(str(key), window): int(count) for key, count in rows})
-            return totals
+            # every key counted in this window, by any process: one this process has not met yet may be near its cap
+            rows = connection.execute(TOTALS, {"window": window})
+            return {(str(key), window): int(count) for key, count in rows}
 
     async def flush(self) -> None:
         """Add this process's counts to the shared table and read back everyone's totals of the current window."""
-        if not self._pending and not self._known:
-            return  # nothing counted here and nothing to watch: no round trip
         pending, self._pending = dict(self._pending), defaultdict(int)
         window = self._window(self.clock())
         try:
