@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from graph_schema import notifications
 from graph_schema.db import Graph
 from graph_schema.haccp.deviations import Evaluation, evaluate, sweep_missed_monitoring
 from graph_schema.haccp.readings import ReadingSpan
@@ -26,7 +27,7 @@ async def check_batch(state: HubState, spans: Sequence[ReadingSpan]) -> list[Eva
         return []
     settings = state.settings
     try:
-        return await evaluate(
+        found = await evaluate(
             Graph(state.driver, database=settings.neo4j_database),
             state.sql_engine,
             spans,
@@ -37,18 +38,39 @@ async def check_batch(state: HubState, spans: Sequence[ReadingSpan]) -> list[Eva
     except Exception:
         log.exception("deviations of %d CCP(s) could not be checked after their readings were stored", len(spans))
         return []
+    await publish_opened(state, found)
+    return found
+
+
+async def publish_opened(state: HubState, found: Sequence[Evaluation]) -> None:
+    """Tell of each deviation opened (DEVIATION_OPENED, once per deviation): subscribers and webhooks of the firms
+    that may see it, decided per firm at delivery (resolvers/haccp.py renders it)."""
+    for evaluation in found:
+        deviation = evaluation.deviation
+        if not evaluation.opened or deviation["status"] != "OPEN":
+            continue
+        payload = {"deviationId": deviation["id"], "ccpId": deviation["ccpId"], "siteGln": deviation["siteGln"]}
+        key = f"{notifications.EventKind.DEVIATION_OPENED.value}:{deviation['id']}"
+        try:
+            await notifications.publish(
+                state.sql_engine, kind=notifications.EventKind.DEVIATION_OPENED, payload=payload, key=key
+            )
+        except Exception:
+            log.exception("could not publish the opening of deviation %s", deviation["id"])
 
 
 async def sweep_once(state: HubState, *, now: datetime | None = None) -> list[Evaluation]:
     """One sweep with the hub's settings."""
     settings = state.settings
-    return await sweep_missed_monitoring(
+    found = await sweep_missed_monitoring(
         Graph(state.driver, database=settings.neo4j_database),
         state.sql_engine,
         now=now or datetime.now(UTC),
         hold=settings.haccp_hold_on_deviation,
         grace_seconds=settings.haccp_missed_grace_seconds,
     )
+    await publish_opened(state, found)
+    return found
 
 
 async def sweep_forever(state: HubState) -> None:

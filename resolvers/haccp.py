@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
-from auth.decisions import require_editor
+from auth.decisions import Decision, require_editor
+from graph_schema import lots as lot_reads
+from graph_schema.db import Graph
 from graph_schema.errors import HubError
 from graph_schema.haccp import deviations
 from graph_schema.identifiers import validate_gln
+from graph_schema.notifications import EventKind
+from resolvers.broadcast import register_event_kind
 from resolvers.context import Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.ccp_compliance import CcpCompliance, load_compliance
@@ -115,3 +120,59 @@ class DeviationMutation:
             may_act=may_act,
         )
         return Deviation.from_record(row)
+
+
+# --- live alerts: DEVIATION_OPENED --------------------------------------------------------------------------
+
+
+async def render_deviation(graph: Graph, decision: Decision, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The deviation as the firm of ``decision`` may be told it (DEVIATION_IN_DETAIL, as ``deviations`` answers
+    now); its lots only those the firm may see in detail. None: the firm is told nothing."""
+    [row] = await deviations.deviations_by_id(graph, decision.viewer, [str(payload["deviationId"])])
+    if row is None:
+        return None
+    seen = await lot_reads.lots_by_id(graph, decision.viewer, sorted(row["lotIds"]))
+    return {
+        "deviation": {
+            "id": row["id"],
+            "ccpId": row["ccpId"],
+            "siteGln": row["siteGln"],
+            "kind": row["kind"],
+            "status": row["status"],
+            "openedAt": row["openedAt"],
+            "windowStart": row["windowStart"],
+            "windowEnd": row["windowEnd"],
+            "worstValue": row["worstValue"],
+            "lotIds": [lot["id"] for lot in seen if lot is not None],
+        }
+    }
+
+
+# who may see a deviation depends on each firm's CCP grants and recalls: no audience read once, each firm decided
+register_event_kind(EventKind.DEVIATION_OPENED, render=render_deviation)
+
+
+@strawberry.type
+class DeviationSubscription:
+    @strawberry.subscription(
+        permission_classes=AUTHENTICATED,
+        description="Deviations opened from now on at sites whose CCP data you may see in detail (of one site)",
+    )
+    async def deviation_opened(self, info: Info, site_gln: str | None = None) -> AsyncGenerator[Deviation, None]:
+        info.context.require_principal()
+        gln = validate_gln(site_gln, field="siteGln") if site_gln is not None else None
+        notifier = info.context.notifier
+        if notifier is None:
+            raise HubError("subscriptions are not served here", code="UNAVAILABLE")
+        async with notifier.broadcast.listen(frozenset({EventKind.DEVIATION_OPENED.value})) as queue:
+            while True:
+                notice = await queue.get()
+                if gln is not None and notice.event.payload.get("siteGln") != gln:
+                    continue
+                await info.context.decide()  # decided at delivery, as a query would be now
+                _, viewer = info.context.require_principal()
+                deviation_id = str(notice.event.payload.get("deviationId", ""))
+                [row] = await deviations.deviations_by_id(info.context.graph, viewer, [deviation_id])
+                if row is not None:
+                    info.context.note_access([row["firmId"]])
+                    yield Deviation.from_record(row)

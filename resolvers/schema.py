@@ -19,7 +19,7 @@ from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
 from resolvers.finding import FindingQuery
-from resolvers.haccp import ComplianceQuery, DeviationMutation, DeviationQuery
+from resolvers.haccp import ComplianceQuery, DeviationMutation, DeviationQuery, DeviationSubscription
 from resolvers.imports import ImportMutation
 from resolvers.inventory import InventoryMutation, InventoryQuery
 from resolvers.limits import DocumentChecks, DocumentLimits
@@ -116,7 +116,7 @@ def build_schema(
                 RecallProposalMutation,
             ),
         ),
-        subscription=merge_types("Subscription", (RecallSubscription,)),
+        subscription=merge_types("Subscription", (RecallSubscription, DeviationSubscription)),
         extensions=[
             DecidePerOperation,
             ForgetKeptAfterWrites,
