@@ -39,6 +39,7 @@ from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.haccp import HaccpRoutes
+from hub.haccp_records import record_routes
 from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *access_log_routes(),
             *epcis.routes(),
             *HaccpRoutes(lambda: graphql.state).routes(),
+            *record_routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),
             *issuer_routes,
         ],

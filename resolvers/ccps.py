@@ -5,7 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from auth.decisions import require_editor
+from graph_schema.errors import NotFound
 from graph_schema.haccp import ccps
+from graph_schema.haccp.readings import month_range
 from graph_schema.identifiers import validate_gln
 from graph_schema.records import CcpRecord, parse_record
 from resolvers.context import Info
@@ -57,6 +59,21 @@ class CcpQuery:
             after=after,
             count=lambda: ccps.count_ccps(graph, viewer, site_gln=gln),
         )
+
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="The link (relative URL, GET with your bearer token) to a plant's monthly HACCP record as XLSX: "
+        "per CCP and day (KST) the readings' count, min, max, mean, out-of-limit count and compliance, and the day "
+        "seals' digests; of the CCPs whose records you may see (DETAIL)",
+    )
+    async def haccp_monthly_record(self, info: Info, site_gln: str, month: str) -> str:
+        _, viewer = info.context.require_principal()
+        gln = validate_gln(site_gln, field="siteGln")
+        start, _ = month_range(month)
+        rows = await ccps.list_ccps(info.context.graph, viewer, site_gln=gln, after=None, limit=1000)
+        if not any(row["detail"] for row in rows):
+            raise NotFound(f"no CCP of site {gln} whose records you may see", field="siteGln")
+        return f"/haccp/records/{gln}?month={start:%Y-%m}"
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="One CCP, when you may see it")
     async def ccp(self, info: Info, id: strawberry.ID) -> Ccp | None:

@@ -8,13 +8,17 @@ and compared and bucketed without parsing.
 
 from __future__ import annotations
 
+import calendar
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
+
+from graph_schema.errors import HubError
 
 
 def to_ms(moment: datetime) -> int:
@@ -204,3 +208,43 @@ def _point(at_ms: int, count: Any, low: Any, high: Any, total: Any) -> SeriesPoi
 READINGS = CcpReading.__table__  # type: ignore[attr-defined]
 MINUTES = CcpReadingMinute.__table__  # type: ignore[attr-defined]
 HOURS = CcpReadingHour.__table__  # type: ignore[attr-defined]
+
+
+def hourly_rows(engine: Engine, ccp_ids: list[str], *, from_ms: int, to_ms: int) -> list[tuple[Any, ...]]:
+    """(ccp_id, hour_ms, count, min, max, sum, out_of_limits) of the CCPs' hourly aggregates in [from_ms, to_ms)."""
+    if not ccp_ids:
+        return []
+    query = (
+        select(HOURS.c.ccp_id, HOURS.c.bucket_ms, HOURS.c.count, HOURS.c.min, HOURS.c.max, HOURS.c.sum,
+               HOURS.c.out_of_limits)
+        .where(HOURS.c.ccp_id.in_(ccp_ids), HOURS.c.bucket_ms >= from_ms, HOURS.c.bucket_ms < to_ms)
+        .order_by(HOURS.c.ccp_id, HOURS.c.bucket_ms)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def day_seals(engine: Engine, site_gln: str, *, first_day: str, last_day: str) -> list[tuple[str, int, str, bool]]:
+    """(day, reading_count, digest, rolled_up) of a plant's sealed arrival days from first_day to last_day."""
+    seals = CcpDaySeal.__table__  # type: ignore[attr-defined]
+    query = (
+        select(seals.c.day, seals.c.reading_count, seals.c.digest, seals.c.rolled_up)
+        .where(seals.c.site_gln == site_gln, seals.c.day >= first_day, seals.c.day <= last_day)
+        .order_by(seals.c.day)
+    )
+    with engine.connect() as conn:
+        return [(str(d), int(n), str(x), bool(r)) for d, n, x, r in conn.execute(query)]
+
+
+KST = timezone(timedelta(hours=9), "KST")  # the plants' days: Korea Standard Time, no daylight saving
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_range(month: str | None) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's, in KST; BAD_USER_INPUT unless month is YYYY-MM."""
+    match = MONTH.match(month or "")
+    if match is None:
+        raise HubError("give the month as month=YYYY-MM, e.g. month=2026-11", field="month")
+    year, number = int(match.group(1)), int(match.group(2))
+    start = datetime(year, number, 1, tzinfo=KST)
+    return start, start + timedelta(days=calendar.monthrange(year, number)[1])

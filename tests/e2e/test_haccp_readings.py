@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import openpyxl
 import orjson
 import pytest
 from sqlalchemy import create_engine, delete, func, select
@@ -20,6 +22,7 @@ from graph_schema.db import Graph
 from graph_schema.haccp import ccps
 from graph_schema.haccp.chain import GENESIS, link
 from graph_schema.haccp.ingest import CHAINS, READINGS, SEALS
+from graph_schema.haccp.readings import KST
 from graph_schema.records import CcpRecord
 from hub import haccp_simulator as simulator
 from hub.app import create_app, open_issuer
@@ -319,3 +322,51 @@ def test_the_gateway_simulator_streams_readings_with_an_excursion(base_url: str,
         assert int(out.scalar_one()) >= 4  # at least one second of an excursion
     with pytest.raises(ValueError, match="this machine only"):
         simulator.run(url="http://192.0.2.1:8000", token="x", ccps=ccps, rate=1, duration=1)
+
+
+async def test_the_monthly_record_is_a_spreadsheet_of_days_and_seals(
+    base_url: str, plant: Plant, sql: Engine, graph: Graph
+) -> None:
+    site = plant.heating.removesuffix("-CCP-1B")
+    hostile = CcpRecord(
+        id=f"{site}-CCP-3B", site_gln=site, code="CCP-3B", name="=HYPERLINK(\"http://x\",\"cooling\")",
+        limit_high=10.0, unit="°C", devices=["tt-9"],
+    )  # fmt: skip
+    await ccps.register_ccp(graph, hostile, firm_id="plant")
+    readings = heating_readings(plant, 120) + [
+        {"ccpId": hostile.id, "deviceId": "tt-9", "at": at(i), "value": 4.0 + 7 * (i % 2), "unit": "°C"}
+        for i in range(4)
+    ]
+    assert post(base_url, plant.tokens["device"], readings).status_code == 200
+    month = (NOW - timedelta(hours=1)).astimezone(KST).strftime("%Y-%m")
+    editor = {"Authorization": f"Bearer {plant.tokens['editor']}"}
+    link = httpx.post(
+        f"{base_url}/graphql",
+        json={"query": "query($s: String!, $m: String!) { haccpMonthlyRecord(siteGln: $s, month: $m) }",
+              "variables": {"s": site, "m": month}},
+        headers=editor,
+    ).json()  # fmt: skip
+    assert link == {"data": {"haccpMonthlyRecord": f"/haccp/records/{site}?month={month}"}}
+    answer = httpx.get(f"{base_url}{link['data']['haccpMonthlyRecord']}", headers=editor)
+    assert answer.status_code == 200, answer.text
+    book = openpyxl.load_workbook(io.BytesIO(answer.content))
+    assert book.sheetnames == ["CCP 일지 (CCP log)", "일일 봉인 (Day seals)"]
+    log = list(book["CCP 일지 (CCP log)"].iter_rows(values_only=True))
+    assert log[1][:3] == ("날짜 (Date, KST)", "CCP 코드 (CCP code)", "CCP 이름 (CCP name)")
+    rows: dict[Any, tuple[Any, ...]] = {row[12]: row for row in log[2:]}
+    days = {row[0] for row in log[2:]}
+    if len(days) == 1:  # the readings of the hour before now may straddle a KST midnight
+        assert rows[plant.heating][6:12] == (120, 90.0, 90.6, pytest.approx(90.3, abs=0.01), 0, 100.0)
+        assert rows[hostile.id][6:12] == (4, 4.0, 11.0, 7.5, 2, 50.0)
+    assert rows[hostile.id][2] == '\'=HYPERLINK("http://x","cooling")'  # text, never a formula
+    seals = list(book["일일 봉인 (Day seals)"].iter_rows(values_only=True))
+    with sql.connect() as conn:
+        digest = conn.execute(select(SEALS.c.digest).where(SEALS.c.site_gln == site)).scalar_one()
+    assert seals[1][1:3] == (124, digest)
+    # the plant sees none of its rival's records; a bad month is named
+    viewer_of_rival = httpx.get(
+        f"{base_url}/haccp/records/{plant.rival.removesuffix('-CCP-1B')}?month={month}", headers=editor
+    )
+    assert viewer_of_rival.status_code == 404
+    bad = httpx.get(f"{base_url}/haccp/records/{site}?month=2026-13", headers=editor)
+    assert (bad.status_code, bad.json()["field"]) == (400, "month")
