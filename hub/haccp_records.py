@@ -31,6 +31,7 @@ from graph_schema.haccp import ccps
 from graph_schema.haccp.readings import KST, day_seals, hourly_rows, month_range
 from graph_schema.identifiers import validate_gln
 from hub.graphql_app import unauthenticated_response
+from hub.recall_report import safe_cell
 from hub.state import HubState
 
 PATH: Final = "/haccp/records/{site_gln}"
@@ -44,14 +45,6 @@ LOG_HEADER: Final = [
 SEAL_HEADER: Final = [
     "도착일 (Arrival day, UTC)", "측정 수 (Readings)", "봉인값 SHA-256 (Seal digest)", "보관 (Kept as)",
 ]  # fmt: skip
-
-
-def formula_safe(value: Any) -> Any:
-    """A text cell a spreadsheet program will show as text: one starting like a formula (= + - @, a tab or a
-    carriage return) gets a leading apostrophe, so a name such as '=HYPERLINK(...)' is never evaluated."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def log_rows(definitions: list[Row], hours: list[tuple[Any, ...]]) -> list[list[Any]]:
@@ -84,13 +77,13 @@ def log_rows(definitions: list[Row], hours: list[tuple[Any, ...]]) -> list[list[
 def write_workbook(
     path: str, *, title: list[Any], log: list[list[Any]], seals: list[tuple[str, int, str, bool]]
 ) -> None:
-    """The record's two sheets, every text cell formula-safe."""
+    """The record's two sheets, every text cell formula-safe (hub.recall_report.safe_cell)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("CCP 일지 (CCP log)")
-    sheet.append([formula_safe(value) for value in title])
+    sheet.append([safe_cell(value) for value in title])
     sheet.append(LOG_HEADER)
     for row in log:
-        sheet.append([formula_safe(value) for value in row])
+        sheet.append([safe_cell(value) for value in row])
     sealed = book.create_sheet("일일 봉인 (Day seals)")
     sealed.append(SEAL_HEADER)
     for day, count, digest, rolled_up in seals:

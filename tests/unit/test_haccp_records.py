@@ -8,25 +8,7 @@ import pytest
 
 from graph_schema.errors import HubError
 from graph_schema.haccp.readings import KST, month_range
-from hub.haccp_records import formula_safe, log_rows
-
-
-@pytest.mark.parametrize(
-    ("value", "shown"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+82 10", "'+82 10"),
-        ("-2 °C", "'-2 °C"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tcalc", "'\tcalc"),
-        ("\rcalc", "'\rcalc"),
-        ("Heating (soy milk)", "Heating (soy milk)"),
-        (-2.5, -2.5),
-        (None, None),
-    ],
-)
-def test_text_that_starts_like_a_formula_is_kept_as_text(value: object, shown: object) -> None:
-    assert formula_safe(value) == shown
+from hub.haccp_records import log_rows
 
 
 def test_a_month_runs_from_its_first_midnight_in_korea_to_the_next_months() -> None:
