@@ -39,8 +39,15 @@ class SimulatedCcp:
     def from_row(cls, row: Mapping[str, Any]) -> SimulatedCcp:
         return cls(row["id"], row["unit"], list(row.get("devices") or []), row.get("limitLow"), row.get("limitHigh"))
 
+    @property
+    def pass_fail(self) -> bool:
+        """A check that reports 0 (pass) or 1 (fail) against a high limit of 0, such as a metal detector's."""
+        return self.limit_low is None and self.limit_high == 0
+
     def normal(self, rng: random.Random) -> float:
         """A value well inside the limits."""
+        if self.pass_fail:
+            return 0.0
         low, high = self.limit_low, self.limit_high
         if low is not None and high is not None:
             middle, spread = (low + high) / 2, (high - low) / 10
@@ -53,6 +60,8 @@ class SimulatedCcp:
 
     def excursion(self, rng: random.Random) -> float:
         """A value outside the limits: below the low one where there is one, else above the high one."""
+        if self.pass_fail:
+            return 1.0
         if self.limit_low is not None:
             return round(self.limit_low - max(abs(self.limit_low) * 0.06, 0.5) * rng.uniform(0.5, 1.5), 2)
         assert self.limit_high is not None

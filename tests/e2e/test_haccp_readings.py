@@ -26,6 +26,7 @@ from graph_schema.haccp.readings import KST
 from graph_schema.records import CcpRecord
 from hub import haccp_simulator as simulator
 from hub.app import create_app, open_issuer
+from hub.cli import main as cli_main
 from hub.server import serve_in_thread
 from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
@@ -370,3 +371,26 @@ async def test_the_monthly_record_is_a_spreadsheet_of_days_and_seals(
     assert viewer_of_rival.status_code == 404
     bad = httpx.get(f"{base_url}/haccp/records/{site}?month=2026-13", headers=editor)
     assert (bad.status_code, bad.json()["field"]) == (400, "month")
+
+
+def test_hub_haccp_simulate_posts_as_the_plants_gateway(
+    base_url: str,
+    plant: Plant,
+    sql: Engine,
+    settings: Settings,
+    neo4j_server: tuple[str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri, user, password = neo4j_server
+    for name, value in (
+        ("HUB_ENV", "test"), ("HUB_STATE_DIR", str(settings.state_dir)), ("HUB_PORT", str(settings.port)),
+        ("HUB_NEO4J_URI", uri), ("HUB_NEO4J_USER", user), ("HUB_NEO4J_PASSWORD", password),
+    ):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    site = plant.heating.removesuffix("-CCP-1B")
+    assert cli_main(["haccp", "simulate", "--site", site, "--duration", "2", "--first-excursion", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "0 refused" in out
+    assert stored(sql) >= 2 * 4  # two seconds of the plant's four devices (heating's three, metal detection's one)
+    assert cli_main(["haccp", "simulate", "--site", "8800000000000", "--duration", "1"]) == 1
