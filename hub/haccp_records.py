@@ -30,8 +30,8 @@ from graph_schema.errors import NOT_FOUND, UNAVAILABLE, HubError, InvalidIdentif
 from graph_schema.haccp import ccps
 from graph_schema.haccp.readings import KST, day_seals, hourly_rows, month_range
 from graph_schema.identifiers import validate_gln
+from graph_schema.spreadsheet_safety import safe_cell
 from hub.graphql_app import unauthenticated_response
-from hub.recall_report import safe_cell
 from hub.state import HubState
 
 PATH: Final = "/haccp/records/{site_gln}"
@@ -77,7 +77,7 @@ def log_rows(definitions: list[Row], hours: list[tuple[Any, ...]]) -> list[list[
 def write_workbook(
     path: str, *, title: list[Any], log: list[list[Any]], seals: list[tuple[str, int, str, bool]]
 ) -> None:
-    """The record's two sheets, every text cell formula-safe (hub.recall_report.safe_cell)."""
+    """The record's two sheets, every text cell formula-safe (graph_schema.spreadsheet_safety.safe_cell)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("CCP 일지 (CCP log)")
     sheet.append([safe_cell(value) for value in title])
