@@ -16,6 +16,9 @@ from graph_schema.db import Graph, Row
 
 GAP_TOLERANCE: Final = 1e-6  # quantities are decimals summed in floating point
 
+# The subqueries name no label on the lot's neighbours: with one, the planner may seek every shipment from a
+# site by its index for each lot (10,000 shipments from one plant, for each of 10,000 lots) instead of
+# expanding the lot's own few relationships.
 MASS_BALANCE: Final = """
 MATCH (r:Recall {id: $id})-[:AFFECTS {held: true}]->(l:Lot)
 CALL (l) {
@@ -30,11 +33,11 @@ CALL (l) {
   MATCH (l)<-[:OF_LOT]-(d:RecallDisposition) RETURN d.siteGln AS gln
 }
 WITH l, gln,
-     COLLECT { MATCH (l)<-[c:CARRIES]-(sh:Shipment) WHERE sh.toGln = gln RETURN c.quantity } AS ins,
-     COLLECT { MATCH (l)-[c:CONSUMED_BY]->(tr:Transformation) WHERE tr.siteGln = gln RETURN c.quantity } AS uses,
-     COLLECT { MATCH (l)<-[c:CARRIES]-(sh:Shipment) WHERE sh.fromGln = gln RETURN c.quantity } AS outs,
-     COLLECT { MATCH (l)-[h:HELD_AT]->(s:Site) WHERE s.gln = gln RETURN h.quantity } AS counts,
-     COLLECT { MATCH (l)<-[:OF_LOT]-(d:RecallDisposition)
+     COLLECT { MATCH (l)<-[c:CARRIES]-(sh) WHERE sh.toGln = gln RETURN c.quantity } AS ins,
+     COLLECT { MATCH (l)-[c:CONSUMED_BY]->(tr) WHERE tr.siteGln = gln RETURN c.quantity } AS uses,
+     COLLECT { MATCH (l)<-[c:CARRIES]-(sh) WHERE sh.fromGln = gln RETURN c.quantity } AS outs,
+     COLLECT { MATCH (l)-[h:HELD_AT]->(s) WHERE s.gln = gln RETURN h.quantity } AS counts,
+     COLLECT { MATCH (l)<-[:OF_LOT]-(d)
                WHERE d.siteGln = gln AND d.disposition IN ['DESTROYED', 'RETURNED'] RETURN d.quantity } AS disposals
 WITH l, gln, CASE WHEN gln = l.siteGln THEN l.quantity ELSE 0.0 END AS produced,
      reduce(acc = 0.0, q IN ins | acc + q) AS received, reduce(acc = 0.0, q IN uses | acc + q) AS used,

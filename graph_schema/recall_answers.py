@@ -33,14 +33,15 @@ CALL (l) {
 """
 
 # How much of lot ``l`` firm $firmId still holds by the graph: made (owner) or received, less shipped on by it,
-# consumed by its transformations and reported already; each term kept for the error message.
+# consumed by its transformations and reported already; each term kept for the error message. No labels on the
+# neighbours: the planner then expands from the lot, never seeks every shipment of the firm by its index.
 HOLDING_OF_LOT: Final = """
 CALL (l) {
   WITH l,
-       COLLECT { MATCH (l)<-[c:CARRIES]-(sh:Shipment) WHERE sh.toFirmId = $firmId RETURN c.quantity } AS ins,
-       COLLECT { MATCH (l)<-[c:CARRIES]-(sh:Shipment) WHERE sh.fromFirmId = $firmId RETURN c.quantity } AS outs,
-       COLLECT { MATCH (l)-[c:CONSUMED_BY]->(tr:Transformation) WHERE tr.firmId = $firmId RETURN c.quantity } AS uses,
-       COLLECT { MATCH (l)<-[:OF_LOT]-(d:RecallDisposition) WHERE d.firmId = $firmId RETURN d.quantity } AS reports
+       COLLECT { MATCH (l)<-[c:CARRIES]-(sh) WHERE sh.toFirmId = $firmId RETURN c.quantity } AS ins,
+       COLLECT { MATCH (l)<-[c:CARRIES]-(sh) WHERE sh.fromFirmId = $firmId RETURN c.quantity } AS outs,
+       COLLECT { MATCH (l)-[c:CONSUMED_BY]->(tr) WHERE tr.firmId = $firmId RETURN c.quantity } AS uses,
+       COLLECT { MATCH (l)<-[:OF_LOT]-(d) WHERE d.firmId = $firmId RETURN d.quantity } AS reports
   RETURN CASE WHEN l.ownerFirmId = $firmId THEN l.quantity ELSE 0.0 END + reduce(acc = 0.0, q IN ins | acc + q) AS had,
          reduce(acc = 0.0, q IN outs | acc + q) AS shipped,
          reduce(acc = 0.0, q IN uses | acc + q) AS consumed,
@@ -219,7 +220,7 @@ OPTIONAL CALL (r, firm, lots) {
   MATCH (l)-[h:HELD_AT]->(s:Site)
   WHERE h.firmId = firm
   RETURN s.gln AS gln, h.quantity AS counted,
-         reduce(acc = 0.0, qty IN COLLECT { MATCH (l)<-[:OF_LOT]-(d:RecallDisposition)
+         reduce(acc = 0.0, qty IN COLLECT { MATCH (l)<-[:OF_LOT]-(d)
                         WHERE d.firmId = firm AND d.siteGln = s.gln AND d.at >= h.asOf RETURN d.quantity } | acc + qty)
            AS reportedSince
   UNION ALL

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from auth.decisions import Decision, decide_for_request
-from graph_schema import mass_balance, recall_answers, recall_impact
+from graph_schema import mass_balance, recall_answers, recall_impact, recall_notices
 from graph_schema.db import Row
 from graph_schema.errors import HubError
 from resolvers.context import Info
@@ -165,8 +165,9 @@ class Recall(Node):
         if not self._answers_in_full(info):
             return []
         rows = await recall_answers.consignees(info.context.graph, recall_id=str(self.id))
+        notified = await recall_notices.notified_firms(info.context.sql_engine, recall_id=str(self.id))
         info.context.note_access(row["firmId"] for row in rows)
-        return [RecallConsignee.from_row(row) for row in rows]
+        return [RecallConsignee.from_row(row, notified_ms=notified.get(row["firmId"])) for row in rows]
 
     @strawberry.field(
         description="The effectiveness check: share of consignees that acknowledged and of the affected quantity "

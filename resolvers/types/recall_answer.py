@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -79,6 +79,10 @@ class RecallConsigneeSite:
 @strawberry.type(description="A firm that holds or received lots the recall pulls, and how far it has answered")
 class RecallConsignee:
     lot_count: int = strawberry.field(description="Recalled (held) lots the firm owns or received")
+    notified_at: datetime | None = strawberry.field(
+        description="When a webhook of the firm first acknowledged the recall's RECALL_DECLARED delivery (null: not "
+        "yet, or told only by subscription, which keeps no log)"
+    )
     acknowledged: bool
     acknowledged_at: datetime | None
     note: str | None
@@ -86,10 +90,11 @@ class RecallConsignee:
     _firm_id: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: Row) -> RecallConsignee:
+    def from_row(cls, row: Row, *, notified_ms: int | None = None) -> RecallConsignee:
         at = native_datetime(row.get("acknowledgedAt"))
         return cls(
             lot_count=int(row["lotCount"]),
+            notified_at=datetime.fromtimestamp(notified_ms / 1000, UTC) if notified_ms is not None else None,
             acknowledged=at is not None,
             acknowledged_at=at,
             note=row.get("note"),

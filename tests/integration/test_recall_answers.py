@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
 from auth.principal import Role
 from graph_schema.db import Graph
-from tests.graphql_client import codes, execute, principal
+from graph_schema.notifications import OutboxEvent, WebhookDelivery
+from tests.graphql_client import SQL_ENGINE, codes, execute, principal
 from tests.integration import test_recall_workflow as workflow
 from tests.integration.test_recall_workflow import CLOSE, COORDINATOR, Recipe, data, declare
 
@@ -232,3 +234,33 @@ async def test_the_mass_balance_flags_each_gap_where_it_sits(graph: Graph, recip
     assert closed["balanced"]
     assert closed["gaps"] == []
     assert data(await execute(graph, BALANCE, retail, {"id": recall_id}))["recall"]["massBalance"] is None
+
+
+async def test_consignees_show_when_their_webhooks_took_the_recall(graph: Graph, recipe: Recipe) -> None:
+    recall_id = await declare(graph, recipe, "M1")  # publishes RECALL_DECLARED to the outbox
+    with Session(SQL_ENGINE) as session:
+        event = session.exec(select(OutboxEvent).where(OutboxEvent.key == f"RECALL_DECLARED:{recall_id}")).one()
+        assert event.id is not None
+        for firm, status, delivered in (("dist", "DELIVERED", 1_790_000_000_000), ("retail", "PENDING", None)):
+            session.add(
+                WebhookDelivery(
+                    id=f"delivery-{firm}",
+                    event_id=event.id,
+                    webhook_id=f"hook-{firm}",
+                    firm_id=firm,
+                    kind="RECALL_DECLARED",
+                    body="{}",
+                    status=status,
+                    created_at_ms=1_790_000_000_000,
+                    next_attempt_at_ms=1_790_000_000_000,
+                    delivered_at_ms=delivered,
+                )
+            )
+        session.commit()
+    query = "query($id: ID!) { recall(id: $id) { consignees { firmId notifiedAt } } }"
+    consignees = data(await execute(graph, query, COORDINATOR, {"id": recall_id}))["recall"]["consignees"]
+    assert consignees == [
+        {"firmId": "dist", "notifiedAt": "2026-09-21T14:13:20+00:00"},
+        {"firmId": "plant", "notifiedAt": None},
+        {"firmId": "retail", "notifiedAt": None},  # its delivery is still pending
+    ]
