@@ -36,7 +36,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, or_, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, case, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -472,15 +472,17 @@ def finish_delivery(
 
 
 def next_due_ms(engine: Engine) -> int | None:
-    """When the earliest pending delivery is due (None when nothing is pending)."""
+    """When the earliest pending delivery can next be claimed (None when nothing is pending): its next attempt,
+    or the end of the lease a process holds on it (the attempt under way may fail and leave it to be retried)."""
+    claimable = case(
+        (col(WebhookDelivery.lease_until_ms) > col(WebhookDelivery.next_attempt_at_ms), WebhookDelivery.lease_until_ms),
+        else_=WebhookDelivery.next_attempt_at_ms,
+    )
     with Session(engine) as session:
-        rows = session.exec(
-            select(WebhookDelivery.next_attempt_at_ms)
-            .where(col(WebhookDelivery.status) == DeliveryStatus.PENDING.value)
-            .order_by(col(WebhookDelivery.next_attempt_at_ms))
-            .limit(1)
-        ).all()
-        return int(rows[0]) if rows else None
+        value = session.execute(
+            select(func.min(claimable)).where(col(WebhookDelivery.status) == DeliveryStatus.PENDING.value)
+        ).scalar()
+        return int(value) if value is not None else None
 
 
 # --- webhooks ---------------------------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def test_a_delivery_is_retried_when_due_and_given_up_after_its_last_attempt(engi
     (first,) = notifications.claim_deliveries(engine, limit=10, lease_ms=60_000)
     assert first.attempts == 1
     assert notifications.claim_deliveries(engine, limit=10, lease_ms=60_000) == []  # leased
+    due = notifications.next_due_ms(engine)
+    assert due is not None
+    assert due >= notifications.now_ms() + 59_000  # claimable again only once the lease has run out
     retry_at = notifications.now_ms() - 1
     assert notifications.finish_delivery(
         engine, delivery=first, delivered=False, status_code=503, error="HTTP 503", retry_at_ms=retry_at
@@ -103,12 +106,14 @@ def test_a_delivery_is_retried_when_due_and_given_up_after_its_last_attempt(engi
     assert not notifications.finish_delivery(  # a stale lease reports nothing
         engine, delivery=first, delivered=True, status_code=200, error=None, retry_at_ms=None
     )
+    assert notifications.next_due_ms(engine) == retry_at
     (second,) = notifications.claim_deliveries(engine, limit=10, lease_ms=60_000)
     assert (second.id, second.attempts) == (first.id, 2)
     assert notifications.finish_delivery(
         engine, delivery=second, delivered=False, status_code=None, error="ConnectError", retry_at_ms=None
     )
     assert notifications.claim_deliveries(engine, limit=10, lease_ms=60_000) == []
+    assert notifications.next_due_ms(engine) is None  # given up: nothing pending
     webhook = notifications.firm_webhooks(engine, firm_id="firm0")[0]
     (log,) = notifications.webhook_deliveries(engine, firm_id="firm0", webhook_id=webhook.id, limit=10)
     assert (log.status, log.attempts, log.last_error, log.last_status_code) == ("FAILED", 2, "ConnectError", None)
