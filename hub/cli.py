@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
@@ -99,6 +101,7 @@ def _sql_engine(settings: Settings) -> Engine:
     """The SQL side store, its tables created (as the hub does at start-up)."""
     import auth.changes
     import auth.clients  # noqa: F401 (registers the api_client and hub_change_counter tables before create_tables)
+    import resolvers.documents  # noqa: F401 (and the trusted_documents table)
     from auth.audit import create_tables
     from hub.sql_store import create_sql_engine
 
@@ -211,6 +214,58 @@ def _import(
     return asyncio.run(_with_graph(settings, work))
 
 
+def _document_texts(path: Path) -> list[str]:
+    """The operation texts of a file: a .json manifest maps sha256 hashes to texts (Apollo's and GraphQL
+    Code Generator's persisted documents), anything else is one document."""
+    from resolvers.documents import document_hash
+
+    if path.suffix != ".json":
+        return [path.read_text(encoding="utf-8")]
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    pairs = manifest.get("operations", manifest) if isinstance(manifest, dict) else None
+    if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
+        raise ValueError(f"{path}: a manifest is a JSON object of sha256 hash -> operation text")
+    for given, text in pairs.items():
+        if given.removeprefix("sha256:").lower() != document_hash(text):
+            raise ValueError(f"{path}: {given} is not the sha256 of its text")
+    return list(pairs.values())
+
+
+def _documents_add(settings: Settings, files: Sequence[str]) -> int:
+    from graphql import GraphQLError
+
+    from resolvers.documents import add_documents
+
+    try:
+        texts = [text for name in files for text in _document_texts(Path(name))]
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    engine = _sql_engine(settings)
+    try:
+        added = add_documents(engine, texts)
+    except GraphQLError as error:
+        print(f"error: {error.message}; nothing was registered", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for document in added:
+        print(f"{document.sha256}  {document.operation_names}")
+    return 0
+
+
+def _documents_list(settings: Settings) -> int:
+    from resolvers.documents import list_documents
+
+    engine = _sql_engine(settings)
+    try:
+        for document in list_documents(engine):
+            print(f"{document.sha256}  {document.added_at:%Y-%m-%d %H:%M}  {document.operation_names}")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _serve(settings: Settings, *, workers: int = 1) -> int:
     import uvicorn
 
@@ -279,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     spreadsheet.add_argument("--format", choices=["csv", "xlsx"], help="default: from the file name's extension")
     spreadsheet.add_argument("--time-zone", help="IANA zone (e.g. Asia/Seoul) for times without a UTC offset")
     spreadsheet.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    documents = commands.add_parser("documents", help="trusted documents: the operations production runs")
+    document_actions = documents.add_subparsers(dest="action", required=True)
+    add = document_actions.add_parser(
+        "add", help="register operation files (.graphql, one document each) or persisted-query manifests (.json)"
+    )
+    add.add_argument("files", nargs="+", metavar="FILE")
+    document_actions.add_parser("list", help="the registered documents: hash, operations, when added")
     keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
     keys.add_argument("action", choices=["rotate"], help="rotate: a new signing key; the old one verifies a while")
     haccp_cli.add_commands(commands)
@@ -317,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time_zone=args.time_zone,
                 dry_run=args.dry_run,
             )
+        if args.command == "documents":
+            return _documents_add(settings, args.files) if args.action == "add" else _documents_list(settings)
         if args.command == "keys":
             return _keys_rotate(settings)
         if args.command == "haccp":

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import orjson
+from sqlalchemy import Engine
 from starlette.authentication import AuthenticationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +27,7 @@ from graph_schema.db import Graph
 from hub.settings import Settings
 from hub.state import HubState
 from resolvers.context import Context
+from resolvers.documents import DocumentPolicy
 from resolvers.limits import DocumentLimits
 from resolvers.schema import build_schema
 
@@ -116,7 +118,17 @@ class HubGraphQL(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(limits=document_limits(settings), cache_size=settings.graphql_cache_size),
+            build_schema(
+                limits=document_limits(settings),
+                cache_size=settings.graphql_cache_size,
+                documents=DocumentPolicy(
+                    trusted_only=settings.runs_trusted_documents_only,
+                    persisted_queries=settings.persisted_queries_enabled,
+                    engine=self._sql_engine,
+                ),
+                introspection=settings.introspection_enabled,
+                suggestions=settings.field_suggestions_enabled,
+            ),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             # importSpreadsheet's file; multipart is off by default against cross-site forms, which cannot
@@ -124,6 +136,10 @@ class HubGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self._watches: dict[int, _Watch] = {}  # websocket contexts (by id) waiting for their connection_init
+
+    def _sql_engine(self) -> Engine | None:
+        state = getattr(self, "state", None)
+        return None if state is None else state.sql_engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")

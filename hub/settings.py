@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=25_000, ge=1, le=100_000_000)
     query_cost_list_size: int = Field(default=10, ge=1, le=10_000)  # a list's size in the cost when not given
     graphql_cache_size: int = Field(default=256, ge=0, le=100_000)  # parsed and validated query texts kept
+    # which operation texts run (resolvers/documents.py): only those registered with `hub documents add`
+    # (default: in production), and Automatic Persisted Queries (default: outside production)
+    trusted_documents_only: bool | None = None
+    persisted_queries: bool | None = None
+    # schema introspection and "Did you mean ...?" in error messages (default: outside production)
+    introspection: bool | None = None
+    field_suggestions: bool | None = None
     # requests per second (and burst) for each API client (issuer + subject) and each member firm; 0: off.
     # Shared (the default): counted for all hub processes together through the SQL store (hub/shared_rate_limits.py);
     # else kept per process, each of several processes then allowing this many
@@ -186,6 +193,28 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         """GraphiQL in the browser: on in development unless switched off."""
         return self.env is Environment.DEVELOPMENT if self.graphiql is None else self.graphiql
+
+    @property
+    def runs_trusted_documents_only(self) -> bool:
+        """Only registered operations run: on in production unless switched off."""
+        if self.trusted_documents_only is None:
+            return self.env is Environment.PRODUCTION
+        return self.trusted_documents_only
+
+    @property
+    def persisted_queries_enabled(self) -> bool:
+        """Automatic Persisted Queries (a hash remembered from a text sent once): off in production."""
+        return self.env is not Environment.PRODUCTION if self.persisted_queries is None else self.persisted_queries
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Schema introspection: off in production unless switched on."""
+        return self.env is not Environment.PRODUCTION if self.introspection is None else self.introspection
+
+    @property
+    def field_suggestions_enabled(self) -> bool:
+        """graphql-core's "Did you mean ...?": off in production unless switched on."""
+        return self.env is not Environment.PRODUCTION if self.field_suggestions is None else self.field_suggestions
 
     @property
     def database_url(self) -> str:

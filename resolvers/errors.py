@@ -8,6 +8,7 @@ masked, so no stack trace or internal name reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -58,14 +59,41 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
+# graphql-core's "Did you mean 'lotNumber'?" in validation and coercion messages: it spells out the schema
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=error.extensions,
+    )
+
+
 class ErrorCodes(SchemaExtension):
-    """Gives every error of a result its stable code (and masks unexpected ones)."""
+    """Gives every error of a result its stable code (and masks unexpected ones); in production, without
+    graphql-core's field suggestions, which would list the schema to a caller who may not introspect it."""
+
+    def __init__(self, *, suggestions: bool = True) -> None:
+        super().__init__()
+        self.suggestions = suggestions
+
+    def _convert(self, error: GraphQLError) -> GraphQLError:
+        converted = _convert(error)
+        return converted if self.suggestions else _without_suggestion(converted)
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [_convert(error) for error in result.errors]
+            result.errors = [self._convert(error) for error in result.errors]
         pre = self.execution_context.pre_execution_errors
         if pre:
-            self.execution_context.pre_execution_errors = [_convert(error) for error in pre]
+            self.execution_context.pre_execution_errors = [self._convert(error) for error in pre]

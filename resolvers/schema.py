@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -15,6 +15,7 @@ from resolvers.access_log import AccessLog, AccessLogQuery
 from resolvers.caching import CachedParsing, CachedValidation, ParsedDocuments, ValidationResults
 from resolvers.ccps import CcpMutation, CcpQuery
 from resolvers.context import Context
+from resolvers.documents import DocumentPolicy, TrustedDocuments
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery
@@ -73,13 +74,20 @@ class HubSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_query_depth: int = 12, limits: DocumentLimits | None = None, cache_size: int = 256
+    *,
+    max_query_depth: int = 12,
+    limits: DocumentLimits | None = None,
+    cache_size: int = 256,
+    documents: DocumentPolicy | None = None,
+    introspection: bool = True,
+    suggestions: bool = True,
 ) -> strawberry.Schema:
     """The hub's schema; its limits (resolvers/limits.py) keep one request from holding Neo4j for seconds."""
     limits = limits or DocumentLimits(depth=max_query_depth)
     checks = DocumentChecks(limits)
-    documents = ParsedDocuments(cache_size)
+    parsed = ParsedDocuments(cache_size)
     validation_results = ValidationResults(cache_size)
+    policy = documents or DocumentPolicy()
     return HubSchema(
         query=merge_types(
             "Query",
@@ -118,13 +126,16 @@ def build_schema(
         ),
         subscription=merge_types("Subscription", (RecallSubscription, DeviationSubscription)),
         extensions=[
+            # first: a refused text is refused before any other extension has started on it
+            lambda: TrustedDocuments(policy),
             DecidePerOperation,
             ForgetKeptAfterWrites,
-            ErrorCodes,
+            lambda: ErrorCodes(suggestions=suggestions),
             AccessLog,
             # parsing and validation once per query text, within the limits (resolvers/caching.py)
-            lambda: CachedParsing(documents, max_tokens=limits.tokens),
+            lambda: CachedParsing(parsed, max_tokens=limits.tokens),
             lambda: CachedValidation(validation_results, checks=checks),
+            *([] if introspection else [DisableIntrospection]),
         ],
         execution_context_class=PlainFieldsExecutionContext,
     )
