@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 import anyio
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -87,6 +89,27 @@ def body_limits(settings: Settings) -> Callable[[Scope], BodyLimit]:
         return by_path.get(path, default)
 
     return limit_for
+
+
+async def http_problem(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such route, a method the route does not take) as problem documents."""
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    detail = {
+        404: f"there is no route {request.url.path}; see the README for the hub's routes",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(status, error.detail if isinstance(error, HTTPException) else "internal error")
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "code": {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST"),
+        },
+        status_code=status,
+        media_type="application/problem+json",
+        headers=getattr(error, "headers", None),
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -233,5 +256,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 limiter=shared_limits,
             ),
         ],
+        exception_handlers={HTTPException: http_problem},
         lifespan=lifespan,
     )

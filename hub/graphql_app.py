@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import orjson
+from cross_web import HTTPException
 from sqlalchemy import Engine
 from starlette.authentication import AuthenticationError
 from starlette.requests import Request
@@ -17,13 +18,23 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.backend import BearerTokenBackend, PrincipalUser
 from auth.clients import client_is_active, client_of
 from auth.principal import Principal
 from graph_schema.db import Graph
+from hub.graphql_http import (
+    BAD_REQUEST,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    is_request_error,
+    request_error_body,
+    response_media_type,
+)
 from hub.settings import Settings
 from hub.state import HubState
 from resolvers.context import Context
@@ -147,6 +158,14 @@ class HubGraphQL(GraphQL[Context, None]):
         if scope["type"] == "http" and not authenticated and not self._is_ide_page(scope):
             await unauthenticated_response()(scope, receive, send)
             return
+        if scope["type"] == "http":  # as Strawberry does, with request errors as JSON
+            request = Request(scope=scope, receive=receive)
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = self._request_error(request, error)
+            await response(scope, receive, send)
+            return
         if scope["type"] != "websocket":
             await super().__call__(scope, receive, send)
             return
@@ -217,6 +236,46 @@ class HubGraphQL(GraphQL[Context, None]):
         if watch is not None:
             watch.signed_in(context.principal)
         return acknowledged
+
+    def _request_error(self, request: Request, error: HTTPException) -> Response:
+        """A request that cannot be read as GraphQL gets a GraphQL response too (a JSON body with the error's
+        message and code) rather than Strawberry's line of plain text."""
+        media_type = response_media_type(request.headers.get("accept"))
+        not_allowed = error.status_code == 405
+        return Response(
+            self.encode_json(request_error_body(error.reason, "METHOD_NOT_ALLOWED" if not_allowed else BAD_REQUEST)),
+            status_code=error.status_code,
+            media_type=media_type,
+            headers={"Allow": "GET, POST"} if not_allowed else None,
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        request.state.graphql_sub_response = sub_response  # for process_result, which sets its status
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The answer in the media type the client asked for, with the spec's status code for it."""
+        answer = await super().process_result(request, result)
+        sub_response: Response = request.state.graphql_sub_response
+        media_type = response_media_type(request.headers.get("accept"))
+        sub_response.media_type = media_type
+        if media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result.data, result.errors):
+            answer.pop("data", None)
+            sub_response.status_code = 400
+        return answer
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or 200,
+            media_type=sub_response.media_type or JSON,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
