@@ -87,13 +87,19 @@ def _get(engine: Engine, job_id: str, firm_id: str) -> CaptureJob | None:
 
 
 def _interrupt(engine: Engine, stale_after: timedelta) -> int:
+    now = datetime.now(UTC)
+    stale = (
+        col(CaptureJob.running).is_(True),
+        or_(col(CaptureJob.heartbeat_at).is_(None), col(CaptureJob.heartbeat_at) < now - stale_after),
+    )
     with Session(engine) as session:
+        # looked for first: an UPDATE takes SQLite's write lock even when it matches nothing, every 10 s
+        if session.exec(select(CaptureJob.id).where(*stale).limit(1)).first() is None:
+            return 0
         errors = orjson.dumps([{"index": None, "field": "", "code": "UNAVAILABLE", "message": INTERRUPTED}]).decode()
-        now = datetime.now(UTC)
         result = session.exec(
             update(CaptureJob)
-            .where(col(CaptureJob.running).is_(True))
-            .where(or_(col(CaptureJob.heartbeat_at).is_(None), col(CaptureJob.heartbeat_at) < now - stale_after))
+            .where(*stale)
             .values(running=False, success=False, finished_at=now, error_count=1, errors_json=errors)
         )
         session.commit()

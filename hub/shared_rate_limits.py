@@ -66,6 +66,7 @@ class SharedBuckets:
         self.local = local or InProcessBuckets()
         self._pending: defaultdict[tuple[str, int], int] = defaultdict(int)  # counted here, not yet added
         self._known: dict[tuple[str, int], int] = {}  # totals of every process as last read
+        self._forgot_before = -1  # the window whose predecessors' rows this process last deleted
 
     def _window(self, now: float) -> int:
         return int(now // self.window_seconds) * self.window_seconds
@@ -88,10 +89,15 @@ class SharedBuckets:
         return 0.0
 
     def _exchange(self, pending: dict[tuple[str, int], int], window: int) -> dict[tuple[str, int], int]:
-        with self.engine().begin() as connection:
-            if pending:
+        # a write only when this process counted something: an idle hub must not take SQLite's write lock four
+        # times a second from the requests that need it (the access log, mutations)
+        if pending:
+            with self.engine().begin() as connection:
                 connection.execute(ADD, [{"key": k, "window": w, "count": c} for (k, w), c in pending.items()])
-            connection.execute(FORGET, {"before": window - self.window_seconds})
+                if window != self._forgot_before:
+                    connection.execute(FORGET, {"before": window - self.window_seconds})
+            self._forgot_before = window
+        with self.engine().connect() as connection:
             # every key counted in this window, by any process: one this process has not met yet may be near its cap
             rows = connection.execute(TOTALS, {"window": window})
             return {(str(key), window): int(count) for key, count in rows}

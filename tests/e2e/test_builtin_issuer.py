@@ -103,16 +103,23 @@ def create_client(
     return Client(client_id=printed["client_id"].strip(), secret=printed["client_secret"].strip(), output=output)
 
 
+# a fresh hub's first answer on a busy shared machine may take longer than httpx's 5 s default; not a limit under test
+SLOW_MACHINE = 30.0
+
+
 def request_token(base_url: str, client: Client, **form: str) -> httpx.Response:
     return httpx.post(
         f"{base_url}/oauth/token",
         data={"grant_type": "client_credentials", **form},
         auth=(client.client_id, client.secret),
+        timeout=SLOW_MACHINE,
     )
 
 
 def me(base_url: str, token: str) -> httpx.Response:
-    return httpx.post(f"{base_url}/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {token}"})
+    return httpx.post(
+        f"{base_url}/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {token}"}, timeout=SLOW_MACHINE
+    )
 
 
 def assert_oauth_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:

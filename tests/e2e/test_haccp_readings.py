@@ -113,7 +113,10 @@ def post(base_url: str, token: str, body: Any, *, ndjson: bool = False) -> httpx
         content = body if isinstance(body, bytes) else orjson.dumps(body)
         headers = {"Content-Type": "application/json"}
     return httpx.post(
-        f"{base_url}/haccp/readings", content=content, headers={**headers, "Authorization": f"Bearer {token}"}
+        f"{base_url}/haccp/readings",
+        content=content,
+        headers={**headers, "Authorization": f"Bearer {token}"},
+        timeout=30.0,  # a fresh hub's first batch on a busy shared machine may pass httpx's 5 s default
     )
 
 
