@@ -103,8 +103,12 @@ async def test_a_change_made_elsewhere_counts_once_the_kept_decision_is_older_th
 
 async def test_a_kept_decision_is_not_used_past_the_expiry_of_a_grant_it_counted(graph: Graph, chain: Chain) -> None:
     clock = Clock()
-    decisions = DecisionCache(ttl_seconds=60, clock=clock)
-    await grants.create_grant(graph, grant_row("g-short", until=datetime.now(UTC) + timedelta(seconds=30)))
+    # the wall clock moves with the test's clock too, so a slow machine cannot spend the grant's 30 s meanwhile
+    started = datetime.now(UTC)
+    decisions = DecisionCache(
+        ttl_seconds=60, clock=clock, wall_clock=lambda: started.timestamp() + (clock.now - 1000.0)
+    )
+    await grants.create_grant(graph, grant_row("g-short", until=started + timedelta(seconds=30)))
     assert await farm_sees_the_tofu(graph, chain, decisions)
     clock.now += 29
     assert await farm_sees_the_tofu(graph, chain, decisions)
