@@ -109,5 +109,16 @@ async def test_a_reading_out_of_limits_is_told_to_those_who_may_see_it(
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(sockets[name].recv(), timeout=1.5)
     assert receiver.at("/rival") == []
+
+    # once the plant shares CCP at DETAIL with the rival, the rival is told of the next deviation, decided then
+    granted = graphql(
+        base_url, admin, 'mutation { grantSharing(input: {scope: CCP, level: DETAIL, toFirmId: "rival"}) { id } }'
+    )
+    assert "errors" not in granted, granted
+    later = [{**r, "at": (start + timedelta(seconds=5 + i)).isoformat()} for i, r in enumerate(readings)]
+    assert post(base_url, plant.tokens["device"], later).json() == {"accepted": 3, "duplicates": 0}
+    message = json.loads(await asyncio.wait_for(sockets["rival"].recv(), timeout=10))
+    assert message["payload"]["data"]["deviationOpened"]["ccp"] == {"id": plant.heating}
+    await wait_for(lambda: bool(receiver.at("/rival")))
     for ws in sockets.values():
         await ws.close()
