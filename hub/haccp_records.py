@@ -1,7 +1,8 @@
 """The monthly HACCP record of a plant as a spreadsheet: ``GET /haccp/records/{siteGln}?month=YYYY-MM``.
 
 What an inspector asks to see: per CCP and day, how many readings, their min, max and mean, how many were out of
-limits and the compliance rate; and the plant's day seals (their digests prove later that no reading of the
+limits and the compliance rate; the deviations whose window overlaps the month, with their corrective actions;
+and the plant's day seals (their digests prove later that no reading of the
 month was altered). Days of the CCP log are Korea Standard Time (UTC+9, no daylight saving), as the plants
 keep them; the seals are per arrival day in UTC, as they are made. Headers are Korean with English. Only CCPs
 the caller sees at DETAIL are in it (graph_schema.access.CCP_IN_DETAIL, decided in the CCP's Cypher read).
@@ -27,7 +28,7 @@ from auth.backend import PrincipalUser
 from auth.decisions import decide_for_request
 from graph_schema.db import Graph, Row
 from graph_schema.errors import NOT_FOUND, UNAVAILABLE, HubError, InvalidIdentifier
-from graph_schema.haccp import ccps
+from graph_schema.haccp import ccps, deviations
 from graph_schema.haccp.readings import KST, day_seals, hourly_rows, month_range
 from graph_schema.identifiers import validate_gln
 from graph_schema.spreadsheet_safety import safe_cell
@@ -42,6 +43,11 @@ LOG_HEADER: Final = [
     "단위 (Unit)", "측정 수 (Readings)", "최솟값 (Min)", "최댓값 (Max)", "평균 (Mean)", "한계 이탈 수 (Out of limits)",
     "적합률 % (Compliance %)", "CCP ID",
 ]  # fmt: skip
+DEVIATION_HEADER: Final = [
+    "이탈 ID (Deviation)", "CCP 코드 (CCP code)", "유형 (Kind)", "상태 (Status)", "이탈 시작 (Window start, UTC)",
+    "이탈 종료 (Window end, UTC)", "최악값 (Worst value)", "관련 로트 수 (Lots)", "개선조치 (Corrective actions)",
+]  # fmt: skip
+MAX_DEVIATIONS: Final = 10_000
 SEAL_HEADER: Final = [
     "도착일 (Arrival day, UTC)", "측정 수 (Readings)", "봉인값 SHA-256 (Seal digest)", "보관 (Kept as)",
 ]  # fmt: skip
@@ -74,8 +80,37 @@ def log_rows(definitions: list[Row], hours: list[tuple[Any, ...]]) -> list[list[
     return rows
 
 
+def deviation_rows(definitions: list[Row], deviations: list[Row], *, start: datetime, end: datetime) -> list[list[Any]]:
+    """One row per deviation whose window overlaps the month, by its start."""
+    codes = {d["id"]: d["code"] for d in definitions}
+    rows = []
+    for d in sorted(deviations, key=lambda d: (d["windowStart"] or "", d["id"])):
+        window_start = _instant(d["windowStart"])
+        window_end = _instant(d.get("windowEnd"))
+        if window_start is None or window_start >= end or (window_end is not None and window_end < start):
+            continue
+        actions = "; ".join(
+            f"{a['takenAt']} {a['by']}: {a['action']}"
+            for a in sorted(d.get("actions") or [], key=lambda a: a["takenAt"])
+        )
+        rows.append(
+            [d["id"], codes.get(d["ccpId"], d["ccpId"]), d["kind"], d["status"], d["windowStart"], d.get("windowEnd"),
+             d.get("worstValue"), len(d.get("lotIds") or []), actions]
+        )  # fmt: skip
+    return rows
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.partition("[")[0]) if value else None
+
+
 def write_workbook(
-    path: str, *, title: list[Any], log: list[list[Any]], seals: list[tuple[str, int, str, bool]]
+    path: str,
+    *,
+    title: list[Any],
+    log: list[list[Any]],
+    deviations: list[list[Any]],
+    seals: list[tuple[str, int, str, bool]],
 ) -> None:
     """The record's two sheets, every text cell formula-safe (graph_schema.spreadsheet_safety.safe_cell)."""
     book = Workbook(write_only=True)
@@ -84,6 +119,10 @@ def write_workbook(
     sheet.append(LOG_HEADER)
     for row in log:
         sheet.append([safe_cell(value) for value in row])
+    deviated = book.create_sheet("이탈 (Deviations)")
+    deviated.append(DEVIATION_HEADER)
+    for row in deviations:
+        deviated.append([safe_cell(value) for value in row])
     sealed = book.create_sheet("일일 봉인 (Day seals)")
     sealed.append(SEAL_HEADER)
     for day, count, digest, rolled_up in seals:
@@ -130,6 +169,9 @@ async def monthly_record(request: Request) -> Response:
     first_day = start.astimezone(UTC).date().isoformat()
     last_day = (end - timedelta(milliseconds=1)).astimezone(UTC).date().isoformat()
     seals = await anyio.to_thread.run_sync(lambda: day_seals(engine, site_gln, first_day=first_day, last_day=last_day))
+    found = await deviations.list_deviations(
+        graph, viewer, site_gln=site_gln, ccp_id=None, status=None, after=None, limit=MAX_DEVIATIONS
+    )
     owners = Counter(str(row["firmId"]) for row in definitions if row["firmId"] != principal.firm_id)
     if owners:
         try:
@@ -150,7 +192,8 @@ async def monthly_record(request: Request) -> Response:
     os.close(handle)
     try:
         log = log_rows(definitions, hours)
-        await anyio.to_thread.run_sync(lambda: write_workbook(path, title=title, log=log, seals=seals))
+        kept = deviation_rows(definitions, found, start=start, end=end)
+        await anyio.to_thread.run_sync(lambda: write_workbook(path, title=title, log=log, deviations=kept, seals=seals))
     except BaseException:
         os.unlink(path)
         raise

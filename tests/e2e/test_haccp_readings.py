@@ -354,7 +354,13 @@ async def test_the_monthly_record_is_a_spreadsheet_of_days_and_seals(
     answer = httpx.get(f"{base_url}{link['data']['haccpMonthlyRecord']}", headers=editor)
     assert answer.status_code == 200, answer.text
     book = openpyxl.load_workbook(io.BytesIO(answer.content))
-    assert book.sheetnames == ["CCP 일지 (CCP log)", "일일 봉인 (Day seals)"]
+    assert book.sheetnames == ["CCP 일지 (CCP log)", "이탈 (Deviations)", "일일 봉인 (Day seals)"]
+    deviated = list(book["이탈 (Deviations)"].iter_rows(values_only=True))
+    # the cooling CCP's excursion, and the heating CCP's silence since its last reading (an interval of 10 s)
+    assert {(row[1], row[2], row[3]) for row in deviated[1:]} == {
+        ("CCP-3B", "OUT_OF_LIMITS", "OPEN"),
+        ("CCP-1B", "MISSED_MONITORING", "OPEN"),
+    }
     log = list(book["CCP 일지 (CCP log)"].iter_rows(values_only=True))
     assert log[1][:3] == ("날짜 (Date, KST)", "CCP 코드 (CCP code)", "CCP 이름 (CCP name)")
     rows: dict[Any, tuple[Any, ...]] = {row[12]: row for row in log[2:]}
