@@ -117,7 +117,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     graphql = HubGraphQL(settings)
     # rate limits counted for all hub processes together through the SQL store, or per process
-    shared_limits = SharedBuckets(lambda: graphql.state.sql_engine) if settings.rate_limit_shared else None
+    shared_limits = (
+        SharedBuckets(lambda: graphql.state.sql_engine, window_seconds=settings.rate_limit_window_seconds)
+        if settings.rate_limit_shared
+        else None
+    )
     verifier_holder: dict[str, TokenVerifier] = {}
 
     @asynccontextmanager

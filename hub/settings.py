@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     # Shared (the default): counted for all hub processes together through the SQL store (hub/shared_rate_limits.py);
     # else kept per process, each of several processes then allowing this many
     rate_limit_shared: bool = True
+    rate_limit_window_seconds: int = Field(default=10, ge=1, le=3600)  # the shared cap's window
     rate_limit_client_per_second: float = Field(default=50.0, ge=0)
     rate_limit_client_burst: int = Field(default=200, ge=1)
     rate_limit_firm_per_second: float = Field(default=200.0, ge=0)
