@@ -2,24 +2,159 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, LiteralString, NoReturn, TypeVar
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, LiteralString, NoReturn, TypeVar
 
-from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, AsyncTransaction, Record
-from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+from neo4j import READ_ACCESS, AsyncDriver, AsyncManagedTransaction, AsyncTransaction, Query, Record, unit_of_work
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
-from graph_schema.errors import UNAVAILABLE, HubError
+from graph_schema.errors import QUERY_TOO_COMPLEX, UNAVAILABLE, HubError
 
 T = TypeVar("T")
 Row = dict[str, Any]
+
+NOT_ANSWERING: Final = "the graph database is not answering; try again shortly"
+# How long past a request's deadline the hub still waits for Neo4j's own timeout error (which means the query
+# was stopped inside Neo4j) before it gives up on the connection.
+DEADLINE_GRACE_SECONDS: Final = 2.0
 
 
 class GraphUnavailable(HubError):
     """Neo4j did not answer."""
 
     code = UNAVAILABLE
+
+
+class GraphTimeout(HubError):
+    """The request ran past its time limit; its transaction was stopped in Neo4j."""
+
+    code = QUERY_TOO_COMPLEX
+
+
+@dataclass(frozen=True)
+class TransactionScope:
+    """What the current request hands to each of its transactions: a deadline and metadata for Neo4j's logs."""
+
+    deadline: float | None = None  # time.monotonic() by which the request must be done
+    limit_seconds: float | None = None  # the request's whole allowance, for the error message
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None without one)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+# The default is never changed in place (the dataclass is frozen and its metadata replaced, not updated).
+_scope: ContextVar[TransactionScope] = ContextVar("graph_transaction_scope", default=TransactionScope())  # noqa: B039
+
+
+@contextmanager
+def transaction_scope(*, seconds: float | None = None, **metadata: str) -> Iterator[TransactionScope]:
+    """Within the block, every transaction gets the deadline (``seconds`` from now) and the metadata (merged)."""
+    outer = _scope.get()
+    scope = replace(outer, metadata={**outer.metadata, **metadata})
+    if seconds is not None:
+        deadline = time.monotonic() + seconds
+        if outer.deadline is None or deadline < outer.deadline:
+            scope = replace(scope, deadline=deadline, limit_seconds=seconds)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+def current_scope() -> TransactionScope:
+    """The scope of the request being served (an empty one outside requests)."""
+    return _scope.get()
+
+
+class Breaker:
+    """Whether Neo4j answers, as a watchdog that probes it says: while it does not, graph calls fail at once and
+    the calls waiting on it are let go, instead of each hanging for as long as Neo4j stays frozen."""
+
+    def __init__(self) -> None:
+        self.down_reason: str | None = None
+        self._waiting: set[asyncio.Timeout] = set()
+
+    @property
+    def down(self) -> bool:
+        """True while the last probe failed."""
+        return self.down_reason is not None
+
+    def trip(self, reason: str) -> None:
+        """Mark Neo4j as not answering and release every call waiting on it (GraphUnavailable)."""
+        self.down_reason = reason
+        loop = asyncio.get_running_loop()
+        for waiting in list(self._waiting):
+            if not waiting.expired():
+                waiting.reschedule(loop.time())
+
+    def reset(self) -> None:
+        """Neo4j answers again."""
+        self.down_reason = None
+
+    @asynccontextmanager
+    async def guard(self) -> AsyncIterator[None]:
+        """Bound a graph call by the request's deadline (plus grace) and by the watchdog's word."""
+        if self.down:
+            raise GraphUnavailable(NOT_ANSWERING)
+        scope = _scope.get()
+        remaining = scope.remaining()
+        if remaining is not None and remaining <= 0:
+            raise _timeout(scope)
+        when = None if remaining is None else asyncio.get_running_loop().time() + remaining + DEADLINE_GRACE_SECONDS
+        try:
+            async with asyncio.timeout(when) as waiting:
+                self._waiting.add(waiting)
+                try:
+                    yield
+                finally:
+                    self._waiting.discard(waiting)
+        except TimeoutError as error:
+            if self.down:
+                raise GraphUnavailable(NOT_ANSWERING) from error
+            raise GraphUnavailable(
+                f"the graph database did not answer within the request's {scope.limit_seconds:g} s; try again shortly"
+            ) from error
+        except Neo4jError as error:  # a client error in 5.x, a transient one in older servers
+            if "TransactionTimedOut" in (error.code or ""):
+                raise _timeout(scope) from error
+            raise
+
+
+def _timeout(scope: TransactionScope) -> GraphTimeout:
+    limit = f" of {scope.limit_seconds:g} s" if scope.limit_seconds is not None else ""
+    return GraphTimeout(
+        f"the request ran past its time limit{limit} and was stopped; ask for less (a smaller first, a shallower trace)"
+    )
+
+
+_breakers: weakref.WeakKeyDictionary[AsyncDriver, Breaker] = weakref.WeakKeyDictionary()
+
+
+def breaker_for(driver: AsyncDriver) -> Breaker:
+    """The one breaker of a driver (made on first use)."""
+    breaker = _breakers.get(driver)
+    if breaker is None:
+        breaker = _breakers[driver] = Breaker()
+    return breaker
+
+
+def _transaction_options() -> dict[str, Any]:
+    """The server-side timeout and metadata of a transaction started now, from the request's scope."""
+    scope = _scope.get()
+    remaining = scope.remaining()
+    options: dict[str, Any] = {"metadata": dict(scope.metadata)} if scope.metadata else {}
+    if remaining is not None:
+        options["timeout"] = max(remaining, 0.001)
+    return options
 
 
 class Graph:
@@ -46,22 +181,24 @@ class Graph:
         tried once more, as a managed transaction would be.
         """
         self.round_trips += 1
-        for attempt in (1, 2):
-            try:
-                async with self.driver.session(
-                    database=self.database,
-                    default_access_mode=READ_ACCESS,
-                    bookmark_manager=self.driver.execute_query_bookmark_manager,
-                ) as session:
-                    result = await session.run(query, dict(params or {}))
-                    records = [record async for record in result]
-                    return records, tuple(result.keys())
-            except (ServiceUnavailable, SessionExpired) as error:
-                if attempt == 2:
-                    raise GraphUnavailable("the graph database is not answering; try again shortly") from error
-            except TransientError as error:
-                if attempt == 2 or not error.is_retryable():
-                    raise
+        async with breaker_for(self.driver).guard():
+            for attempt in (1, 2):
+                try:
+                    async with self.driver.session(
+                        database=self.database,
+                        default_access_mode=READ_ACCESS,
+                        bookmark_manager=self.driver.execute_query_bookmark_manager,
+                    ) as session:
+                        options = _transaction_options()
+                        result = await session.run(Query(query, **options) if options else query, dict(params or {}))
+                        records = [record async for record in result]
+                        return records, tuple(result.keys())
+                except (ServiceUnavailable, SessionExpired) as error:
+                    if attempt == 2:
+                        raise GraphUnavailable(NOT_ANSWERING) from error
+                except TransientError as error:
+                    if attempt == 2 or not error.is_retryable():
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, query: LiteralString, params: Mapping[str, Any] | None = None) -> list[Row]:
@@ -83,11 +220,12 @@ class Graph:
     async def transaction(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (retried on transient errors, rolled back on any error)."""
         self.round_trips += 1
+        options = _transaction_options()
         try:
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(work)
+            async with breaker_for(self.driver).guard(), self.driver.session(database=self.database) as session:
+                return await session.execute_write(unit_of_work(**options)(work) if options else work)
         except (ServiceUnavailable, SessionExpired) as error:
-            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+            raise GraphUnavailable(NOT_ANSWERING) from error
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncTransaction]:
@@ -95,8 +233,8 @@ class Graph:
         ends, rolled back if it raises. Not retried: callers make the whole unit idempotent instead."""
         self.round_trips += 1
         try:
-            async with self.driver.session(database=self.database) as session:
-                tx = await session.begin_transaction()
+            async with breaker_for(self.driver).guard(), self.driver.session(database=self.database) as session:
+                tx = await session.begin_transaction(**_transaction_options())
                 try:
                     yield tx
                 except BaseException:
@@ -104,7 +242,7 @@ class Graph:
                     raise
                 await tx.commit()
         except (ServiceUnavailable, SessionExpired) as error:
-            raise GraphUnavailable("the graph database is not answering; try again shortly") from error
+            raise GraphUnavailable(NOT_ANSWERING) from error
 
     async def schema(self, statement: LiteralString) -> None:
         """Run a schema command (constraints and indexes), which Neo4j runs outside explicit transactions."""

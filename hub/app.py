@@ -11,7 +11,6 @@ from http import HTTPStatus
 
 import anyio
 import httpx
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
 from starlette.datastructures import Headers
@@ -30,7 +29,7 @@ from auth.issuer import BuiltinIssuer
 from auth.verifier import TokenVerifier
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
-from graph_schema.errors import UNAVAILABLE
+from graph_schema.faults import StoreFault
 from graph_schema.haccp import readings as _readings  # noqa: F401 (its table is created with the rest)
 from hub import capture_jobs  # noqa: F401 (its table is created with the rest)
 from hub.access_log_export import access_log_routes
@@ -39,6 +38,8 @@ from hub.confinement import DeviceConfinement
 from hub.deviation_sweep import sweep_forever
 from hub.epcis import EpcisRoutes
 from hub.exports import export_routes
+from hub.faults import StoreFaults, unavailable_response
+from hub.graph_health import GraphWatchdog
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.haccp import HaccpRoutes
 from hub.haccp_records import record_routes
@@ -57,7 +58,7 @@ from hub.recall_report import recall_report_routes
 from hub.settings import Settings
 from hub.shared_rate_limits import SharedBuckets
 from hub.sign_in_failures import SharedFailedAttempts
-from hub.sql_store import create_sql_engine
+from hub.sql_store import create_sql_engine, sql_ready
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception:  # as above: /readyz reports the SQL store as down
             log.exception("could not create the SQL tables at start-up")
         jobs = asyncio.create_task(epcis.watch_jobs())  # capture jobs of processes that died are declared so
+        watchdog = GraphWatchdog(
+            driver=driver,
+            probe_driver=open_driver(settings, pool_size=2),
+            database=settings.neo4j_database,
+            interval=settings.neo4j_probe_interval_seconds,
+            timeout=settings.neo4j_probe_timeout_seconds,
+        )
+        app.state.watchdog = watchdog
+        watching = asyncio.create_task(watchdog.run())
         tune_garbage_collector()  # what start-up built stays out of every later collection (hub/memory.py)
         # webhook deliveries have a client of their own: no redirects followed, their own timeout per attempt
         webhook_http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
@@ -176,6 +186,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             jobs.cancel()
             await webhook_http.aclose()
+            watching.cancel()
+            await watchdog.probe_driver.close()
             await http.aclose()
             await driver.close()
             engine.dispose()
@@ -184,28 +196,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        # Each check is bounded (the probe's timeout): a frozen store is reported, not waited for.
         state: HubState = request.app.state.hub
+        watchdog: GraphWatchdog = request.app.state.watchdog
         down: dict[str, str] = {}
-        try:
-            await Graph(state.driver, database=settings.neo4j_database).read("RETURN 1 AS ok")
-        except Exception as error:
-            down["neo4j"] = type(error).__name__
-        try:
-            with state.sql_engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as error:
-            down["sql"] = type(error).__name__
+        if (problem := watchdog.breaker.down_reason or await watchdog.probe()) is not None:
+            down["neo4j"] = problem
+        if (problem := await sql_ready(state.sql_engine, seconds=settings.neo4j_probe_timeout_seconds)) is not None:
+            down["sql"] = problem
         if down:
             return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     def on_auth_error(conn: HTTPConnection, exc: AuthenticationError) -> Response:
         if isinstance(exc, AuthenticationUnavailable):
-            return JSONResponse(
-                {"type": "about:blank", "title": "Unavailable", "status": 503, "detail": str(exc), "code": UNAVAILABLE},
-                status_code=503,
-                media_type="application/problem+json",
-            )
+            return unavailable_response(StoreFault("neo4j", str(exc)), graphql=conn.url.path.rstrip("/") == "/graphql")
         return unauthenticated_response()
 
     metrics = Metrics()
@@ -249,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(metrics.middleware),
             Middleware(BodySizeLimit, limit_for=body_limits(settings)),
+            Middleware(StoreFaults),
             Middleware(
                 AuthenticationMiddleware, backend=OpenRoutesBackend(backend, issuer_routes), on_error=on_auth_error
             ),

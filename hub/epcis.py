@@ -156,7 +156,7 @@ class EpcisRoutes:
         try:
             decision = await decide_for_request(self._graph(), principal)
         except GraphUnavailable as error:
-            return problem(503, "Unavailable", error.message, UNAVAILABLE)
+            return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
         limit = state.settings.epcis_max_document_mb * 1_048_576
         too_large = problem(
             413,
@@ -327,7 +327,7 @@ class EpcisRoutes:
                 placeholders=placeholders,
             )
         except GraphUnavailable as error:
-            return problem(503, "Unavailable", error.message, UNAVAILABLE)
+            return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
         await self._sensor_readings(principal.firm_id, outcome)
         location = f"/epcis/events/{quote(parsed.event_id, safe='')}"
         if outcome.committed:
@@ -362,7 +362,7 @@ class EpcisRoutes:
                 graph, decision.viewer, parsed.filter, after=parsed.after, limit=parsed.per_page + 1
             )
         except GraphUnavailable as error:
-            return problem(503, "Unavailable", error.message, UNAVAILABLE)
+            return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
         page = rows[: parsed.per_page]
         counts: dict[str, int] = {}
         for row in page:

@@ -26,7 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from auth.backend import BearerTokenBackend, PrincipalUser
 from auth.clients import client_is_active, client_of
 from auth.principal import Principal
-from graph_schema.db import Graph
+from graph_schema.db import Graph, transaction_scope
 from hub.graphql_http import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
@@ -147,6 +147,7 @@ class HubGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self._watches: dict[int, _Watch] = {}  # websocket contexts (by id) waiting for their connection_init
+        self.timeout_seconds = settings.graphql_timeout_seconds
 
     def _sql_engine(self) -> Engine | None:
         state = getattr(self, "state", None)
@@ -160,10 +161,13 @@ class HubGraphQL(GraphQL[Context, None]):
             return
         if scope["type"] == "http":  # as Strawberry does, with request errors as JSON
             request = Request(scope=scope, receive=receive)
-            try:
-                response = await self.run(request)
-            except HTTPException as error:
-                response = self._request_error(request, error)
+            # Every transaction of the request gets what is left of its allowance as its timeout in Neo4j (a
+            # websocket's subscriptions live as long as it does: no allowance for them).
+            with transaction_scope(seconds=self.timeout_seconds):
+                try:
+                    response = await self.run(request)
+                except HTTPException as error:
+                    response = self._request_error(request, error)
             await response(scope, receive, send)
             return
         if scope["type"] != "websocket":

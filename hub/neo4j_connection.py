@@ -26,16 +26,24 @@ def local_server(settings: Settings) -> LocalNeo4j:
             http_port=settings.neo4j_http_port,
             heap=settings.neo4j_heap,
             pagecache=settings.neo4j_pagecache,
+            transaction_timeout_seconds=settings.neo4j_transaction_timeout_seconds,
         )
     )
 
 
-def open_driver(settings: Settings) -> AsyncDriver:
+def open_driver(settings: Settings, *, pool_size: int = 100) -> AsyncDriver:
     """The hub's async driver. Query notifications are off: optional properties that no record has yet
     (an expiry date, a reference document) would otherwise log a warning on every new query plan."""
     connection = neo4j_connection(settings)
     return AsyncGraphDatabase.driver(
-        connection.uri, auth=(connection.user, connection.password), notifications_min_severity="OFF"
+        connection.uri,
+        auth=(connection.user, connection.password),
+        notifications_min_severity="OFF",
+        connection_timeout=settings.neo4j_connect_timeout_seconds,
+        connection_acquisition_timeout=settings.neo4j_acquire_timeout_seconds,
+        # managed write transactions are retried on a lost connection for this long (the driver's default is 30 s)
+        max_transaction_retry_time=settings.neo4j_acquire_timeout_seconds,
+        max_connection_pool_size=pool_size,
     )
 
 

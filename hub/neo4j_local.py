@@ -69,6 +69,8 @@ class LocalNeo4jConfig:
     version: str = NEO4J_VERSION
     jar_cache: Path | None = None
     plugins: tuple[Path, ...] = ()
+    # A runaway query from a resolver must not hold its locks forever (the hub's requests set shorter ones).
+    transaction_timeout_seconds: int = 120
     # Raw neo4j.conf lines appended last, for what a plugin such as APOC needs (procedure allow-lists).
     extra_settings: tuple[str, ...] = ()
 
@@ -127,8 +129,7 @@ def render_config(config: LocalNeo4jConfig) -> str:
         f"server.directories.plugins={home / 'plugins'}",
         f"server.directories.lib={_lib_dir(config)}",
         "dbms.security.auth_enabled=true",
-        # A runaway query from a resolver must not hold its locks forever.
-        "db.transaction.timeout=120s",
+        f"db.transaction.timeout={config.transaction_timeout_seconds}s",
         # The network is closed: the reporter could only fail and log.
         "dbms.usage_report.enabled=false",
         # Netty otherwise idles 5 s per event loop group before a stopping server may exit; nothing is

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     # sized for a 2-core 24 GiB machine: room for the large seed's store in the page cache
     neo4j_heap: str = Field(default="3g", pattern=r"^\d+[kmgKMG]$")
     neo4j_pagecache: str = Field(default="4g", pattern=r"^\d+[kmgKMG]$")
+    # faults: how long the driver waits to open a connection and to get one from its pool, the longest any
+    # transaction may run in Neo4j (db.transaction.timeout of the local server too), and a GraphQL request's
+    # whole allowance, handed to its transactions so a slow query is stopped inside Neo4j
+    neo4j_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    neo4j_acquire_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    neo4j_transaction_timeout_seconds: int = Field(default=120, ge=1, le=86_400)
+    graphql_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # a watchdog asks Neo4j "RETURN 1" this often, with this timeout: a frozen or stopped Neo4j is then
+    # answered 503 UNAVAILABLE on every route within seconds, and /readyz tells it at once
+    neo4j_probe_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    neo4j_probe_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
     sql_url: str | None = None  # default: SQLite file in state_dir; postgresql+psycopg://... in production
     graphiql: bool | None = None  # default: on in development

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+import anyio
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's write lock before "database is locked"
 
 
 def create_sql_engine(url: str, **options: Any) -> Engine:
@@ -26,7 +29,36 @@ def create_sql_engine(url: str, **options: Any) -> Engine:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
     return engine
+
+
+async def sql_ready(engine: Engine, *, seconds: float) -> str | None:
+    """None when the SQL store takes a write within ``seconds``, else what stops it (for /readyz).
+
+    SQLite in WAL mode lets readers in while another process holds the write lock, so a ``SELECT 1`` would pass
+    while every write waits: the check takes the write lock (and gives it back at once) instead.
+    """
+
+    def check() -> None:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    conn.exec_driver_sql("ROLLBACK")
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            else:
+                conn.execute(text("SELECT 1"))
+
+    try:
+        with anyio.fail_after(seconds + 0.5):
+            await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+    except TimeoutError:
+        return f"no answer within {seconds:g} s"
+    except Exception as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    return None

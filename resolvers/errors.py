@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from graph_schema.errors import HubError
+from graph_schema.errors import QUERY_TOO_COMPLEX, UNAVAILABLE, HubError
+from graph_schema.faults import store_fault
 
 log = logging.getLogger(__name__)
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
 def _convert(error: GraphQLError) -> GraphQLError:
@@ -29,9 +29,16 @@ def _convert(error: GraphQLError) -> GraphQLError:
         extensions["code"] = original.code
         if original.field is not None:
             extensions["field"] = original.field
+        if (fault := store_fault(original)) is not None:
+            extensions["store"] = fault.store
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=extensions)
     if "code" in extensions:
         return error
+    fault = store_fault(original) if original is not None else None
+    if fault is not None:  # GraphUnavailable is a HubError, handled above: this is the SQL store
+        return GraphQLError(
+            fault.message, nodes=error.nodes, path=error.path, extensions={"code": UNAVAILABLE, "store": fault.store}
+        )
     if original is None:
         message = error.message
         if "tokens. Parsing aborted" in message:  # graphql-core's max_tokens (resolvers/caching.py)
@@ -54,8 +61,12 @@ def _convert(error: GraphQLError) -> GraphQLError:
 
 def is_expected(error: GraphQLError) -> bool:
     """Errors the caller caused (bad input, no permission): answered, not logged as faults."""
+    original = error.original_error
     return (
-        error.original_error is None or isinstance(error.original_error, HubError) or "code" in (error.extensions or {})
+        original is None
+        or isinstance(original, HubError)
+        or "code" in (error.extensions or {})
+        or store_fault(original) is not None
     )
 
 
