@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -17,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -55,11 +57,16 @@ from hub.oauth import (  # imports auth.clients: its table is created with the r
 )
 from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
+from hub.request_log import REQUEST_ID_HEADER, HeaderLimit, RequestLog
 from hub.settings import Settings
 from hub.shared_rate_limits import SharedBuckets
 from hub.sign_in_failures import SharedFailedAttempts
 from hub.sql_store import create_sql_engine, sql_ready
 from hub.state import HubState
+from hub.tracing import tracing_middleware
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +120,8 @@ async def http_problem(request: Request, error: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the hub's ASGI app; nothing connects until the lifespan starts."""
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> Starlette:
+    """Build the hub's ASGI app; nothing connects until the lifespan starts (``span_exporter``: for tests)."""
     settings = settings or Settings()
     graphql = HubGraphQL(settings)
     # rate limits counted for all hub processes together through the SQL store, or per process
@@ -128,7 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         driver = open_driver(settings)
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.state_dir.chmod(0o700)  # keys, the SQLite file and the spool: the hub's user only
         engine = create_sql_engine(settings.database_url, pool_pre_ping=True)
         issuer = dataclasses.replace(open_issuer(settings), leeway_seconds=settings.token_leeway_seconds)
         # one client for every identity provider's discovery and key set; an IdP that hangs fails fast
@@ -236,6 +244,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.issuer_enabled
         else []
     )
+    # browser partner apps named in the settings, and none otherwise
+    cors = (
+        [
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER, "GS1-Capture-Error-Behaviour"],
+                expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After"],
+                max_age=600,
+            )
+        ]
+        if settings.cors_origins
+        else []
+    )
     return Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -252,6 +275,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *issuer_routes,
         ],
         middleware=[
+            *tracing_middleware(settings, exporter=span_exporter),
+            Middleware(RequestLog),
+            Middleware(HeaderLimit, max_bytes=settings.http_max_header_bytes),
+            *cors,
             Middleware(metrics.middleware),
             Middleware(BodySizeLimit, limit_for=body_limits(settings)),
             Middleware(StoreFaults),

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +18,7 @@ from auth.principal import Role
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from hub import haccp_cli
+from hub.logs import configure_logging
 from hub.neo4j_connection import local_server, open_driver
 from hub.neo4j_local import Neo4jLaunchError
 from hub.settings import Settings
@@ -266,10 +266,11 @@ def _documents_list(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, *, workers: int = 1) -> int:
+def _serve(settings: Settings, *, workers: int = 1, logs: dict[str, Any] | None = None) -> int:
     import uvicorn
 
     from hub.app import create_app
+    from hub.server import uvicorn_options
 
     loop = "uvloop" if _has("uvloop") else "asyncio"
     if workers > 1:
@@ -285,9 +286,21 @@ def _serve(settings: Settings, *, workers: int = 1) -> int:
             port=settings.port,
             log_level="info",
             loop=loop,
+            **uvicorn_options(settings),
+            log_config=logs,  # hub.logs's set-up (uvicorn's own would replace it), in each worker too
+            access_log=False,  # hub.request_log writes one line per request, with its id
         )
         return 0
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", loop=loop)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        loop=loop,
+        **uvicorn_options(settings),
+        log_config=logs,
+        access_log=False,
+    )
     return 0
 
 
@@ -350,14 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hub`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides: dict[str, object] = {}
     if args.command == "serve":
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    logs = configure_logging(settings)
+    # Everything the hub writes (SQLite file and WAL, EPCIS spool, keys, the local Neo4j's store) is for its
+    # own user only.
+    os.umask(0o077)
     try:
         if args.command == "serve":
-            return _serve(settings, workers=args.workers)
+            return _serve(settings, workers=args.workers, logs=logs)
         if args.command == "neo4j":
             return _neo4j(settings, args.action)
         if args.command == "schema":

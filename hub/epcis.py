@@ -172,7 +172,7 @@ class EpcisRoutes:
         if refusal is not None:
             return refusal
         spool = state.settings.state_dir / "epcis-spool"
-        spool.mkdir(parents=True, exist_ok=True)
+        spool.mkdir(parents=True, exist_ok=True, mode=0o700)  # members' documents: the hub's user only
         load = self.loads[principal.firm_id]
         firm_cap = state.settings.epcis_max_spool_mb_per_firm * 1_048_576
         try:

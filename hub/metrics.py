@@ -39,6 +39,16 @@ ROUTES: Final = (
 )
 
 
+# Methods counted by name; any other (a scanner's made-up verbs) is counted as "other", like unknown routes, so
+# no caller can add series to /metrics.
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_of(method: str) -> str:
+    """The method label of a request: its method when a known one, else "other"."""
+    return method if method in METHODS else "other"
+
+
 def route_of(path: str) -> str:
     """The route template a request path belongs to."""
     for prefix, template in ROUTES:
@@ -77,7 +87,7 @@ class Metrics:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            route = route_of(scope["path"])
+            route, method = route_of(scope["path"]), method_of(scope["method"])
             status = 500
 
             async def sending(message: Message) -> None:
@@ -92,8 +102,8 @@ class Metrics:
                 await app(scope, receive, sending)
             finally:
                 self.in_flight.dec()
-                self.duration.labels(scope["method"], route).observe(time.perf_counter() - started)
-                self.requests.labels(scope["method"], route, str(status)).inc()
+                self.duration.labels(method, route).observe(time.perf_counter() - started)
+                self.requests.labels(method, route, str(status)).inc()
 
         return count
 

@@ -28,7 +28,10 @@ _TAIL_LINES: Final = 30
 _INITIAL_PASSWORD: Final = "neo4j"  # noqa: S105 - Neo4j's documented factory password, replaced at once
 # A subshell of its own waits for the server and records how it ended: the server is then reaped at once (not left
 # a zombie that still holds the store while its threads wind down), and a failed start can say how it ended.
-_DETACH: Final = 'pid_file=$1; exit_file=$2; shift 2; ( "$@" & echo $! >"$pid_file"; wait $!; echo $? >"$exit_file" ) &'
+# The server's files (store, transaction logs, logs) are for its user only: umask 077.
+_DETACH: Final = (
+    'umask 077; pid_file=$1; exit_file=$2; shift 2; ( "$@" & echo $! >"$pid_file"; wait $!; echo $? >"$exit_file" ) &'
+)
 _LAUNCH_ATTEMPTS: Final = 2
 _EXITED: Final = "exited before bolt"
 _RELEASE_WAIT: Final = 30.0  # how long a predecessor winding down may keep the ports or the store
@@ -380,8 +383,10 @@ class LocalNeo4j:
         self._pid_file.unlink(missing_ok=True)
 
     def _prepare_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.home.chmod(0o700)  # the store, its password file and logs: this user's only, whatever made them
         for sub in ("conf", "data", "logs", "run", "import", "plugins"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+            (self.home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.home / "conf" / "neo4j.conf").write_text(render_config(self.config))
         # HOME/plugins mirrors config.plugins, so a plugin dropped from the config stops loading.
         wanted = {path.name: path for path in self.config.plugins}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -55,6 +55,22 @@ class Settings(BaseSettings):
     # answered 503 UNAVAILABLE on every route within seconds, and /readyz tells it at once
     neo4j_probe_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     neo4j_probe_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    # HTTP (hub serve): a client must send its request line and headers within this time and this size, an idle
+    # keep-alive connection is closed after this time, and past this many connections and requests at once the
+    # hub answers 503 instead of queueing without end
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    http_max_header_bytes: int = Field(default=32_768, ge=4096, le=1_048_576)
+    http_max_concurrency: int = Field(default=500, ge=1, le=100_000)
+    # "json": one JSON object per log line (one line per request, with its request id); "text": for people
+    log_format: Literal["text", "json"] = "text"
+    # browser partner apps allowed to call the hub from their pages, e.g. ["https://app.partner.example"];
+    # none by default (the bearer token, not cookies, is the credential, so CORS only opens reading answers)
+    cors_origins: list[str] = []
+    # OpenTelemetry traces of every request (the opentelemetry-sdk must be installed: pip install '.[tracing]');
+    # exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT only when that variable is set
+    tracing: bool = False
 
     sql_url: str | None = None  # default: SQLite file in state_dir; postgresql+psycopg://... in production
     graphiql: bool | None = None  # default: on in development

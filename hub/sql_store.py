@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import anyio
@@ -23,6 +25,9 @@ def create_sql_engine(url: str, **options: Any) -> Engine:
     """
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        # Owner-only from the start: SQLite gives the -wal and -shm files the mode of the database file.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(engine.url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:

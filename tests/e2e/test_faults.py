@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import threading
 import time
 import uuid
@@ -134,6 +135,15 @@ def commissioning(farm: dict[str, str], lot: str) -> dict[str, Any]:
         "bizLocation": {"id": sgln(farm["site"])},
         "quantityList": [{"epcClass": lgtin_for(farm["gtin"], lot), "quantity": 500, "uom": "KGM"}],
     }
+
+
+def test_the_local_neo4j_store_is_for_its_user_only(own_neo4j: LocalNeo4j) -> None:
+    home = own_neo4j.home
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    made = [path for path in (home / "data").rglob("*") if path.is_file()]
+    assert len(made) > 10  # the system and neo4j databases and their transaction logs
+    assert {oct(stat.S_IMODE(path.stat().st_mode) & 0o077) for path in made} == {"0o0"}
+    assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
 
 
 def test_a_frozen_neo4j_gets_503_unavailable_within_seconds_on_every_route_then_recovers(

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from hub.neo4j_local import NEO4J_VERSION
+from hub.neo4j_local import NEO4J_VERSION, LocalNeo4jConfig, render_config
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +56,13 @@ def test_dockerfile_copies_every_package_and_serves_the_hub() -> None:
         assert f"COPY {package} ./{package}" in text
     assert 'CMD ["hub", "serve"]' in text
     assert "USER hub" in text
+
+
+def test_compose_neo4j_has_the_transaction_timeout_of_the_local_launcher(tmp_path: Path) -> None:
+    env = compose()["services"]["neo4j"]["environment"]
+    # the image's convention: NEO4J_ + the setting with dots as _ and underscores doubled
+    compose_timeout = env["NEO4J_db_transaction_timeout"]
+    local = dict(
+        line.split("=", 1) for line in render_config(LocalNeo4jConfig(home=tmp_path)).splitlines() if "=" in line
+    )
+    assert compose_timeout == local["db.transaction.timeout"] == f"{Settings().neo4j_transaction_timeout_seconds}s"
