@@ -50,7 +50,9 @@ def log_config(settings: Settings) -> dict[str, Any]:
 
 
 def configure_logging(settings: Settings) -> dict[str, Any]:
-    """Apply ``log_config`` in this process and return it."""
+    """Apply ``log_config`` in this process unless logging is set up already (as ``basicConfig`` would; the CLI
+    run inside a test keeps the test's handlers), and return it."""
     config = log_config(settings)
-    logging.config.dictConfig(config)
+    if not logging.getLogger().handlers:
+        logging.config.dictConfig(config)
     return config
