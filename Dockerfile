@@ -1,13 +1,16 @@
 # The hub's image, for those who run containers (docker-compose.yml); the local default needs none.
 FROM python:3.11-slim
 WORKDIR /app
+# the locked dependencies first (each checked against its hash), then the hub itself with nothing fetched
+COPY requirements/runtime.lock ./requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY hub ./hub
 COPY graph_schema ./graph_schema
 COPY resolvers ./resolvers
 COPY auth ./auth
 COPY seed ./seed
-RUN pip install --no-cache-dir '.[postgres]' && useradd --create-home hub
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . && useradd --create-home hub
 USER hub
 ENV HUB_HOST=0.0.0.0 HUB_STATE_DIR=/home/hub/state
 EXPOSE 8000

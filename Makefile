@@ -2,17 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Installs come from lock files with a hash for every package (requirements/*.lock, made by `make lock`):
+# the same versions on every machine, in CI and in the image, and nothing that does not match its hash.
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
+COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --generate-hashes --universal \
+	--python-version 3.11 --quiet --custom-compile-command 'make lock'
 
-.PHONY: run test install lint typecheck unit neo4j-start neo4j-stop seed-large bench clean
+.PHONY: run test install lock lint typecheck unit neo4j-start neo4j-stop seed-large bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## the lock files again from pyproject.toml (after adding or changing a dependency; then `make install`)
+lock: install
+	$(COMPILE) --extra dev -o requirements/dev.lock
+	$(COMPILE) --extra postgres -o requirements/runtime.lock
 
 ## the hub on 127.0.0.1:8000 with GraphiQL, on the local Neo4j, with the demo cluster (seeded once)
 run: install
