@@ -94,6 +94,9 @@ def settings(own_neo4j: LocalNeo4j, tmp_path_factory: pytest.TempPathFactory) ->
         (own_neo4j.uri, own_neo4j.user, own_neo4j.password),
         tmp_path_factory.mktemp("state"),
         decision_cache_seconds=0,
+        # the writers retry as fast as a careful client would: the load is the point here, not the rate limit
+        rate_limit_client_per_second=1000,
+        rate_limit_client_burst=10_000,
     )
 
 
