@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph_schema.db import Graph
-from graph_schema.model import COMPOSITE_INDEXED, FULLTEXT_ANALYZER, FULLTEXT_INDEXED, INDEXED, NATURAL_KEYS
+from graph_schema.model import (
+    COMPOSITE_INDEXED,
+    FULLTEXT_ANALYZER,
+    FULLTEXT_INDEXED,
+    INDEXED,
+    NATURAL_KEYS,
+    RELATIONSHIP_INDEXED,
+)
 
 
 def schema_statements() -> list[LiteralString]:
@@ -19,6 +26,9 @@ def schema_statements() -> list[LiteralString]:
     for label, prop in INDEXED:
         name = f"{label.lower()}_{prop.lower()}"
         statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
+    for rel_type, prop in RELATIONSHIP_INDEXED:
+        name = f"{rel_type.lower()}_{prop.lower()}"
+        statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR ()-[r:{rel_type}]-() ON (r.{prop})")
     for label, props in COMPOSITE_INDEXED:
         name = f"{label.lower()}_{'_'.join(p.lower() for p in props)}"
         on = ", ".join(f"n.{p}" for p in props)

@@ -123,7 +123,9 @@ ORDER BY i
 
 # A lot made from a lot an open recall holds joins that recall, whenever the transformation is recorded: it is
 # affected downstream one step further than its nearest held input, and held as the recall's hold says (its
-# status before any open recall held it kept for closing, as at declaration: graph_schema/recalls.py).
+# status before any open recall held it kept for closing, as at declaration: graph_schema/recalls.py). Its holder
+# is told after the commit: the join is marked ``notice: 'PENDING'`` with the transformation as its ``noticeKey``
+# (one RECALL_UPDATED event per recall and transformation), and graph_schema.recalls.pending_joins finds it.
 EXTEND_OPEN_RECALLS: Final = """
   UNWIND row.outputs AS item
   MATCH (o:Lot {id: item.lotId})
@@ -134,7 +136,7 @@ EXTEND_OPEN_RECALLS: Final = """
        coalesce(COLLECT { MATCH (o)<-[other:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r
                           RETURN other.priorStatus LIMIT 1 }[0], o.status) AS prior
   CREATE (r)-[:AFFECTS {direction: 'DOWNSTREAM', depth: depth, held: true, priorStatus: prior,
-                        joinedAt: datetime()}]->(o)
+                        joinedAt: datetime(), notice: 'PENDING', noticeKey: t.id}]->(o)
   SET o.status = CASE WHEN r.hold = 'RECALLED' THEN 'RECALLED' WHEN o.status = 'ACTIVE' THEN 'ON_HOLD'
                       ELSE o.status END
   RETURN count(*) AS joined

@@ -27,8 +27,10 @@ Nodes
   (:Recall {id, coordinatorFirmId, reason, recallClass, status, declaredAt, closedAt, hold})
                                                             (:Recall)-[:RECALLS]->(:Lot),
                                                             (:Recall)-[:AFFECTS {direction, depth, held,
-                                                                                 priorStatus, joinedAt}]->(:Lot)
-                                                            (joinedAt: a lot made from a held lot after declaration)
+                                                                                 priorStatus, joinedAt,
+                                                                                 notice, noticeKey}]->(:Lot)
+                                                            (joinedAt: a lot made from a held lot after declaration;
+                                                             notice PENDING until its RECALL_UPDATED is published)
                                                             (:Recall)-[:ACKNOWLEDGED_BY {at, note, by}]->(:Firm)
   (:RecallDisposition {id, recallId, firmId, lotId, siteGln, quantity, uom, disposition, at, note, by})
                                                             (:Recall)-[:HAS_DISPOSITION]->(:RecallDisposition)
@@ -192,6 +194,9 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
 # Several properties looked up together: EPCIS names a lot by GTIN and lot number (a Digital Link carries no
 # company prefix length, so the LGTIN URI cannot be rebuilt from it).
 COMPOSITE_INDEXED: Final[tuple[tuple[Label, tuple[str, ...]], ...]] = ((Label.LOT, ("productGtin", "lotNumber")),)
+
+# Relationship properties looked up by sweeps: the joins to an open recall whose holders are not told yet.
+RELATIONSHIP_INDEXED: Final[tuple[tuple[str, str], ...]] = (("AFFECTS", "notice"),)
 
 # Properties looked up by filters, permission tests and loaders.
 INDEXED: Final[tuple[tuple[Label, str], ...]] = (

@@ -3,8 +3,9 @@
 The API other parts use (pinned):
 
 - ``await publish(engine, *, kind, payload, key=None) -> int`` writes one event to the outbox and returns its
-  id. ``kind`` is an ``EventKind`` (``RECALL_DECLARED``, ``RECALL_CLOSED``, ``DEVIATION_OPENED``); ``payload``
-  is a JSON-serialisable dict naming what happened by id (``{"recallId": ...}``, ``{"deviationId": ...}``),
+  id. ``kind`` is an ``EventKind`` (``RECALL_DECLARED``, ``RECALL_CLOSED``, ``RECALL_UPDATED``,
+  ``DEVIATION_OPENED``); ``payload`` is a JSON-serialisable dict naming what happened by id (``{"recallId": ...}``,
+  ``{"deviationId": ...}``),
   never what a receiver may see. ``key`` makes the publish idempotent: a second publish with the same key
   writes nothing and returns the first event's id (a sweep that publishes again what a crash left unmarked
   uses it). The event is committed when ``publish`` returns.
@@ -48,6 +49,7 @@ class EventKind(StrEnum):
 
     RECALL_DECLARED = "RECALL_DECLARED"
     RECALL_CLOSED = "RECALL_CLOSED"
+    RECALL_UPDATED = "RECALL_UPDATED"  # lots joined an open recall after it was declared
     DEVIATION_OPENED = "DEVIATION_OPENED"
 
 

@@ -333,3 +333,48 @@ async def unnotified_recalls(graph: Graph, *, before: datetime) -> list[Row]:
 async def mark_recall_notified(graph: Graph, *, recall_id: str, kind: str) -> None:
     """Record that the recall's RECALL_DECLARED or RECALL_CLOSED event is in the outbox."""
     await graph.write(MARK_RECALL_NOTIFIED, {"id": recall_id, "kind": kind})
+
+
+# Joins to an open recall whose RECALL_UPDATED is not published yet (graph_schema/lots.py EXTEND_OPEN_RECALLS),
+# one row per recall and transformation; the index on AFFECTS.notice keeps the sweep from walking every recall.
+PENDING_JOINS: Final = """
+MATCH (r:Recall)-[a:AFFECTS {notice: 'PENDING'}]->(l:Lot)
+WITH r.id AS recallId, a.noticeKey AS noticeKey, l.id AS lotId
+ORDER BY recallId, noticeKey, lotId
+RETURN recallId, noticeKey, collect(lotId) AS lotIds
+LIMIT $limit
+"""
+
+MARK_JOINS_NOTIFIED: Final = """
+MATCH (:Recall {id: $id})-[a:AFFECTS {notice: 'PENDING'}]->(:Lot)
+WHERE a.noticeKey = $key
+SET a.notice = 'PUBLISHED'
+"""
+
+LOT_HOLDERS: Final = """
+UNWIND $lotIds AS lotId
+MATCH (l:Lot {id: lotId})
+CALL (l) {
+  RETURN l.ownerFirmId AS firm
+  UNION
+  MATCH (l)<-[:CARRIES]-(sh:Shipment)
+  RETURN sh.toFirmId AS firm
+}
+RETURN collect(DISTINCT firm) AS firms
+"""
+
+
+async def pending_joins(graph: Graph, *, limit: int = 100) -> list[Row]:
+    """Lots that joined an open recall and whose holders are not told yet: ``recallId``, ``noticeKey``, ``lotIds``."""
+    return await graph.read(PENDING_JOINS, {"limit": limit})
+
+
+async def mark_joins_notified(graph: Graph, *, recall_id: str, notice_key: str) -> None:
+    """Record that the RECALL_UPDATED event of these joins is in the outbox."""
+    await graph.write(MARK_JOINS_NOTIFIED, {"id": recall_id, "key": notice_key})
+
+
+async def lot_holders(graph: Graph, *, lot_ids: Sequence[str]) -> frozenset[str]:
+    """The firms holding any of ``lot_ids``: their owners and the firms each was shipped to."""
+    rows = await graph.read(LOT_HOLDERS, {"lotIds": list(lot_ids)})
+    return frozenset(f for f in rows[0]["firms"] if f) if rows else frozenset()

@@ -43,6 +43,7 @@ from hub.graphql_app import unauthenticated_response
 from hub.haccp import ingest_captured_sensors
 from hub.metrics import Metrics
 from hub.state import HubState
+from resolvers.notifications import publish_recall_joins_or_leave_them
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ class EpcisRoutes:
         self, source: EventSource, *, firm_id: str, capture_id: str, proceed: bool, placeholders: bool
     ) -> CaptureOutcome:
         settings = self.state().settings
-        return await capture(
+        outcome = await capture(
             self._graph(),
             source,
             firm_id=firm_id,
@@ -277,6 +278,9 @@ class EpcisRoutes:
             batch_size=settings.epcis_batch_size,
             transaction_events=settings.epcis_transaction_events,
         )
+        # lots the capture made from held lots joined their open recall: their holders are told now
+        await publish_recall_joins_or_leave_them(self._graph(), self.state().sql_engine)
+        return outcome
 
     async def _sensor_readings(self, firm_id: str, outcome: CaptureOutcome) -> None:
         """Smart HACCP readings in the captured events' sensor reports (hub.haccp); a failure there leaves the

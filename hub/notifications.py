@@ -8,7 +8,8 @@ Every hub process runs one, started by the app's lifespan; they share the work t
 - each delivery is claimed by one process at a time (an UPDATE with a lease; ``FOR UPDATE SKIP LOCKED`` on
   PostgreSQL), POSTed with its signature, and retried with exponential backoff until a 2xx or the last attempt;
 - a sweep picks up what a process that died left behind: events never fanned out, and recall events
-  never published (``resolvers.notifications.publish_unnotified_recalls``).
+  never published (``resolvers.notifications.publish_unnotified_recalls``), and lots that joined an open recall
+  unannounced (``publish_recall_joins``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from graph_schema.db import Graph
 from graph_schema.notifications import ClaimedDelivery, Event, Outcome, WebhookRecord
 from hub.settings import Environment, Settings
 from resolvers.broadcast import Broadcast, EventKindRule, Notice, event_kind_rule
-from resolvers.notifications import publish_unnotified_recalls
+from resolvers.notifications import publish_recall_joins, publish_unnotified_recalls
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +323,10 @@ class Dispatcher:
             await publish_unnotified_recalls(self.graph, self.engine, older_than_seconds=60.0)
         except Exception:
             log.exception("could not publish the recall events left unpublished")
+        try:
+            await publish_recall_joins(self.graph, self.engine)
+        except Exception:
+            log.exception("could not publish the recall joins left unpublished")
         before = notifications.now_ms() - self.lease_ms
         stale = await anyio.to_thread.run_sync(
             lambda: notifications.events_not_fanned_out(self.engine, before_ms=before)

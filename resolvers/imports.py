@@ -18,6 +18,7 @@ from graph_schema.errors import HubError
 from graph_schema.imports import ImportOutcome, import_spreadsheet
 from graph_schema.spreadsheet import SpreadsheetFormat, format_of, parse_spreadsheet, time_zone_named
 from resolvers.context import Info
+from resolvers.notifications import publish_recall_joins_or_leave_them
 from resolvers.permissions import AUTHENTICATED
 
 MAX_UPLOAD_BYTES: Final = 20 * 1024 * 1024
@@ -104,4 +105,6 @@ class ImportMutation:
             lambda: parse_spreadsheet(data, format=kind, firm_id=principal.firm_id, time_zone=zone)
         )
         outcome = await import_spreadsheet(info.context.graph, parsed, firm_id=principal.firm_id, dry_run=dry_run)
+        if not dry_run:  # lots it made from held lots joined their open recall: their holders are told now
+            await publish_recall_joins_or_leave_them(info.context.graph, info.context.sql_engine)
         return SpreadsheetImport.from_outcome(outcome, dry_run=dry_run)

@@ -34,6 +34,7 @@ from resolvers.inputs import (
     TransformationInput,
     lot_quantities,
 )
+from resolvers.notifications import publish_recall_joins_or_leave_them
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.firm import Firm
 from resolvers.types.lot import Lot
@@ -160,6 +161,8 @@ class Mutation:
             },
         )
         await lot_writes.record_transformations(info.context.graph, [record], path="input")
+        # outputs made from held lots joined their open recall: their holders are told now
+        await publish_recall_joins_or_leave_them(info.context.graph, info.context.sql_engine)
         return await _lots(info, [item.lot_id for item in record.outputs])
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Record lots shipped from one of your sites")

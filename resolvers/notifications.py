@@ -5,12 +5,14 @@ which the recall mutations and the hub's sweep call. A recall event is published
 in the graph: the graph cannot share a transaction with the SQL outbox, so the recall is written with a
 ``declaredNotice`` / ``closedNotice`` of ``PENDING``, the event is published with an idempotency key, and the
 notice is marked ``PUBLISHED``; the hub's sweep publishes what a crash left ``PENDING`` (the key makes a second
-publish of the same event write nothing).
+publish of the same event write nothing). Lots joining an open recall later (``RECALL_UPDATED``) are marked the
+same way on their ``AFFECTS`` (``publish_recall_joins``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ MAX_DELIVERIES_PAGE: Final = 100
 class WebhookEvent(Enum):
     RECALL_DECLARED = "RECALL_DECLARED"
     RECALL_CLOSED = "RECALL_CLOSED"
+    RECALL_UPDATED = "RECALL_UPDATED"
     DEVIATION_OPENED = "DEVIATION_OPENED"
 
 
@@ -181,14 +184,16 @@ class WebhookMutation:
 class RecallSubscription:
     @strawberry.subscription(
         permission_classes=AUTHENTICATED,
-        description="Recalls declared from now on that reach lots your firm holds (owns or was shipped)",
+        description="Recalls declared from now on that reach lots your firm holds (owns or was shipped), and open "
+        "recalls that reach more of them later (a lot made from a held lot joins the recall)",
     )
     async def recall_declared(self, info: Info) -> AsyncGenerator[Recall, None]:
         principal, _ = info.context.require_principal()
         notifier = info.context.notifier
         if notifier is None:
             raise HubError("subscriptions are not served here", code="UNAVAILABLE")
-        kinds = frozenset({EventKind.RECALL_DECLARED.value})
+        # a recall reaching the firm's stock after its declaration is, to the firm, a recall newly declared on it
+        kinds = frozenset({EventKind.RECALL_DECLARED.value, EventKind.RECALL_UPDATED.value})
         async with notifier.broadcast.listen(kinds) as queue:
             while True:
                 notice = await queue.get()
@@ -280,6 +285,17 @@ register_event_kind(
 register_event_kind(EventKind.RECALL_CLOSED, render=render_recall, audience=recall_audience, render_many=render_recalls)
 
 
+async def joined_lots_audience(graph: Graph, payload: Mapping[str, Any]) -> frozenset[str]:
+    """The firms holding a lot that joined the recall (the firms already told of the others are not told again)."""
+    return await recalls.lot_holders(graph, lot_ids=[str(i) for i in payload.get("lotIds", [])])
+
+
+# told as at declaration (its own affected lots in full, the others counted), but only the joined lots' holders
+register_event_kind(
+    EventKind.RECALL_UPDATED, render=render_recall, audience=joined_lots_audience, render_many=render_recalls
+)
+
+
 async def publish_recall_event(graph: Graph, engine: Any, *, recall_id: str, kind: EventKind) -> None:
     """Publish a recall's event (once: keyed by kind and recall) and mark the recall's notice published."""
     await notifications.publish(engine, kind=kind, payload={"recallId": recall_id}, key=f"{kind.value}:{recall_id}")
@@ -292,6 +308,37 @@ async def publish_recall_event_or_leave_it(graph: Graph, engine: Any, *, recall_
         await publish_recall_event(graph, engine, recall_id=recall_id, kind=kind)
     except Exception:
         log.exception("could not publish %s for %s now; the sweep will", kind.value, recall_id)
+
+
+def _joins_key(recall_id: str, notice_key: str) -> str:
+    # the transformation id is the caller's (up to the id limit); hashed so the key fits the outbox column
+    digest = hashlib.sha256(notice_key.encode()).hexdigest()[:40]
+    return f"{EventKind.RECALL_UPDATED.value}:{recall_id}:{digest}"
+
+
+async def publish_recall_joins(graph: Graph, engine: Any) -> int:
+    """Publish one RECALL_UPDATED per recall and transformation whose lots joined it unannounced; how many.
+
+    Called after every write that may make lots join a recall, and by the hub's sweep for what a crash left
+    pending: both may publish the same joins, and the key (recall, transformation) makes that one event."""
+    published = 0
+    for row in await recalls.pending_joins(graph):
+        recall_id, notice_key = str(row["recallId"]), str(row["noticeKey"])
+        payload = {"recallId": recall_id, "lotIds": sorted(row["lotIds"])}
+        await notifications.publish(
+            engine, kind=EventKind.RECALL_UPDATED, payload=payload, key=_joins_key(recall_id, notice_key)
+        )
+        await recalls.mark_joins_notified(graph, recall_id=recall_id, notice_key=notice_key)
+        published += 1
+    return published
+
+
+async def publish_recall_joins_or_leave_them(graph: Graph, engine: Any) -> None:
+    """As ``publish_recall_joins``; when the SQL store or the graph fails, the hub's sweep publishes them later."""
+    try:
+        await publish_recall_joins(graph, engine)
+    except Exception:
+        log.exception("could not tell the holders of lots that joined a recall now; the sweep will")
 
 
 async def publish_unnotified_recalls(graph: Graph, engine: Any, *, older_than_seconds: float) -> int:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from graph_schema import lots
+from auth.principal import Role
+from graph_schema import lots, notifications, recalls
 from graph_schema.db import Graph
 from graph_schema.identifiers import lgtin_for
 from graph_schema.records import LotQuantity, LotRecord, TransformationRecord
+from resolvers.notifications import joined_lots_audience, publish_recall_joins, render_recalls
 from tests.factories import T0
-from tests.graphql_client import execute, principal
+from tests.graphql_client import SQL_ENGINE, execute, principal
 from tests.integration import test_recall_workflow as workflow
 from tests.integration.test_recall_workflow import AFFECTED, CLOSE, COORDINATOR, Recipe, data, declare
 
 pytestmark = pytest.mark.neo4j
 recipe = workflow.recipe  # the recall workflow's chain, as a fixture of this module
+PLANT = principal("plant", Role.EDITOR)
 
 
 async def make(graph: Graph, recipe: Recipe, name: str, source: str) -> str:
@@ -90,3 +94,84 @@ async def test_a_recall_that_recalls_outright_recalls_the_late_lot_too(graph: Gr
         )
     )
     assert counts == {"recall": {"heldLotCount": 4}}
+
+
+async def outbox(after_id: int) -> list[tuple[str, dict[str, object]]]:
+    return [(e.kind, e.payload) for e in notifications.events_after(SQL_ENGINE, after_id=after_id)]
+
+
+async def test_a_lot_joining_a_recall_is_published_once_for_its_holder_and_a_crash_loses_nothing(
+    graph: Graph, recipe: Recipe
+) -> None:
+    recall_id = await declare(graph, recipe, "M1")  # through GraphQL: RECALL_DECLARED is in the outbox
+    before = notifications.last_event_id(SQL_ENGINE)
+    # written in the graph alone, as if the process died before publishing: the join waits, marked pending
+    late = await make(graph, recipe, "T9", "T1")
+    pending = await recalls.pending_joins(graph)
+    assert [(r["recallId"], r["noticeKey"], r["lotIds"]) for r in pending] == [(recall_id, "T-T9", [late])]
+    assert await outbox(before) == []
+    # the sweep (or the next write's publish) publishes it
+    assert await publish_recall_joins(graph, SQL_ENGINE) == 1
+    assert await outbox(before) == [("RECALL_UPDATED", {"recallId": recall_id, "lotIds": [late]})]
+    assert await recalls.pending_joins(graph) == []
+    assert await publish_recall_joins(graph, SQL_ENGINE) == 0
+    # published, but the marker never reached the graph (a crash between): published again, written once
+    await graph.write("MATCH ()-[a:AFFECTS {noticeKey: 'T-T9'}]->() SET a.notice = 'PENDING'")
+    assert await publish_recall_joins(graph, SQL_ENGINE) == 1
+    assert len(await outbox(before)) == 1
+    # the same transformation written again joins nothing and publishes nothing
+    await make(graph, recipe, "T9", "T1")
+    assert await recalls.pending_joins(graph) == []
+    assert await publish_recall_joins(graph, SQL_ENGINE) == 0
+    assert len(await outbox(before)) == 1
+    # told to the late lot's holder only, as a declaration is told: its own affected lots in full
+    (event,) = notifications.events_after(SQL_ENGINE, after_id=before)
+    assert await joined_lots_audience(graph, event.payload) == frozenset({"plant"})
+    told = await render_recalls(graph, frozenset({"plant", "rival"}), event.payload)
+    assert set(told) == {"plant"}  # the rival holds no affected lot: told nothing
+    assert late in [lot["id"] for lot in told["plant"]["recall"]["yourLots"]]
+
+
+async def test_record_transformation_through_graphql_publishes_the_join_after_its_commit(
+    graph: Graph, recipe: Recipe
+) -> None:
+    recall_id = await declare(graph, recipe, "M1")
+    before = notifications.last_event_id(SQL_ENGINE)
+    late = lgtin_for(recipe.product["tofu"], "T6")
+    made = {
+        "id": late,
+        "siteGln": recipe.site["plant"],
+        "quantity": 10.0,
+        "uom": "kg",
+        "producedAt": (T0 + timedelta(days=5)).isoformat(),
+    }
+    data(await execute(graph, "mutation($l: [LotInput!]!) { recordLots(input: $l) { id } }", PLANT, {"l": [made]}))
+    step = {
+        "id": "T-T6",
+        "siteGln": recipe.site["plant"],
+        "occurredAt": (T0 + timedelta(days=5)).isoformat(),
+        "inputs": [{"lotId": recipe.lot["T2"], "quantity": 5.0, "uom": "kg"}],
+        "outputs": [{"lotId": late, "quantity": 10.0, "uom": "kg"}],
+    }
+    record = "mutation($t: TransformationInput!) { recordTransformation(input: $t) { id status } }"
+    assert data(await execute(graph, record, PLANT, {"t": step})) == {
+        "recordTransformation": [{"id": late, "status": "ON_HOLD"}]
+    }
+    assert await outbox(before) == [("RECALL_UPDATED", {"recallId": recall_id, "lotIds": [late]})]
+    assert await recalls.pending_joins(graph) == []
+    data(await execute(graph, record, PLANT, {"t": step}))  # the same write again: nothing new to tell
+    assert len(await outbox(before)) == 1
+
+
+def operators(plan: Any) -> list[str]:
+    found = [plan["operatorType"].split("@")[0]]
+    for child in plan.get("children", []):
+        found.extend(operators(child))
+    return found
+
+
+async def test_the_sweep_finds_pending_joins_by_the_index_not_by_walking_every_recall(graph: Graph) -> None:
+    result = await graph.driver.execute_query("EXPLAIN " + recalls.PENDING_JOINS, {"limit": 100})
+    used = operators(result.summary.plan)
+    assert any("RelationshipIndexSeek" in op for op in used), used
+    assert "NodeByLabelScan" not in used, used
