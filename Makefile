@@ -34,6 +34,10 @@ run: install
 	@echo "GraphiQL: http://127.0.0.1:8000/graphql  -- add this header in GraphiQL's Headers tab:"
 	@echo "{\"Authorization\": \"Bearer $$($(BIN)/hub token --firm anchor --role admin 2>/dev/null)\"}"
 	@echo
+	@# a Smart HACCP gateway of the demo: live CCP readings, an excursion (a deviation) within a minute; it stops
+	@# when the hub does, after an hour at most
+	@echo "A demo plant's gateway posts CCP readings once the hub answers (log: .local/demo-gateway.log)"
+	@$(BIN)/hub haccp simulate --site auto --duration 3600 --wait-for-hub 120 > .local/demo-gateway.log 2>&1 &
 	$(BIN)/hub serve
 
 ## lint, types, and the whole test suite against a real Neo4j that the tests start themselves

@@ -19,11 +19,18 @@ def add_commands(commands: Any) -> None:
     simulate = actions.add_parser(
         "simulate", help="stream realistic readings of a plant's CCPs to a running hub (a device token minted here)"
     )
-    simulate.add_argument("--site", required=True, help="the plant's GLN")
+    simulate.add_argument(
+        "--site",
+        required=True,
+        help="the plant's GLN, or 'auto': the plant with the most CCPs reporting through devices",
+    )
     simulate.add_argument("--rate", type=int, default=1, help="readings a second per device (default 1)")
     simulate.add_argument("--duration", type=float, default=120, help="seconds to run (default 120, at most 3600)")
     simulate.add_argument("--url", help="the hub (default http://HUB_HOST:HUB_PORT); this machine only")
     simulate.add_argument("--first-excursion", type=float, default=30, help="seconds until the first excursion")
+    simulate.add_argument(
+        "--wait-for-hub", type=float, default=0, help="seconds to wait for the hub to answer before posting (default 0)"
+    )
     actions.add_parser(
         "prune",
         help="roll raw readings older than HUB_HACCP_RETENTION_DAYS up into their hourly aggregates (then delete them)",
@@ -81,21 +88,28 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
     from auth.principal import Role
     from graph_schema.db import Graph
-    from graph_schema.haccp.ccps import ccps_of_sites
+    from graph_schema.haccp.ccps import ccps_of_sites, gateway_site
     from hub.app import open_issuer
     from hub.cli import _with_graph
     from hub.haccp_simulator import run as simulate
+    from hub.haccp_simulator import wait_for_hub
 
-    async def read(graph: Graph) -> dict[str, list[dict[str, Any]]]:
-        return await ccps_of_sites(graph, [args.site])
+    async def read(graph: Graph) -> tuple[str | None, dict[str, list[dict[str, Any]]]]:
+        site = await gateway_site(graph) if args.site == "auto" else args.site
+        return site, await ccps_of_sites(graph, [site] if site else [])
 
-    ccps = asyncio.run(_with_graph(settings, read)).get(args.site, [])
-    if not any(ccp["devices"] for ccp in ccps):
-        print(f"error: site {args.site} has no CCP with a device (registerCcp names them)", file=sys.stderr)
+    site, found = asyncio.run(_with_graph(settings, read))
+    ccps = found.get(site or "", [])
+    if site is None or not any(ccp["devices"] for ccp in ccps):
+        print(f"error: site {site or args.site} has no CCP with a device (registerCcp names them)", file=sys.stderr)
         return 1
+    args.site = site
     firm = ccps[0]["firmId"]
     token = open_issuer(settings).mint(subject=f"simulator:{args.site}", firm_id=firm, roles=[Role.DEVICE])
     url = args.url or f"http://{settings.host}:{settings.port}"
+    if args.wait_for_hub > 0 and not wait_for_hub(url, seconds=args.wait_for_hub):
+        print(f"error: no hub answered at {url} within {args.wait_for_hub:.0f} s", file=sys.stderr)
+        return 1
     print(f"posting readings of {len(ccps)} CCPs of site {args.site} ({firm}) to {url} for {args.duration:.0f} s")
     try:
         totals = simulate(

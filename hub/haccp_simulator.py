@@ -113,6 +113,20 @@ def check_target(url: str) -> None:
         raise ValueError(f"the simulator posts to a hub on this machine only (127.0.0.1), not {host!r}")
 
 
+def wait_for_hub(url: str, *, seconds: float) -> bool:
+    """Wait until the hub on this machine answers ``/healthz`` (``make run`` starts the simulator before it)."""
+    check_target(url)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url.rstrip('/')}/healthz", timeout=2.0).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def run(
     *,
     url: str,
@@ -137,7 +151,13 @@ def run(
         while (elapsed := time.monotonic() - start) < duration:
             batch = simulation.readings(elapsed, datetime.now(UTC))
             if batch:
-                answer = client.post(f"{url.rstrip('/')}/haccp/readings", content=orjson.dumps(batch), headers=headers)
+                try:
+                    answer = client.post(
+                        f"{url.rstrip('/')}/haccp/readings", content=orjson.dumps(batch), headers=headers
+                    )
+                except httpx.TransportError as error:  # the hub stopped (make run ended): so does its gateway
+                    say(f"the hub at {url} stopped answering ({type(error).__name__}); the simulator stops")
+                    break
                 if answer.status_code == 200:
                     totals["accepted"] += answer.json()["accepted"]
                     totals["duplicates"] += answer.json()["duplicates"]

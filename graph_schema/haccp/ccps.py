@@ -157,6 +157,21 @@ SITE_CCPS: Final = (
 )
 
 
+# The demo's gateway: the plant with the most CCPs reporting through devices (then the lowest GLN), so that
+# `make run` has a plant to stream readings for without the newcomer looking one up.
+GATEWAY_SITE: Final = """
+MATCH (s:Site)-[:HAS_CCP]->(c:CCP) WHERE size(coalesce(c.devices, [])) > 0
+WITH s.gln AS gln, count(c) AS reporting
+RETURN gln ORDER BY reporting DESC, gln LIMIT 1
+"""
+
+
+async def gateway_site(graph: Graph) -> str | None:
+    """The GLN of a plant whose CCPs report through devices (None when no CCP names a device)."""
+    rows = await graph.read(GATEWAY_SITE)
+    return str(rows[0]["gln"]) if rows else None
+
+
 async def ccps_of_sites(graph: Graph, glns: Sequence[str]) -> dict[str, list[Row]]:
     """Every CCP of each site (for EPCIS sensor readings, which name a device or only their site)."""
     rows = await graph.read(SITE_CCPS, {"glns": sorted(set(glns))})
