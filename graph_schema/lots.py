@@ -15,6 +15,7 @@ from graph_schema.access import LOT_IN_DETAIL, SHIPMENT_IN_DETAIL, Viewer, held_
 from graph_schema.db import CheckedStep, Graph, Row, checked_write_all, keyed, keyed_lists, run
 from graph_schema.errors import Conflict, Forbidden, NotFound
 from graph_schema.haccp.deviations import LINK_NEW_LOT
+from graph_schema.recalls import DOWNSTREAM_OF_ORIGIN
 from graph_schema.records import InventoryRecord, LotRecord, ShipmentRecord, TransformationRecord
 
 # --- commissioning -------------------------------------------------------------------------------------
@@ -121,18 +122,23 @@ ORDER BY i
 """
 )
 
-# A lot made from a lot an open recall holds joins that recall, whenever the transformation is recorded: it is
-# affected downstream one step further than its nearest held input, and held as the recall's hold says (its
-# status before any open recall held it kept for closing, as at declaration: graph_schema/recalls.py). Its holder
-# is told after the commit: the join is marked ``notice: 'PENDING'`` with the transformation as its ``noticeKey``
-# (one RECALL_UPDATED event per recall and transformation), and graph_schema.recalls.pending_joins finds it.
-EXTEND_OPEN_RECALLS: Final = """
+# A lot made from a lot an open recall holds joins that recall, whenever the transformation is recorded, and so
+# do the lots already made from it (recorded before it, as events may arrive out of order): each is downstream of
+# the nearest held input, by the one definition of downstream the declaration traces with (DOWNSTREAM_OF_ORIGIN),
+# and held as the recall's hold says (its status before any open recall held it kept for closing, as at
+# declaration: graph_schema/recalls.py). Its holder is told after the commit: the join is marked
+# ``notice: 'PENDING'`` with the transformation as its ``noticeKey`` (one RECALL_UPDATED event per recall and
+# transformation), and graph_schema.recalls.pending_joins finds it.
+EXTEND_OPEN_RECALLS: Final = (
+    """
   UNWIND row.outputs AS item
-  MATCH (o:Lot {id: item.lotId})
+  MATCH (made:Lot {id: item.lotId})
   MATCH (t)<-[:CONSUMED_BY]-(:Lot)<-[src:AFFECTS {held: true}]-(r:Recall {status: 'OPEN'})
-  WITH r, o, min(src.depth) + 1 AS depth
+  WITH t, r, made AS o, min(src.depth) + 1 AS base"""
+    + DOWNSTREAM_OF_ORIGIN
+    + """  WITH t, r, l AS o, min(base + depth) AS depth
   WHERE NOT EXISTS { MATCH (r)-[:AFFECTS]->(o) }
-  WITH r, o, depth,
+  WITH t, r, o, depth,
        coalesce(COLLECT { MATCH (o)<-[other:AFFECTS {held: true}]-(open:Recall {status: 'OPEN'}) WHERE open <> r
                           RETURN other.priorStatus LIMIT 1 }[0], o.status) AS prior
   CREATE (r)-[:AFFECTS {direction: 'DOWNSTREAM', depth: depth, held: true, priorStatus: prior,
@@ -141,6 +147,7 @@ EXTEND_OPEN_RECALLS: Final = """
                       ELSE o.status END
   RETURN count(*) AS joined
 """
+)
 
 WRITE_TRANSFORMATIONS: Final = (
     """

@@ -336,9 +336,11 @@ async def mark_recall_notified(graph: Graph, *, recall_id: str, kind: str) -> No
 
 
 # Joins to an open recall whose RECALL_UPDATED is not published yet (graph_schema/lots.py EXTEND_OPEN_RECALLS),
-# one row per recall and transformation; the index on AFFECTS.notice keeps the sweep from walking every recall.
+# one row per recall and transformation; the index on AFFECTS.notice keeps the sweep from walking every recall
+# (hinted: on a graph with few pending joins the planner's estimates otherwise pick a scan of the recalls).
 PENDING_JOINS: Final = """
 MATCH (r:Recall)-[a:AFFECTS {notice: 'PENDING'}]->(l:Lot)
+USING INDEX a:AFFECTS(notice)
 WITH r.id AS recallId, a.noticeKey AS noticeKey, l.id AS lotId
 ORDER BY recallId, noticeKey, lotId
 RETURN recallId, noticeKey, collect(lotId) AS lotIds

@@ -173,5 +173,66 @@ def operators(plan: Any) -> list[str]:
 async def test_the_sweep_finds_pending_joins_by_the_index_not_by_walking_every_recall(graph: Graph) -> None:
     result = await graph.driver.execute_query("EXPLAIN " + recalls.PENDING_JOINS, {"limit": 100})
     used = operators(result.summary.plan)
-    assert any("RelationshipIndexSeek" in op for op in used), used
+    assert any("RelationshipIndexSeek" in op for op in used), ",".join(used)
     assert "NodeByLabelScan" not in used, used
+
+
+async def test_lots_already_made_from_the_late_lot_join_with_it_and_their_holders_are_told(
+    graph: Graph, recipe: Recipe
+) -> None:
+    recall_id = await declare(graph, recipe, "M1")
+    before = notifications.last_event_id(SQL_ENGINE)
+    # recorded out of order: the late lot L is made into N, and N shipped to the distributor, before the
+    # transformation making L from the held T1 arrives
+    late = lgtin_for(recipe.product["tofu"], "L1")
+    made_from_late = lgtin_for(recipe.product["tofu"], "N1")
+    produced = T0 + timedelta(days=5)
+    await lots.record_lots(
+        graph,
+        [
+            LotRecord(
+                id=lot_id,
+                owner_firm_id="plant",
+                site_gln=recipe.site["plant"],
+                quantity=10.0,
+                uom="kg",
+                produced_at=produced,
+            )
+            for lot_id in (late, made_from_late)
+        ],
+    )
+
+    def step(step_id: str, source: str, output: str) -> TransformationRecord:
+        return TransformationRecord(
+            id=step_id,
+            firm_id="plant",
+            site_gln=recipe.site["plant"],
+            occurred_at=produced,
+            inputs=[LotQuantity(lot_id=source, quantity=5.0, uom="kg")],
+            outputs=[LotQuantity(lot_id=output, quantity=10.0, uom="kg")],
+        )
+
+    await lots.record_transformations(graph, [step("T-N1", late, made_from_late)])
+    await workflow._ship(
+        graph, "SH-N1", recipe.site["plant"], recipe.site["dc"], [(made_from_late, 4.0)], doc="B-9", received=True
+    )
+    assert await status(graph, made_from_late) == "ACTIVE"  # nothing held upstream of it yet
+    await lots.record_transformations(graph, [step("T-L1", recipe.lot["T1"], late)])
+    assert await status(graph, late) == "ON_HOLD"
+    assert await status(graph, made_from_late) == "ON_HOLD"
+    joined = await affected(graph, recall_id)
+    assert joined[late] == ("DOWNSTREAM", 2, True)  # T1 is at depth 1
+    assert joined[made_from_late] == ("DOWNSTREAM", 3, True)
+    # one event for the transformation that made them join, told to the holders of either lot
+    assert await publish_recall_joins(graph, SQL_ENGINE) == 1
+    (event,) = notifications.events_after(SQL_ENGINE, after_id=before)
+    assert event.payload == {"recallId": recall_id, "lotIds": sorted([late, made_from_late])}
+    assert await joined_lots_audience(graph, event.payload) == frozenset({"plant", "dist"})
+    told = await render_recalls(graph, frozenset({"dist", "rival"}), event.payload)
+    assert set(told) == {"dist"}
+    assert made_from_late in [lot["id"] for lot in told["dist"]["recall"]["yourLots"]]
+    assert late not in [lot["id"] for lot in told["dist"]["recall"]["yourLots"]]  # the plant's, not shipped
+    # closing releases both
+    await execute(graph, CLOSE, COORDINATOR, {"id": recall_id})
+    assert await status(graph, late) == "ACTIVE"
+    assert await status(graph, made_from_late) == "ACTIVE"
