@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from starlette.routing import Route
 from auth.audit import record_access
 from auth.backend import PrincipalUser
 from auth.decisions import decide_for_request
+from auth.principal import Principal
 from graph_schema import fsma204
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, Row
@@ -261,6 +262,30 @@ def problem(status: int, title: str, error: HubError) -> Response:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+async def withheld_unless_logged(
+    state: HubState, principal: Principal, *, operation: str, accessed: Mapping[str, int], path: str | None = None
+) -> Response | None:
+    """Write the access log of an export that holds other firms' records (``accessed``: owner -> count); when it
+    cannot be written the export is withheld (fail closed, as GraphQL reads are): its file deleted and a 503."""
+    if not accessed:
+        return None
+    try:
+        await record_access(
+            state.sql_engine,
+            accessor_firm_id=principal.firm_id,
+            accessor_subject=principal.subject,
+            accessor_issuer=principal.issuer,
+            operation=operation,
+            counts=accessed,
+        )
+    except Exception:
+        if path is not None:
+            os.unlink(path)
+        message = "the access log could not be written, so no data was returned; try again shortly"
+        return problem(503, "Unavailable", HubError(message, code=UNAVAILABLE))
+    return None
+
+
 _STATUS: Final = {
     BAD_USER_INPUT: (400, "Bad request"),
     NOT_FOUND: (404, "Not found"),
@@ -285,21 +310,9 @@ async def fsma204_export(request: Request) -> Response:
     except HubError as error:
         status, title = _STATUS.get(error.code, (400, "Bad request"))
         return problem(status, title, error)
-    try:
-        if accessed:
-            await record_access(
-                state.sql_engine,
-                accessor_firm_id=principal.firm_id,
-                accessor_subject=principal.subject,
-                accessor_issuer=principal.issuer,
-                operation=f"GET {PATH}",
-                counts=accessed,
-            )
-    except Exception:
-        os.unlink(path)
-        # fail closed, as GraphQL reads do: other firms' records leave only with a trace of who read them
-        message = "the access log could not be written, so no data was returned; try again shortly"
-        return problem(503, "Unavailable", HubError(message, code=UNAVAILABLE))
+    withheld = await withheld_unless_logged(state, principal, operation=f"GET {PATH}", accessed=accessed, path=path)
+    if withheld is not None:
+        return withheld
     return FileResponse(
         path,
         media_type=media_type,

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from auth.audit import record_access
 from auth.backend import PrincipalUser
 from auth.decisions import decide_for_request
 from graph_schema.db import Graph, Row
@@ -32,6 +31,7 @@ from graph_schema.haccp import ccps, deviations
 from graph_schema.haccp.readings import KST, day_seals, hourly_rows, month_range
 from graph_schema.identifiers import validate_gln
 from graph_schema.spreadsheet_safety import safe_cell
+from hub.exports import withheld_unless_logged
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
 
@@ -173,19 +173,9 @@ async def monthly_record(request: Request) -> Response:
         graph, viewer, site_gln=site_gln, ccp_id=None, status=None, after=None, limit=MAX_DEVIATIONS
     )
     owners = Counter(str(row["firmId"]) for row in definitions if row["firmId"] != principal.firm_id)
-    if owners:
-        try:
-            await record_access(
-                engine,
-                accessor_firm_id=principal.firm_id,
-                accessor_subject=principal.subject,
-                accessor_issuer=principal.issuer,
-                operation="GET /haccp/records",
-                counts=owners,
-            )
-        except Exception:
-            message = "the access log could not be written, so no data was returned; try again shortly"
-            return problem(503, "Unavailable", HubError(message, code=UNAVAILABLE))
+    withheld = await withheld_unless_logged(state, principal, operation="GET /haccp/records", accessed=owners)
+    if withheld is not None:
+        return withheld
     month = start.strftime("%Y-%m")
     title = [f"HACCP 월간 기록 (Monthly HACCP record) {month}", f"사업장 GLN (Site) {site_gln}"]
     handle, path = tempfile.mkstemp(prefix="haccp-record-", suffix=".xlsx")

@@ -26,16 +26,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from auth.audit import record_access
 from auth.backend import PrincipalUser
 from auth.decisions import Decision, decide_for_request
 from graph_schema import fsma204, mass_balance, recall_answers, recall_impact, recalls
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, Row
-from graph_schema.errors import NOT_FOUND, UNAVAILABLE, HubError
+from graph_schema.errors import NOT_FOUND, HubError
 from graph_schema.model import TraceDirection
 from graph_schema.spreadsheet_safety import safe_cell  # the one rule every export follows
-from hub.exports import _STATUS, cells, headers, problem
+from hub.exports import _STATUS, cells, headers, problem, withheld_unless_logged
 from hub.graphql_app import unauthenticated_response
 from hub.state import HubState
 from resolvers.recall_report import REPORT_PATH
@@ -312,21 +311,11 @@ async def recall_report(request: Request) -> Response:
             raise
         status, title = _STATUS.get(error.code, (400, "Bad request"))
         return problem(status, title, error)
-    try:
-        if accessed:
-            await record_access(
-                state.sql_engine,
-                accessor_firm_id=principal.firm_id,
-                accessor_subject=principal.subject,
-                accessor_issuer=principal.issuer,
-                operation=f"GET {REPORT_PATH}",
-                counts=accessed,
-            )
-    except Exception:
-        os.unlink(path)
-        # fail closed, as the FSMA 204 export does: other firms' records leave only with a trace of who read them
-        message = "the access log could not be written, so no data was returned; try again shortly"
-        return problem(503, "Unavailable", HubError(message, code=UNAVAILABLE))
+    withheld = await withheld_unless_logged(
+        state, principal, operation=f"GET {REPORT_PATH}", accessed=accessed, path=path
+    )
+    if withheld is not None:
+        return withheld
     return FileResponse(
         path,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
