@@ -340,7 +340,7 @@ async def mark_recall_notified(graph: Graph, *, recall_id: str, kind: str) -> No
 # (hinted: on a graph with few pending joins the planner's estimates otherwise pick a scan of the recalls).
 PENDING_JOINS: Final = """
 MATCH (r:Recall)-[a:AFFECTS {notice: 'PENDING'}]->(l:Lot)
-USING INDEX a:AFFECTS(notice)
+USING INDEX SEEK a:AFFECTS(notice)
 WITH r.id AS recallId, a.noticeKey AS noticeKey, l.id AS lotId
 ORDER BY recallId, noticeKey, lotId
 RETURN recallId, noticeKey, collect(lotId) AS lotIds
