@@ -236,8 +236,17 @@ class BuiltinIssuer:
         """The public JWK Set: every key that may still verify a token, never a private member."""
         return {"keys": [key.as_dict(private=False) for key in self._current_keys().keys]}
 
-    def mint(self, *, subject: str, firm_id: str, roles: Iterable[Role], scopes: Iterable[str] = ()) -> str:
-        """A signed access token for a firm's principal."""
+    def mint(
+        self,
+        *,
+        subject: str,
+        firm_id: str,
+        roles: Iterable[Role],
+        scopes: Iterable[str] = (),
+        ttl_seconds: int | None = None,
+        extra_claims: Mapping[str, str] | None = None,
+    ) -> str:
+        """A signed access token for a firm's principal (``ttl_seconds``: other than the issuer's lifetime)."""
         # a stat per token: nothing is signed with a key that a rotation has already superseded
         key = self._current_keys(force=True).keys[-1]
         now = int(time.time())
@@ -247,12 +256,13 @@ class BuiltinIssuer:
             "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + self.ttl_seconds,
+            "exp": now + (self.ttl_seconds if ttl_seconds is None else ttl_seconds),
             "jti": secrets.token_hex(12),
             FIRM_CLAIM: firm_id,
             ROLES_CLAIM: sorted(str(role) for role in roles),
             "scope": " ".join(sorted(scopes)),
         }
+        claims = {**(extra_claims or {}), **claims}  # an extra claim never replaces a registered one
         return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
 
     def verify(self, token: str) -> Principal:

@@ -60,6 +60,7 @@ from hub.recall_report import recall_report_routes
 from hub.request_log import REQUEST_ID_HEADER, HeaderLimit, RequestLog
 from hub.settings import Settings
 from hub.shared_rate_limits import SharedBuckets
+from hub.sign_in import SignIn  # imports auth.people and auth.person_tokens: their tables are created with the rest
 from hub.sign_in_failures import SharedFailedAttempts
 from hub.sql_store import create_sql_engine, sql_ready
 from hub.state import HubState
@@ -225,6 +226,20 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     epcis = EpcisRoutes(lambda: graphql.state, metrics=metrics)
     backend = BearerTokenBackend(lambda: verifier_holder["verifier"])
     graphql.backend = backend
+    # people's sign-in at the built-in issuer: accounts locked after failures, counted like the clients' failures
+    sign_in = SignIn(
+        lambda: graphql.state,
+        attempts=SharedFailedAttempts(
+            lambda: graphql.state.sql_engine,
+            limit=settings.sign_in_lockout_failures,
+            window_seconds=settings.sign_in_lockout_seconds,
+        )
+        if settings.oauth_lockout_shared
+        else FailedAttempts(limit=settings.sign_in_lockout_failures, window_seconds=settings.sign_in_lockout_seconds),
+        checks=SecretChecks(
+            concurrent=settings.oauth_concurrent_secret_checks, per_second=settings.oauth_secret_checks_per_second
+        ),
+    )
     # the built-in issuer's endpoints, only where it is enabled; they take no bearer token
     issuer_routes = (
         oauth_routes(
@@ -240,7 +255,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
                 concurrent=settings.oauth_concurrent_secret_checks,
                 per_second=settings.oauth_secret_checks_per_second,
             ),
+            person_grants=sign_in,
         )
+        + sign_in.routes()
         if settings.issuer_enabled
         else []
     )

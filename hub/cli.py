@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from auth.principal import Role
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
-from hub import haccp_cli
+from hub import haccp_cli, users_cli
 from hub.logs import configure_logging
 from hub.neo4j_connection import local_server, open_driver
 from hub.neo4j_local import Neo4jLaunchError
@@ -84,8 +84,29 @@ def _seed(settings: Settings, *, scale: str, seed: int, if_empty: bool) -> int:
     # new firms, sites and products: running hubs drop the profiles and decisions they keep
     from auth.changes import bump
 
-    bump(_sql_engine(settings))
+    engine = _sql_engine(settings)
+    bump(engine)
+    if scale == "demo" and status == 0:
+        status = _demo_accounts(settings, engine)
     return status
+
+
+def _demo_accounts(settings: Settings, engine: Engine) -> int:
+    """The demo's people accounts (made when missing) and how to sign in with them."""
+    import auth.person_tokens  # noqa: F401 (its tables are created with the rest)
+    from auth.audit import create_tables
+    from auth.people import PasswordHashing
+    from seed.accounts import DEMO_ACCOUNTS, seed_accounts
+
+    if settings.env.value == "production":
+        return 0  # the demo's passwords are public
+    create_tables(engine)
+    hashing = PasswordHashing(time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib)
+    asyncio.run(seed_accounts(engine, hashing=hashing))
+    print(f"Sign in to the portal at {settings.issuer.rstrip('/')}/ with a demo account (username / password):")
+    for demo in DEMO_ACCOUNTS:
+        print(f"  {demo.username:<16} {demo.password:<28} {demo.who} ({demo.firm_id}, {demo.role.value})")
+    return 0
 
 
 def _token(settings: Settings, *, firm: str, roles: Sequence[str], scopes: Sequence[str]) -> int:
@@ -357,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
     keys.add_argument("action", choices=["rotate"], help="rotate: a new signing key; the old one verifies a while")
     haccp_cli.add_commands(commands)
+    users_cli.add_commands(commands)
     return parser
 
 
@@ -401,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys_rotate(settings)
         if args.command == "haccp":
             return haccp_cli.run(settings, args)
+        if args.command == "users":
+            return users_cli.run(settings, args)
         return _token(settings, firm=args.firm, roles=args.role, scopes=args.scope)
     except Neo4jLaunchError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,7 +17,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Final, Protocol
 from urllib.parse import parse_qsl, unquote_plus
@@ -54,6 +54,10 @@ class AttemptLog(Protocol):
 
     async def failed(self, key: str) -> None:
         """Count one failed authentication of this key."""
+        ...
+
+    async def succeeded(self, key: str) -> None:
+        """Forget this key's failures (a person who mistyped, then signed in, starts afresh)."""
         ...
 
 
@@ -102,6 +106,10 @@ class FailedAttempts:
     async def failed(self, key: str) -> None:
         """``record_failure`` as the token endpoint awaits it (``AttemptLog``)."""
         self.record_failure(key)
+
+    async def succeeded(self, key: str) -> None:
+        """Forget this key's failures (``AttemptLog``)."""
+        self._failures.pop(key, None)
 
     def record_failure(self, client_id: str) -> None:
         """Count one failed authentication of this client id."""
@@ -288,13 +296,31 @@ def _granted_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset
     return wanted
 
 
+class PersonGrants(Protocol):
+    """The token endpoint's grants for people signed in through a public client (hub/sign_in.py)."""
+
+    async def token(self, form: Mapping[str, str]) -> Response:
+        """The answer to an ``authorization_code`` or ``refresh_token`` grant; OAuthError otherwise."""
+        ...
+
+
+PERSON_GRANT_TYPES: Final = ("authorization_code", "refresh_token")
+AUTHORIZE_PATH: Final = "/oauth/authorize"
+REVOKE_PATH: Final = "/oauth/revoke"
+
+
 def oauth_routes(
     state: Callable[[], HubState],
     *,
     failed_attempts: AttemptLog | None = None,
     secret_checks: SecretChecks | None = None,
+    person_grants: PersonGrants | None = None,
 ) -> list[Route]:
-    """The issuer's discovery document, JWKS and token endpoint; none of them takes a bearer token."""
+    """The issuer's discovery document, JWKS and token endpoint; none of them takes a bearer token.
+
+    With ``person_grants``, the token endpoint also takes public clients' ``authorization_code`` and
+    ``refresh_token`` grants, and discovery names the authorization and revocation endpoints.
+    """
     attempts: AttemptLog = failed_attempts or FailedAttempts()
     checks = secret_checks or SecretChecks()
     verified = VerifiedSecrets()
@@ -304,19 +330,34 @@ def oauth_routes(
 
     async def discovery(request: Request) -> Response:
         issuer = state().issuer
-        return JSONResponse(
-            {
-                "issuer": issuer.issuer,
-                "token_endpoint": base_url() + TOKEN_PATH,
-                "jwks_uri": base_url() + JWKS_PATH,
-                "grant_types_supported": [GRANT_TYPE],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "id_token_signing_alg_values_supported": ["ES256"],
-                "subject_types_supported": ["public"],
-                "claims_supported": ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "firm_id", "roles", "scope"],
-            },
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+        claims = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "firm_id", "roles", "scope"]
+        document: dict[str, object] = {
+            "issuer": issuer.issuer,
+            "token_endpoint": base_url() + TOKEN_PATH,
+            "jwks_uri": base_url() + JWKS_PATH,
+            "grant_types_supported": [GRANT_TYPE],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "subject_types_supported": ["public"],
+            "claims_supported": claims,
+        }
+        if person_grants is not None:
+            document.update(
+                {
+                    "authorization_endpoint": base_url() + AUTHORIZE_PATH,
+                    "revocation_endpoint": base_url() + REVOKE_PATH,
+                    "response_types_supported": ["code"],
+                    "response_modes_supported": ["query"],
+                    "grant_types_supported": [GRANT_TYPE, *PERSON_GRANT_TYPES],
+                    "code_challenge_methods_supported": ["S256"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                    "revocation_endpoint_auth_methods_supported": ["none"],
+                    "authorization_response_iss_parameter_supported": True,
+                    "ui_locales_supported": ["ko", "en"],
+                    "claims_supported": [*claims, "preferred_username", "client_id"],
+                }
+            )
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
 
     async def jwks(request: Request) -> Response:
         # short-lived in caches: after a rotation, the new key should be found within a minute
@@ -331,6 +372,13 @@ def oauth_routes(
     async def issue(request: Request) -> Response:
         hub = state()
         form = await _read_form(request)
+        if (
+            person_grants is not None
+            and form.get("grant_type") in PERSON_GRANT_TYPES
+            and request.headers.get("authorization") is None
+            and "client_secret" not in form
+        ):  # a public client (the portal) for a person: no secret to check
+            return await person_grants.token(form)
         client_id, secret = _client_credentials(request.headers.get("authorization"), form)
         source = f"{client_id}\x00{request.client.host if request.client else ''}"
         wait = await attempts.wait_for(source)

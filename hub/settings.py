@@ -130,6 +130,20 @@ class Settings(BaseSettings):
     oauth_lockout_shared: bool = True
     oauth_secret_checks_per_second: float = Field(default=20.0, gt=0, le=10_000)
     oauth_concurrent_secret_checks: int = Field(default=4, ge=1, le=256)
+    # people signing in at the built-in issuer (hub users ...; hub/sign_in.py): the portal's public client and
+    # its exact redirect URIs (default: the issuer's own "/"), an account locked after this many failed sign-ins
+    # in this window (counted for all hub processes), Argon2id's cost (older hashes redone at the next sign-in),
+    # the lifetime of people's access tokens and of a sign-in's refresh tokens, and the key of the sign-in
+    # form's CSRF token (default: a secret in the state folder)
+    portal_client_id: str = Field(default="hub-portal", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    portal_redirect_uris: list[str] = []
+    sign_in_lockout_failures: int = Field(default=5, ge=1, le=1000)
+    sign_in_lockout_seconds: int = Field(default=900, ge=1, le=86_400)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8_192, le=1_048_576)
+    person_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=36_000, ge=60, le=2_592_000)
+    sign_in_secret: SecretStr | None = None
     # keys opaque ids of redacted records: stable per caller, meaningless to anyone else
     redaction_secret: SecretStr | None = None
 
@@ -262,6 +276,17 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def portal_redirects(self) -> list[str]:
+        """The exact redirect URIs of the portal's public client."""
+        return self.portal_redirect_uris or [self.issuer.rstrip("/") + "/"]
+
+    def sign_in_key(self) -> bytes:
+        """The key of the sign-in form's CSRF and second-step tokens."""
+        if self.sign_in_secret is not None:
+            return self.sign_in_secret.get_secret_value().encode()
+        return self.local_secret("sign-in").encode()
 
     def redaction_key(self) -> bytes:
         """The key behind opaque ids of redacted records."""

@@ -38,6 +38,7 @@ RECENT: Final = text(
 )
 ADD: Final = text("INSERT INTO sign_in_failure (source_hash, at_ms) VALUES (:source, :at)")
 FORGET: Final = text("DELETE FROM sign_in_failure WHERE at_ms <= :before")
+CLEAR: Final = text("DELETE FROM sign_in_failure WHERE source_hash = :source")
 
 
 def _hash(key: str) -> str:
@@ -92,3 +93,11 @@ class SharedFailedAttempts:
     async def failed(self, key: str) -> None:
         """Count one failed authentication of this key."""
         await anyio.to_thread.run_sync(self._fail, key)
+
+    def _clear(self, key: str) -> None:
+        with self.engine().begin() as connection:
+            connection.execute(CLEAR, {"source": _hash(key)})
+
+    async def succeeded(self, key: str) -> None:
+        """Forget this key's failures (a person who mistyped, then signed in, starts afresh)."""
+        await anyio.to_thread.run_sync(self._clear, key)
