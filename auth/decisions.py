@@ -88,6 +88,19 @@ async def decide_for_request(graph: Graph, principal: Principal, *, now: datetim
     return _decision(principal, facts)
 
 
+async def decision_of_firm(
+    graph: Graph, firm_id: str, *, now: datetime, extra_grants: Iterable[dict[str, Any]] = ()
+) -> Decision:
+    """The decision any caller of ``firm_id`` gets now, or would get with ``extra_grants`` in force as well.
+
+    The sharing preview asks this twice, without and with the grant an admin is about to give: the very rules
+    every request is decided by, so the preview cannot promise other than what the grant will do.
+    """
+    facts = await visibility_facts(graph, firm_id=firm_id, now=now)
+    grantee = Principal(subject=f"preview:{firm_id}", firm_id=firm_id, roles=frozenset({Role.VIEWER}))
+    return _decision(grantee, {**facts, "grants": [*facts["grants"], *extra_grants]})
+
+
 def _decision(principal: Principal, facts: dict[str, Any]) -> Decision:
     return decide(
         principal,

@@ -33,6 +33,7 @@ from resolvers.recall_answers import RecallAnswerMutation
 from resolvers.recall_proposal import RecallProposalMutation, RecallProposalQuery
 from resolvers.sales import SalesMutation, SalesQuery
 from resolvers.sharing import SharingMutation, SharingQuery
+from resolvers.sharing_preview import SharingPreviewQuery
 
 
 class DecidePerOperation(SchemaExtension):
@@ -94,6 +95,7 @@ def build_schema(
             (
                 Query,
                 SharingQuery,
+                SharingPreviewQuery,
                 AccessLogQuery,
                 InventoryQuery,
                 SalesQuery,

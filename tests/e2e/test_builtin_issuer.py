@@ -147,7 +147,7 @@ def test_the_discovery_document_names_the_endpoints(base_url: str, settings: Set
     assert document["token_endpoint"] == f"{base_url}/oauth/token"
     assert document["jwks_uri"] == f"{base_url}/oauth/jwks"
     assert document["grant_types_supported"] == ["client_credentials", "authorization_code", "refresh_token"]
-    assert document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
     assert document["id_token_signing_alg_values_supported"] == ["ES256"]
 
 
