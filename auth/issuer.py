@@ -265,6 +265,20 @@ class BuiltinIssuer:
         claims = {**(extra_claims or {}), **claims}  # an extra claim never replaces a registered one
         return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
 
+    def id_token(self, *, subject: str, client_id: str, ttl_seconds: int, claims: Mapping[str, str | list[str]]) -> str:
+        """An OpenID Connect ID token for a client (its audience): who signed in, never a credential for the hub."""
+        key = self._current_keys(force=True).keys[-1]
+        now = int(time.time())
+        registered = {
+            "iss": self.issuer,
+            "aud": client_id,
+            "azp": client_id,
+            "sub": subject,
+            "iat": now,
+            "exp": now + ttl_seconds,
+        }
+        return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}, {**claims, **registered}, key)
+
     def verify(self, token: str) -> Principal:
         """The principal a token proves, or InvalidToken saying what is wrong with it."""
         if len(token) > MAX_TOKEN_BYTES:

@@ -39,6 +39,8 @@ class AuthorizationCode(SQLModel, table=True):
     client_id: str = Field(max_length=100)
     redirect_uri: str = Field(max_length=MAX_REDIRECT_URI_LENGTH)
     code_challenge: str = Field(max_length=43)
+    scope: str = Field(default="", max_length=200)
+    nonce: str | None = Field(default=None, max_length=200)  # OpenID Connect: echoed in the ID token
     issued_at: datetime
     expires_at: datetime = Field(index=True)
     used_at: datetime | None = None
@@ -53,6 +55,7 @@ class RefreshToken(SQLModel, table=True):
     family: str = Field(max_length=64, index=True)
     account_id: str = Field(max_length=32, index=True)
     client_id: str = Field(max_length=100)
+    scope: str = Field(default="", max_length=200)
     issued_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
@@ -86,7 +89,16 @@ def _insert_code(engine: Engine, row: AuthorizationCode) -> None:
         )
 
 
-async def issue_code(engine: Engine, *, account_id: str, client_id: str, redirect_uri: str, code_challenge: str) -> str:
+async def issue_code(
+    engine: Engine,
+    *,
+    account_id: str,
+    client_id: str,
+    redirect_uri: str,
+    code_challenge: str,
+    scope: str = "",
+    nonce: str | None = None,
+) -> str:
     """A new authorization code for a person, bound to the client, the redirect URI and the PKCE challenge."""
     code = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
@@ -96,6 +108,8 @@ async def issue_code(engine: Engine, *, account_id: str, client_id: str, redirec
         client_id=client_id,
         redirect_uri=redirect_uri,
         code_challenge=code_challenge,
+        scope=scope,
+        nonce=nonce,
         issued_at=now,
         expires_at=now + timedelta(seconds=CODE_TTL_SECONDS),
     )
@@ -111,7 +125,16 @@ def _revoke_family(connection: Connection, family: str, now: datetime) -> None:
     )
 
 
-def _redeem(engine: Engine, code: str, client_id: str, redirect_uri: str, verifier: str) -> str:
+@dataclass(frozen=True)
+class Redeemed:
+    """What a spent code was issued for."""
+
+    account_id: str
+    scope: str
+    nonce: str | None
+
+
+def _redeem(engine: Engine, code: str, client_id: str, redirect_uri: str, verifier: str) -> Redeemed:
     code_hash = _digest(code)
     now = datetime.now(UTC)
     with engine.begin() as connection:
@@ -139,11 +162,11 @@ def _redeem(engine: Engine, code: str, client_id: str, redirect_uri: str, verifi
     # the code is spent before the verifier is looked at: a wrong verifier cannot be retried with the same code
     if not secrets.compare_digest(s256(verifier), row.code_challenge):
         raise GrantError("code_verifier does not match the code_challenge of the authorization request")
-    return row.account_id
+    return Redeemed(account_id=row.account_id, scope=row.scope, nonce=row.nonce)
 
 
-async def redeem_code(engine: Engine, *, code: str, client_id: str, redirect_uri: str, code_verifier: str) -> str:
-    """The account a code was issued for, the code spent; GrantError when it gives nothing."""
+async def redeem_code(engine: Engine, *, code: str, client_id: str, redirect_uri: str, code_verifier: str) -> Redeemed:
+    """What a code was issued for (its account, scope and nonce), the code spent; GrantError when it gives nothing."""
     if _VERIFIER.fullmatch(code_verifier) is None:
         raise GrantError("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
     if len(code) > 100 or len(redirect_uri) > MAX_REDIRECT_URI_LENGTH:
@@ -158,6 +181,7 @@ class Refresh:
     token: str
     account_id: str
     expires_at: datetime
+    scope: str = ""
 
 
 def _insert_refresh(engine: Engine, row: RefreshToken) -> None:
@@ -166,25 +190,32 @@ def _insert_refresh(engine: Engine, row: RefreshToken) -> None:
         session.commit()
 
 
-def _new_refresh(*, family: str, account_id: str, client_id: str, expires_at: datetime) -> tuple[str, RefreshToken]:
+def _new_refresh(
+    *, family: str, account_id: str, client_id: str, scope: str, expires_at: datetime
+) -> tuple[str, RefreshToken]:
     token = secrets.token_urlsafe(32)
     row = RefreshToken(
         token_hash=_digest(token),
         family=family,
         account_id=account_id,
         client_id=client_id,
+        scope=scope,
         issued_at=datetime.now(UTC),
         expires_at=expires_at,
     )
     return token, row
 
 
-async def start_refresh(engine: Engine, *, code: str, account_id: str, client_id: str, ttl_seconds: int) -> Refresh:
+async def start_refresh(
+    engine: Engine, *, code: str, account_id: str, client_id: str, scope: str, ttl_seconds: int
+) -> Refresh:
     """The first refresh token of a sign-in, in a family named after the code it was redeemed with."""
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl_seconds)
-    token, row = _new_refresh(family=_digest(code), account_id=account_id, client_id=client_id, expires_at=expires_at)
+    token, row = _new_refresh(
+        family=_digest(code), account_id=account_id, client_id=client_id, scope=scope, expires_at=expires_at
+    )
     await anyio.to_thread.run_sync(_insert_refresh, engine, row)
-    return Refresh(token=token, account_id=account_id, expires_at=expires_at)
+    return Refresh(token=token, account_id=account_id, expires_at=expires_at, scope=scope)
 
 
 def _rotate(engine: Engine, token: str, client_id: str) -> Refresh:
@@ -213,12 +244,18 @@ def _rotate(engine: Engine, token: str, client_id: str) -> Refresh:
             _revoke_family(connection, row.family, now)
         else:
             new_token, new_row = _new_refresh(
-                family=row.family, account_id=row.account_id, client_id=client_id, expires_at=row.expires_at
+                family=row.family,
+                account_id=row.account_id,
+                client_id=client_id,
+                scope=row.scope,
+                expires_at=row.expires_at,
             )
             connection.execute(insert(RefreshToken).values(new_row.model_dump()))
     if reused:  # raised once the revocation is committed
         raise GrantError("the refresh token was used already; every token of this sign-in is revoked")
-    return Refresh(token=new_token, account_id=row.account_id, expires_at=row.expires_at.replace(tzinfo=UTC))
+    return Refresh(
+        token=new_token, account_id=row.account_id, expires_at=row.expires_at.replace(tzinfo=UTC), scope=row.scope
+    )
 
 
 async def rotate_refresh(engine: Engine, *, token: str, client_id: str) -> Refresh:

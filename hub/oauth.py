@@ -354,6 +354,7 @@ def oauth_routes(
                     "revocation_endpoint_auth_methods_supported": ["none"],
                     "authorization_response_iss_parameter_supported": True,
                     "ui_locales_supported": ["ko", "en"],
+                    "scopes_supported": ["openid", "profile", "offline_access"],
                     "claims_supported": [*claims, "preferred_username", "client_id"],
                 }
             )

@@ -131,11 +131,12 @@ class Settings(BaseSettings):
     oauth_secret_checks_per_second: float = Field(default=20.0, gt=0, le=10_000)
     oauth_concurrent_secret_checks: int = Field(default=4, ge=1, le=256)
     # people signing in at the built-in issuer (hub users ...; hub/sign_in.py): the portal's public client and
-    # its exact redirect URIs (default: the issuer's own "/"), an account locked after this many failed sign-ins
+    # its exact redirect URIs (default: the portal's /auth/callback, /auth/silent and /auth/popup on the issuer's
+    # origin), an account locked after this many failed sign-ins
     # in this window (counted for all hub processes), Argon2id's cost (older hashes redone at the next sign-in),
     # the lifetime of people's access tokens and of a sign-in's refresh tokens, and the key of the sign-in
     # form's CSRF token (default: a secret in the state folder)
-    portal_client_id: str = Field(default="hub-portal", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    portal_client_id: str = Field(default="portal", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     portal_redirect_uris: list[str] = []
     sign_in_lockout_failures: int = Field(default=5, ge=1, le=1000)
     sign_in_lockout_seconds: int = Field(default=900, ge=1, le=86_400)
@@ -280,7 +281,8 @@ class Settings(BaseSettings):
     @property
     def portal_redirects(self) -> list[str]:
         """The exact redirect URIs of the portal's public client."""
-        return self.portal_redirect_uris or [self.issuer.rstrip("/") + "/"]
+        origin = self.issuer.rstrip("/")
+        return self.portal_redirect_uris or [f"{origin}/auth/{page}" for page in ("callback", "silent", "popup")]
 
     def sign_in_key(self) -> bytes:
         """The key of the sign-in form's CSRF and second-step tokens."""

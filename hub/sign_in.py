@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 CSRF_COOKIE: Final = "hub_sign_in"
 _FORM_BYTES: Final = 16_384
 _STATE_LENGTH: Final = 1000
+_NONCE_LENGTH: Final = 200
 _SECOND_STEP_SECONDS: Final = 300  # from a right password to its TOTP code
 _ALLOWED_SCOPES: Final = frozenset({"openid", "profile", "offline_access"})  # asked for by OIDC clients; no effect
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -145,6 +146,7 @@ class AuthorizationRequest:
     code_challenge: str
     state: str | None
     scope: str | None
+    nonce: str | None = None
 
     def fields(self) -> dict[str, str]:
         """The request's parameters, as the form carries them to its POST."""
@@ -159,6 +161,8 @@ class AuthorizationRequest:
             fields["state"] = self.state
         if self.scope is not None:
             fields["scope"] = self.scope
+        if self.nonce is not None:
+            fields["nonce"] = self.nonce
         return fields
 
     def fingerprint(self) -> str:
@@ -198,9 +202,12 @@ def parse_request(params: Mapping[str, str], *, client_id: str, redirect_uris: l
         code_challenge=params.get("code_challenge", ""),
         state=state[:_STATE_LENGTH] if state is not None else None,
         scope=params.get("scope"),
+        nonce=params.get("nonce"),
     )
     if state is not None and len(state) > _STATE_LENGTH:
         raise RedirectedError(request, "invalid_request", f"state is limited to {_STATE_LENGTH} characters")
+    if request.nonce is not None and len(request.nonce) > _NONCE_LENGTH:
+        raise RedirectedError(request, "invalid_request", f"nonce is limited to {_NONCE_LENGTH} characters")
     if params.get("response_type") != "code":
         raise RedirectedError(request, "unsupported_response_type", "response_type must be code")
     method = params.get("code_challenge_method")
@@ -218,6 +225,9 @@ def parse_request(params: Mapping[str, str], *, client_id: str, redirect_uris: l
         unknown = sorted(set(request.scope.split(" ")) - _ALLOWED_SCOPES - {""})
         if unknown:
             raise RedirectedError(request, "invalid_scope", f"scopes not offered to people: {' '.join(unknown)}")
+    if "none" in params.get("prompt", "").split(" "):
+        # the issuer keeps no session: a sign-in without asking is never possible (OpenID Connect Core 3.1.2.6)
+        raise RedirectedError(request, "login_required", "the built-in issuer asks for the password at every sign-in")
     return request
 
 
@@ -554,6 +564,8 @@ class SignIn:
             client_id=authorization.client_id,
             redirect_uri=authorization.redirect_uri,
             code_challenge=authorization.code_challenge,
+            scope=" ".join(sorted(set((authorization.scope or "").split()) & _ALLOWED_SCOPES)),
+            nonce=authorization.nonce,
         )
         log.info("%s of firm %s signed in", account.subject, account.firm_id)
         return redirect_with(authorization, hub.issuer.issuer, code=code)
@@ -570,14 +582,14 @@ class SignIn:
                 if missing:
                     raise OAuthError("invalid_request", f"missing for authorization_code: {', '.join(missing)}")
                 code = form["code"]
-                account_id = await redeem_code(
+                redeemed = await redeem_code(
                     hub.sql_engine,
                     code=code,
                     client_id=settings.portal_client_id,
                     redirect_uri=form["redirect_uri"],
                     code_verifier=form["code_verifier"],
                 )
-                account = await active_account(hub.sql_engine, account_id)
+                account = await active_account(hub.sql_engine, redeemed.account_id)
                 if account is None:
                     raise GrantError("the account is disabled")
                 refresh = await start_refresh(
@@ -585,8 +597,10 @@ class SignIn:
                     code=code,
                     account_id=account.id,
                     client_id=settings.portal_client_id,
+                    scope=redeemed.scope,
                     ttl_seconds=settings.refresh_token_ttl_seconds,
                 )
+                nonce = redeemed.nonce
             else:
                 if "refresh_token" not in form:
                     raise OAuthError("invalid_request", "refresh_token is missing")
@@ -596,8 +610,14 @@ class SignIn:
                 account = await active_account(hub.sql_engine, refresh.account_id)
                 if account is None:
                     raise GrantError("the account is disabled")
+                nonce = None
         except GrantError as error:
             raise OAuthError("invalid_grant", str(error)) from None
+        profile: dict[str, str | list[str]] = {
+            "preferred_username": account.username,
+            "firm_id": account.firm_id,
+            "roles": sorted(account.roles),
+        }
         access_token = hub.issuer.mint(
             subject=account.subject,
             firm_id=account.firm_id,
@@ -605,16 +625,21 @@ class SignIn:
             ttl_seconds=settings.person_token_ttl_seconds,
             extra_claims={"preferred_username": account.username, "client_id": settings.portal_client_id},
         )
-        return JSONResponse(
-            {
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": settings.person_token_ttl_seconds,
-                "refresh_token": refresh.token,
-                "scope": "",
-            },
-            headers=_NO_STORE,
-        )
+        answer: dict[str, str | int] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": settings.person_token_ttl_seconds,
+            "refresh_token": refresh.token,
+            "scope": refresh.scope,
+        }
+        if "openid" in refresh.scope.split():
+            answer["id_token"] = hub.issuer.id_token(
+                subject=account.subject,
+                client_id=settings.portal_client_id,
+                ttl_seconds=settings.person_token_ttl_seconds,
+                claims={**profile, "nonce": nonce} if nonce else profile,
+            )
+        return JSONResponse(answer, headers=_NO_STORE)
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009: sign-out. The refresh token's sign-in ends; 200 whether or not the token was known."""

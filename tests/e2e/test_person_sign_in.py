@@ -35,7 +35,8 @@ pytestmark = pytest.mark.neo4j
 FIRM = "bean-plant"
 OTHER_FIRM = "bean-farm"
 PASSWORD = "quiet harbour lantern 1987"
-CLIENT_ID = "hub-portal"
+CLIENT_ID = "portal"
+CALLBACK = "/auth/callback"
 SLOW_MACHINE = 30.0  # a fresh hub's first answer on a busy shared machine; not a limit under test
 ME = "{ me { firmId roles } }"
 
@@ -115,10 +116,12 @@ def authorization_params(base_url: str, challenge: str, **extra: str) -> dict[st
     return {
         "response_type": "code",
         "client_id": CLIENT_ID,
-        "redirect_uri": f"{base_url}/",
+        "redirect_uri": f"{base_url}{CALLBACK}",
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         "state": "st-" + secrets.token_hex(4),
+        "nonce": "n-" + secrets.token_hex(8),
+        "scope": "openid",
         "ui_locales": "en",
         **extra,
     }
@@ -162,7 +165,7 @@ def sign_in(browser: Browser, username: str, password: str = PASSWORD, **params:
 def code_of(answer: httpx.Response, base_url: str) -> str:
     assert answer.status_code == 303, answer.text
     location = answer.headers["location"]
-    assert location.startswith(f"{base_url}/?")
+    assert location.startswith(f"{base_url}{CALLBACK}?")
     query = parse_qs(urlsplit(location).query)
     assert query["iss"] == [base_url]
     return query["code"][0]
@@ -175,7 +178,7 @@ def exchange(base_url: str, code: str, verifier: str, **form: str) -> httpx.Resp
             "grant_type": "authorization_code",
             "client_id": CLIENT_ID,
             "code": code,
-            "redirect_uri": f"{base_url}/",
+            "redirect_uri": f"{base_url}{CALLBACK}",
             "code_verifier": verifier,
             **form,
         },
@@ -250,7 +253,8 @@ def test_a_person_signs_in_with_the_code_flow_and_pkce(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token"}
+    assert body["scope"] == "openid"
     assert (body["token_type"], body["expires_in"]) == ("Bearer", settings.person_token_ttl_seconds)
     keys = KeySet.import_key_set(httpx.get(f"{base_url}/oauth/jwks", timeout=SLOW_MACHINE).json())
     claims = jwt.decode(body["access_token"], keys).claims
@@ -258,6 +262,17 @@ def test_a_person_signs_in_with_the_code_flow_and_pkce(
     assert (claims["firm_id"], claims["roles"], claims["preferred_username"]) == (FIRM, ["editor"], username)
     assert claims["exp"] - claims["iat"] == settings.person_token_ttl_seconds
     assert graphql(base_url, body["access_token"], ME) == {"data": {"me": {"firmId": FIRM, "roles": ["editor"]}}}
+    # OpenID Connect: the ID token tells the portal who signed in, with the nonce of its request
+    identity = jwt.decode(body["id_token"], keys).claims
+    assert (identity["aud"], identity["sub"], identity["nonce"]) == (CLIENT_ID, claims["sub"], params["nonce"])
+    assert (identity["preferred_username"], identity["firm_id"], identity["roles"]) == (username, FIRM, ["editor"])
+    id_token_refused = httpx.post(
+        f"{base_url}/graphql",
+        json={"query": ME},
+        headers={"Authorization": f"Bearer {body['id_token']}"},
+        timeout=SLOW_MACHINE,
+    )
+    assert id_token_refused.status_code == 401  # its audience is the portal, not the hub
 
     # the refresh token rotates: the new one works, the old one used again ends the whole sign-in
     renewed = refresh(base_url, body["refresh_token"])
@@ -310,10 +325,13 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(
         assert answer.status_code == 401
         assert "location" not in answer.headers
         assert "Wrong username or password." in answer.text
-    # the same page but for the username typed in again
-    assert wrong.text.replace(username, "U") == unknown.text.replace(username + "x", "U").replace(
-        hidden_fields(unknown.text)["state"], hidden_fields(wrong.text)["state"]
-    ).replace(hidden_fields(unknown.text)["code_challenge"], hidden_fields(wrong.text)["code_challenge"])
+
+    # the same page but for the username typed in again (and the request's own state, nonce and challenge)
+    def page(answer: httpx.Response, typed: str) -> str:
+        text = re.sub(r'<input type="hidden"[^>]*>|<p class="lang">.*?</p>', "", answer.text)
+        return text.replace(f'value="{typed}"', 'value="?"')
+
+    assert page(wrong, username) == page(unknown, username + "x")
 
 
 def test_failed_sign_ins_lock_the_account_known_or_not(
@@ -395,7 +413,7 @@ def test_a_code_is_bound_to_its_redirect_uri_and_client(
 ) -> None:
     username = new_person(settings, monkeypatch, capsys)
     answer, verifier = sign_in(browser, username)
-    elsewhere = exchange(base_url, code_of(answer, base_url), verifier, redirect_uri=f"{base_url}/other")
+    elsewhere = exchange(base_url, code_of(answer, base_url), verifier, redirect_uri=f"{base_url}/auth/silent")
     assert elsewhere.json()["error"] == "invalid_grant"
     answer, verifier = sign_in(browser, username)
     other_client = exchange(base_url, code_of(answer, base_url), verifier, client_id="another-app")
@@ -406,10 +424,11 @@ def test_a_code_is_bound_to_its_redirect_uri_and_client(
     "redirect_uri",
     [
         "https://attacker.example/",
-        "{base}/evil",
-        "{base}//attacker.example/",
-        "{base}/?next=https://attacker.example/",
-        "{base}",
+        "{base}/",
+        "{base}/auth/callback/",
+        "{base}/auth/callback?next=https://attacker.example/",
+        "{base}//attacker.example/auth/callback",
+        "{base}/AUTH/CALLBACK",
     ],
 )
 def test_an_unregistered_redirect_uri_is_never_redirected_to(
@@ -434,6 +453,7 @@ def test_an_unregistered_redirect_uri_is_never_redirected_to(
         ({"code_challenge": "too-short"}, "invalid_request", "43 base64url characters"),
         ({"response_type": "token"}, "unsupported_response_type", "response_type must be code"),
         ({"scope": "admin:everything"}, "invalid_scope", "admin:everything"),
+        ({"prompt": "none"}, "login_required", "asks for the password at every sign-in"),
     ],
 )
 def test_a_bad_request_of_the_portal_goes_back_to_it_with_an_error(
@@ -444,7 +464,7 @@ def test_a_bad_request_of_the_portal_goes_back_to_it_with_an_error(
     answer = browser.open_form(params)
     assert answer.status_code == 303
     location = answer.headers["location"]
-    assert location.startswith(f"{base_url}/?")
+    assert location.startswith(f"{base_url}{CALLBACK}?")
     query = parse_qs(urlsplit(location).query)
     assert query["error"] == [error]
     assert description in query["error_description"][0]
@@ -638,7 +658,7 @@ def test_a_raised_hash_cost_rehashes_at_the_next_sign_in(
     raised = settings.model_copy(update={"port": free_port(), "password_hash_time_cost": 2})
     with serve_in_thread(create_app(raised), port=raised.port) as other_hub:
         # the same issuer (and so the same registered redirect URI) served by a second process
-        answer, _ = sign_in(Browser(other_hub, browser.http), username, redirect_uri=f"{settings.issuer}/")
+        answer, _ = sign_in(Browser(other_hub, browser.http), username, redirect_uri=f"{settings.issuer}{CALLBACK}")
         assert answer.status_code == 303
     assert "$argon2id$v=19$m=8192,t=2,p=1$" in stored_hash()
     assert sign_in(browser, username)[0].status_code == 303  # the new hash still takes the same password
@@ -656,8 +676,8 @@ def test_failed_sign_ins_on_two_hub_processes_add_up(
     with serve_in_thread(create_app(second), port=second.port) as other_hub:
         hubs = [browser, Browser(other_hub, browser.http)]
         for attempt in range(settings.sign_in_lockout_failures):  # spread over both processes
-            answer, _ = sign_in(hubs[attempt % 2], username, "wrong wrong wrong", redirect_uri=f"{base_url}/")
+            answer, _ = sign_in(hubs[attempt % 2], username, "wrong wrong wrong", redirect_uri=f"{base_url}{CALLBACK}")
             assert answer.status_code == 401
         for hub_browser in hubs:
-            locked, _ = sign_in(hub_browser, username, redirect_uri=f"{base_url}/")
+            locked, _ = sign_in(hub_browser, username, redirect_uri=f"{base_url}{CALLBACK}")
             assert locked.status_code == 429

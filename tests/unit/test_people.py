@@ -11,7 +11,7 @@ from auth.person_tokens import is_s256_challenge, s256
 from hub.sign_in import NotRedirected, RedirectedError, SignInKeys, parse_request
 from seed.accounts import DEMO_ACCOUNTS
 
-REDIRECT = "http://127.0.0.1:8000/"
+REDIRECT = "http://127.0.0.1:8000/auth/callback"
 CHALLENGE = s256("a" * 43)
 
 
@@ -67,7 +67,7 @@ def test_the_decoy_hash_matches_no_password() -> None:
 def request(**params: str) -> dict[str, str]:
     return {
         "response_type": "code",
-        "client_id": "hub-portal",
+        "client_id": "portal",
         "redirect_uri": REDIRECT,
         "code_challenge": CHALLENGE,
         "code_challenge_method": "S256",
@@ -76,21 +76,21 @@ def request(**params: str) -> dict[str, str]:
 
 
 def test_an_authorization_request_is_checked_before_anything_is_shown() -> None:
-    parsed = parse_request(request(state="s"), client_id="hub-portal", redirect_uris=[REDIRECT])
+    parsed = parse_request(request(state="s"), client_id="portal", redirect_uris=[REDIRECT])
     assert (parsed.redirect_uri, parsed.state, parsed.code_challenge) == (REDIRECT, "s", CHALLENGE)
     assert is_s256_challenge(CHALLENGE)
     with pytest.raises(NotRedirected, match="not one registered"):
-        parse_request(request(redirect_uri=REDIRECT + "x"), client_id="hub-portal", redirect_uris=[REDIRECT])
+        parse_request(request(redirect_uri=REDIRECT + "x"), client_id="portal", redirect_uris=[REDIRECT])
     with pytest.raises(NotRedirected, match="is not registered with this hub"):
-        parse_request(request(client_id="other"), client_id="hub-portal", redirect_uris=[REDIRECT])
+        parse_request(request(client_id="other"), client_id="portal", redirect_uris=[REDIRECT])
     with pytest.raises(RedirectedError, match="plain"):
-        parse_request(request(code_challenge_method="plain"), client_id="hub-portal", redirect_uris=[REDIRECT])
+        parse_request(request(code_challenge_method="plain"), client_id="portal", redirect_uris=[REDIRECT])
 
 
 def test_the_second_step_token_is_bound_to_its_browser_request_and_time() -> None:
     keys = SignInKeys(b"k" * 32)
-    parsed = parse_request(request(state="s"), client_id="hub-portal", redirect_uris=[REDIRECT])
-    other = parse_request(request(state="t"), client_id="hub-portal", redirect_uris=[REDIRECT])
+    parsed = parse_request(request(state="s"), client_id="portal", redirect_uris=[REDIRECT])
+    other = parse_request(request(state="t"), client_id="portal", redirect_uris=[REDIRECT])
     token = keys.second_step("acct", "cookie-1", parsed, now=1000.0)
     assert keys.second_step_account(token, "cookie-1", parsed, now=1100.0) == "acct"
     assert keys.second_step_account(token, "cookie-2", parsed, now=1100.0) is None
