@@ -7,21 +7,13 @@ caller's firm may write (graph_schema.epcis.capture); a query answers only event
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import os
-import socket
-import tempfile
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-import anyio
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -29,21 +21,18 @@ from starlette.routing import Route
 
 from auth.audit import record_access
 from auth.decisions import decide_for_request
-from auth.principal import Principal, Role
+from auth.principal import Principal
 from graph_schema.db import Graph, GraphUnavailable
-from graph_schema.epcis.capture import CaptureOutcome, EventSource, capture
-from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
-from graph_schema.epcis.model import EpcisEvent, EventError
+from graph_schema.epcis.limits import LIMIT_EXCEEDED
+from graph_schema.epcis.model import EventError
 from graph_schema.epcis.query import QueryError, parse_simple_event_query
-from graph_schema.epcis.reading import document_source, single_event
+from graph_schema.epcis.reading import single_event
 from graph_schema.epcis.store import query_events
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
-from hub import capture_jobs
+from hub.capture_service import PAYLOAD_TOO_LARGE, Binding, CaptureService, Refused
 from hub.graphql_app import unauthenticated_response
-from hub.haccp import ingest_captured_sensors
 from hub.metrics import Metrics
 from hub.state import HubState
-from resolvers.notifications import publish_recall_joins_or_leave_them
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +40,6 @@ EPCIS_HEADERS: Final = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 JSON_TYPES: Final = frozenset({"application/json", "application/ld+json"})
 MAX_EVENT_BYTES: Final = 1_048_576
-CHUNK: Final = 1 << 16
-# a running job's process says so this often; one silent for JOB_STALE_AFTER is declared interrupted
-JOB_HEARTBEAT_SECONDS: Final = 10.0
-JOB_STALE_AFTER: Final = timedelta(seconds=60)
-PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"  # as the body-size limit of every route answers
-RATE_LIMITED: Final = "RATE_LIMITED"
-RETRY_AFTER_SECONDS: Final = 10  # a capture job of a typical document is done by then
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -66,19 +48,24 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=EPCIS_HEADERS)
 
 
+def refusal(refused: Refused) -> JSONResponse:
+    """The problem document of a capture the service would not take (``Retry-After`` when it is a matter of time)."""
+    response = problem(refused.status, refused.title, refused.detail, refused.code, **refused.extra)
+    if refused.retry_after is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
 def _errors(errors: list[EventError]) -> list[dict[str, Any]]:
     return [error.model_dump() for error in errors]
 
 
 class EpcisRoutes:
-    """The routes, bound to the hub's state once the lifespan has opened it."""
+    """The routes, bound to the hub's state once the lifespan has opened it; captures go to the capture service."""
 
     def __init__(self, state: Callable[[], HubState], *, metrics: Metrics | None = None) -> None:
         self.state = state
-        self.metrics = metrics
-        self.running: set[asyncio.Task[None]] = set()  # capture jobs in flight (kept referenced until done)
-        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this app's jobs
-        self.loads: dict[str, FirmLoad] = {}  # per firm: jobs spooling or running, bytes spooled
+        self.captures = CaptureService(state, metrics=metrics)
 
     def routes(self) -> list[Route]:
         """The EPCIS endpoints of the contract."""
@@ -90,42 +77,11 @@ class EpcisRoutes:
         ]
 
     def _graph(self) -> Graph:
-        state = self.state()
-        return Graph(state.driver, database=state.settings.neo4j_database)
+        return self.captures.graph()
 
-    def _limits(self) -> ReadingLimits:
-        settings = self.state().settings
-        return ReadingLimits(
-            max_depth=settings.epcis_max_depth,
-            max_event_values=settings.epcis_max_event_values,
-            max_event_bytes=settings.epcis_max_event_kb * 1024,
-        )
-
-    def _admit(self, firm_id: str) -> Response | None:
-        """Take a capture slot for the firm, or the refusal (429 for the firm's own cap, 503 for the hub's)."""
-        settings = self.state().settings
-        load = self.loads.setdefault(firm_id, FirmLoad())
-        if load.jobs >= settings.epcis_max_jobs_per_firm:
-            return busy(
-                429,
-                f"your firm already has {load.jobs} EPCIS documents being received or captured (at most"
-                f" {settings.epcis_max_jobs_per_firm} at once); send this one when one of them has finished",
-            )
-        if sum(each.jobs for each in self.loads.values()) >= settings.epcis_max_jobs:
-            return busy(
-                503,
-                f"the hub is capturing {settings.epcis_max_jobs} EPCIS documents, its most at once;"
-                " send this one again shortly",
-            )
-        load.jobs += 1
-        return None
-
-    def _release(self, firm_id: str, spooled: int) -> None:
-        load = self.loads[firm_id]
-        load.jobs -= 1
-        load.spooled -= spooled
-        if not load.jobs:
-            del self.loads[firm_id]
+    async def watch_jobs(self) -> None:
+        """The capture jobs' heartbeat, for as long as the app runs (CaptureService.watch)."""
+        await self.captures.watch()
 
     # --- capture -------------------------------------------------------------------------------------
 
@@ -153,151 +109,34 @@ class EpcisRoutes:
                 "BAD_USER_INPUT",
                 field="GS1-Capture-Error-Behaviour",
             )
-        state = self.state()
         try:
             decision = await decide_for_request(self._graph(), principal)
         except GraphUnavailable as error:
             return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
-        limit = state.settings.epcis_max_document_mb * 1_048_576
-        too_large = problem(
-            413,
-            "Document too large",
-            f"an EPCIS document may have at most {state.settings.epcis_max_document_mb} MB;"
-            " split it into several documents",
-            PAYLOAD_TOO_LARGE,
-            setting="HUB_EPCIS_MAX_DOCUMENT_MB",
-        )
-        if _declared_length(request) > limit:
-            return too_large  # refused before reading a byte of it
-        refusal = self._admit(principal.firm_id)
-        if refusal is not None:
-            return refusal
-        spool = state.settings.state_dir / "epcis-spool"
-        spool.mkdir(parents=True, exist_ok=True, mode=0o700)  # members' documents: the hub's user only
-        load = self.loads[principal.firm_id]
-        firm_cap = state.settings.epcis_max_spool_mb_per_firm * 1_048_576
         try:
-            path, size = await _spool(request, spool, limit=limit, load=load, firm_cap=firm_cap)
+            job_id = await self.captures.submit(
+                principal,
+                request.stream(),
+                declared_length=_declared_length(request),
+                binding=Binding.JSON,
+                proceed=behaviour == "proceed",
+                placeholders=self.captures.placeholders(principal, overseer=decision.overseer),
+            )
+        except Refused as refused:
+            return refusal(refused)
         except ClientDisconnect:  # the sender went away mid-document: nothing to capture, nobody to answer
-            self._release(principal.firm_id, 0)
             return problem(400, "Incomplete", "the document was not received whole", "BAD_USER_INPUT")
-        except BaseException:
-            self._release(principal.firm_id, 0)
-            raise
-        if path is None:
-            self._release(principal.firm_id, size)
-            if size > limit:
-                return too_large
-            return busy(
-                429,
-                f"your firm's EPCIS documents waiting to be captured hold more than"
-                f" {state.settings.epcis_max_spool_mb_per_firm} MB; send this one when they have been captured",
-            )
-        # unknown identifiers become unverified placeholders only for the cluster operator's admin, when enabled
-        placeholders = state.settings.epcis_register_unknown and decision.overseer and Role.ADMIN in principal.roles
-        job_id = uuid.uuid4().hex
-        try:
-            await capture_jobs.start_job(
-                state.sql_engine,
-                job_id=job_id,
-                firm_id=principal.firm_id,
-                subject=principal.subject,
-                error_behaviour=behaviour,
-                owner=self.owner,
-            )
-        except BaseException:
-            self._release(principal.firm_id, size)
-            await anyio.Path(path).unlink(missing_ok=True)
-            raise
-        task = asyncio.create_task(
-            self._run_job(
-                job_id, path, firm_id=principal.firm_id, proceed=behaviour == "proceed", placeholders=placeholders
-            )
-        )
-        task.add_done_callback(lambda _: self._release(principal.firm_id, size))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
         location = f"/epcis/capture/{job_id}"
         return JSONResponse(
             {"captureID": job_id, "running": True}, status_code=202, headers={"Location": location, **EPCIS_HEADERS}
         )
-
-    async def watch_jobs(self, *, every: float = JOB_HEARTBEAT_SECONDS) -> None:
-        """For as long as the app runs: say that this process's jobs still run, and declare interrupted the jobs
-        of processes that stopped saying so (a crashed worker, a host gone), here or on another host."""
-        engine = self.state().sql_engine
-        while True:
-            try:
-                if self.running:
-                    await capture_jobs.heartbeat(engine, self.owner)
-                await capture_jobs.interrupt_stale_jobs(engine, stale_after=JOB_STALE_AFTER)
-            except Exception:  # the SQL store is down: /readyz says so; try again at the next beat
-                log.warning("could not update the capture jobs' heartbeat", exc_info=True)
-            await asyncio.sleep(every)
-
-    async def _run_job(self, job_id: str, path: Path, *, firm_id: str, proceed: bool, placeholders: bool) -> None:
-        state = self.state()
-        try:
-            outcome = await self._capture(
-                document_source(path, limits=self._limits()),
-                firm_id=firm_id,
-                capture_id=job_id,
-                proceed=proceed,
-                placeholders=placeholders,
-            )
-            await self._sensor_readings(firm_id, outcome)  # before the job says it is done
-            await capture_jobs.finish_job(state.sql_engine, job_id, outcome)
-            if self.metrics is not None:
-                self.metrics.captured_events.inc(outcome.captured)
-                self.metrics.capture_jobs.labels("success" if outcome.committed else "failed").inc()
-        except GraphUnavailable as error:
-            await capture_jobs.fail_job(state.sql_engine, job_id, code=UNAVAILABLE, message=error.message)
-        except Exception:
-            log.exception("capture job %s failed", job_id)
-            await capture_jobs.fail_job(
-                state.sql_engine,
-                job_id,
-                code="INTERNAL",
-                message="the capture failed unexpectedly; nothing was written",
-            )
-        finally:
-            await anyio.Path(path).unlink(missing_ok=True)
-
-    async def _capture(
-        self, source: EventSource, *, firm_id: str, capture_id: str, proceed: bool, placeholders: bool
-    ) -> CaptureOutcome:
-        settings = self.state().settings
-        outcome = await capture(
-            self._graph(),
-            source,
-            firm_id=firm_id,
-            capture_id=capture_id,
-            proceed=proceed,
-            placeholders=placeholders,
-            record_time=datetime.now(UTC),
-            batch_size=settings.epcis_batch_size,
-            transaction_events=settings.epcis_transaction_events,
-        )
-        # lots the capture made from held lots joined their open recall: their holders are told now
-        await publish_recall_joins_or_leave_them(self._graph(), self.state().sql_engine)
-        return outcome
-
-    async def _sensor_readings(self, firm_id: str, outcome: CaptureOutcome) -> None:
-        """Smart HACCP readings in the captured events' sensor reports (hub.haccp); a failure there leaves the
-        capture as it is."""
-        try:
-            await ingest_captured_sensors(self.state(), firm_id=firm_id, captured=outcome.sensor_events)
-        except Exception:
-            log.exception("could not take the CCP readings of captured events")
 
     async def capture_job(self, request: Request) -> Response:
         """GET /epcis/capture/{id}: the job of the caller's firm, running or finished with its errors."""
         principal = _principal(request)
         if principal is None:
             return unauthenticated_response()
-        job = await capture_jobs.get_job(
-            self.state().sql_engine, request.path_params["capture_id"], firm_id=principal.firm_id
-        )
+        job = await self.captures.job(request.path_params["capture_id"], firm_id=principal.firm_id)
         if job is None:
             return problem(404, "Not found", "no capture job with this id for your firm", NOT_FOUND)
         return JSONResponse(job.document(), headers=EPCIS_HEADERS)
@@ -315,24 +154,19 @@ class EpcisRoutes:
             return problem(400, "Incomplete", "the event was not received whole", "BAD_USER_INPUT")
         if body is None:  # read no further than the limit (or not at all, when the declared length passes it)
             return problem(413, "Event too large", "a single event may have at most 1 MB", PAYLOAD_TOO_LARGE)
-        parsed = single_event(body, limits=self._limits())
+        parsed = single_event(body, limits=self.captures.limits())
         if isinstance(parsed, list):
             code = LIMIT_EXCEEDED if any(error.code == LIMIT_EXCEEDED for error in parsed) else "BAD_USER_INPUT"
             return problem(400, "Invalid event", _summary(parsed), code, errors=_errors(parsed))
         try:
             decision = await decide_for_request(self._graph(), principal)
-            placeholders = self.state().settings.epcis_register_unknown and decision.overseer
-            placeholders = placeholders and Role.ADMIN in principal.roles
-            outcome = await self._capture(
-                _one(parsed),
+            outcome = await self.captures.capture_event(
+                parsed,
                 firm_id=principal.firm_id,
-                capture_id=uuid.uuid4().hex,
-                proceed=False,
-                placeholders=placeholders,
+                placeholders=self.captures.placeholders(principal, overseer=decision.overseer),
             )
         except GraphUnavailable as error:
             return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
-        await self._sensor_readings(principal.firm_id, outcome)
         location = f"/epcis/events/{quote(parsed.event_id, safe='')}"
         if outcome.committed:
             return JSONResponse(
@@ -417,30 +251,8 @@ def _summary(errors: list[EventError]) -> str:
     return first + more
 
 
-def _one(event: EpcisEvent) -> EventSource:
-    def source() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
-        yield 0, event
-
-    return source
-
-
 def _page_token(event_time: str, event_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([event_time, event_id])).decode().rstrip("=")
-
-
-@dataclass
-class FirmLoad:
-    """What one firm's captures hold of the hub: jobs receiving or running, bytes spooled for them."""
-
-    jobs: int = 0
-    spooled: int = 0
-
-
-def busy(status: int, detail: str) -> Response:
-    """429 (the caller's own cap) or 503 (the hub's) with ``Retry-After``."""
-    response = problem(status, "Too many captures" if status == 429 else "Busy", detail, RATE_LIMITED)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
 
 
 def _declared_length(request: Request) -> int:
@@ -462,32 +274,3 @@ async def _read_body(request: Request, *, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def _spool(
-    request: Request, folder: Path, *, limit: int, load: FirmLoad, firm_cap: int
-) -> tuple[Path | None, int]:
-    """Write the body to a file in ``folder`` (bounded memory), counting it in the firm's spooled bytes.
-
-    Stops reading as soon as the body passes ``limit`` or the firm's spool passes ``firm_cap``: then the path
-    is None (the size read so far says which: above ``limit``, the document was too large).
-    """
-    handle = tempfile.NamedTemporaryFile(dir=folder, suffix=".jsonld", delete=False)  # noqa: SIM115 (kept for the job)
-    path = Path(handle.name)
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            load.spooled += len(chunk)
-            if size > limit or load.spooled > firm_cap:
-                handle.close()
-                await anyio.Path(path).unlink(missing_ok=True)
-                return None, size
-            handle.write(chunk)
-    except BaseException:
-        load.spooled -= size
-        handle.close()
-        await anyio.Path(path).unlink(missing_ok=True)
-        raise
-    handle.close()
-    return path, size
