@@ -30,6 +30,7 @@ from graph_schema.epcis.capture import CaptureOutcome, EventSource, capture
 from graph_schema.epcis.limits import ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.reading import document_source
+from graph_schema.epcis.xml_reading import XmlRefused, check_prolog, xml_document_source
 from graph_schema.errors import UNAVAILABLE
 from hub import capture_jobs
 from hub.capture_jobs import CaptureJob
@@ -143,6 +144,13 @@ class CaptureService:
                 f"your firm's EPCIS documents waiting to be captured hold more than"
                 f" {settings.epcis_max_spool_mb_per_firm} MB; send this one when they have been captured",
             )
+        if binding is Binding.XML:
+            try:
+                await self._check_xml(path)
+            except BaseException:
+                self._release(principal.firm_id, size)
+                await anyio.Path(path).unlink(missing_ok=True)
+                raise
         job_id = uuid.uuid4().hex
         try:
             await capture_jobs.start_job(
@@ -167,7 +175,22 @@ class CaptureService:
         return job_id
 
     def _source(self, path: Path, binding: Binding) -> EventSource:
+        if binding is Binding.XML:
+            return xml_document_source(path, limits=self.limits())
         return document_source(path, limits=self.limits())
+
+    async def _check_xml(self, path: Path) -> None:
+        """An XML document's prolog and root, read before its job starts: a DTD (XXE, entity bombs) or a document
+        that is not EPCIS XML at all is refused at once (400) instead of in the job."""
+
+        def prolog() -> None:
+            with path.open("rb") as stream:
+                check_prolog(stream)
+
+        try:
+            await anyio.to_thread.run_sync(prolog)
+        except XmlRefused as refused:
+            raise Refused(400, "Invalid XML document", refused.message, refused.code) from None
 
     def _too_large(self) -> Refused:
         mb = self.state().settings.epcis_max_document_mb

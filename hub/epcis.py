@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 EPCIS_HEADERS: Final = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 JSON_TYPES: Final = frozenset({"application/json", "application/ld+json"})
+XML_TYPES: Final = frozenset({"application/xml", "text/xml"})
 MAX_EVENT_BYTES: Final = 1_048_576
 
 
@@ -93,11 +94,12 @@ class EpcisRoutes:
         if not principal.can_edit:
             return problem(403, "Forbidden", "to capture EPCIS events you need the admin or editor role", FORBIDDEN)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in JSON_TYPES:
+        if media_type not in JSON_TYPES | XML_TYPES:
             return problem(
                 415,
                 "Unsupported media type",
-                "send the EPCIS document as application/ld+json or application/json",
+                "send the EPCIS document as application/ld+json or application/json (EPCIS 2.0 JSON-LD), or as"
+                " application/xml or text/xml (EPCIS 2.0 or 1.2 XML)",
                 "BAD_USER_INPUT",
             )
         behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
@@ -118,7 +120,7 @@ class EpcisRoutes:
                 principal,
                 request.stream(),
                 declared_length=_declared_length(request),
-                binding=Binding.JSON,
+                binding=Binding.XML if media_type in XML_TYPES else Binding.JSON,
                 proceed=behaviour == "proceed",
                 placeholders=self.captures.placeholders(principal, overseer=decision.overseer),
             )

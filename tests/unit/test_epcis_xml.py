@@ -1,0 +1,297 @@
+"""EPCIS XML capture documents read into the JSON-LD binding's events: twins hash alike, errors name the XML path,
+hostile documents (DTDs, entities, deep nesting) are refused before anything is built."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
+from graph_schema.epcis.model import EpcisEvent, EventError
+from graph_schema.epcis.reading import document_source
+from graph_schema.epcis.xml_reading import (
+    XML_DTD_FORBIDDEN,
+    XmlRefused,
+    check_prolog,
+    xml_document_source,
+)
+from tests.epcis_data import OPENEPCIS
+
+XML = OPENEPCIS / "XML" / "Capture"
+OWN_1_2 = Path(__file__).resolve().parents[1] / "data" / "epcis-1.2"
+# Two documents of OpenEPCIS's "valid" folder that the GS1 EPCIS 2.0 XSD rejects (checked with xmllint/lxml against
+# EPCglobal-epcis-2_0.xsd): their fields out of the schema's order, and events as epcis:-qualified elements.
+NOT_SCHEMA_VALID = {
+    "JumbledFieldsOrder": "follow the order of the standard's schema",
+    "Namespace_document": "events of EPCIS XML are unqualified elements",
+}
+
+
+# epcs left out: epcisDocWithSensorComponent writes one GRAI with another company-prefix split in each binding
+# (the same GS1 key, so the same hash)
+MAPPED = {
+    "type", "event_time", "action", "biz_step", "disposition", "read_point", "biz_location", "parent_id",
+    "quantities", "input_epcs", "input_quantities", "output_epcs", "output_quantities", "sources", "destinations",
+    "biz_transactions",
+}  # fmt: skip
+
+
+def read(path: Path, limits: ReadingLimits | None = None) -> list[EpcisEvent | list[EventError]]:
+    return [item for _, item in xml_document_source(path, limits=limits)()]
+
+
+def read_bytes(data: bytes, tmp_path: Path, limits: ReadingLimits | None = None) -> list[EpcisEvent | list[EventError]]:
+    path = tmp_path / "document.xml"
+    path.write_bytes(data)
+    return read(path, limits)
+
+
+def errors_of(results: list[EpcisEvent | list[EventError]]) -> list[EventError]:
+    return [error for item in results if isinstance(item, list) for error in item]
+
+
+def twins() -> list[Path]:
+    documents = sorted((XML / "Documents").glob("*.xml"))
+    return [path for path in documents if _twin(path).exists() and path.stem not in NOT_SCHEMA_VALID]
+
+
+def _twin(path: Path) -> Path:
+    return OPENEPCIS / "Capture" / "Documents" / f"{path.stem}.json"
+
+
+@pytest.mark.parametrize("path", twins(), ids=lambda p: p.stem)
+def test_each_xml_document_hashes_like_its_json_twin(path: Path) -> None:
+    from_xml = read(path)
+    from_json = [item for _, item in document_source(_twin(path))()]
+    assert errors_of(from_xml) == []
+    assert len(from_xml) == len(from_json) > 0
+    for xml_event, json_event in zip(from_xml, from_json, strict=True):
+        assert isinstance(xml_event, EpcisEvent)
+        assert isinstance(json_event, EpcisEvent)
+        assert (xml_event.type, xml_event.event_hash, xml_event.event_id) == (
+            json_event.type,
+            json_event.event_hash,
+            json_event.event_id,
+        )
+        # the same normalised event where the graph mapping reads it (sensor data and ilmd are kept as written)
+        assert xml_event.model_dump(include=MAPPED) == json_event.model_dump(include=MAPPED)
+
+
+def test_twins_cover_most_of_the_xml_documents() -> None:
+    assert len(twins()) == 34  # of 37 documents: two have no JSON twin, one is not schema-valid
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted((XML / "Documents").glob("*.xml")) if p.stem not in NOT_SCHEMA_VALID],
+    ids=lambda p: p.stem,
+)
+def test_every_schema_valid_xml_document_reads_without_errors(path: Path) -> None:
+    results = read(path)
+    assert results
+    assert errors_of(results) == []
+
+
+@pytest.mark.parametrize("name", sorted(NOT_SCHEMA_VALID))
+def test_schema_invalid_documents_are_refused(name: str) -> None:
+    errors = errors_of(read(XML / "Documents" / f"{name}.xml"))
+    assert errors
+    assert NOT_SCHEMA_VALID[name] in errors[0].message
+    assert errors[0].field.startswith("/epcis:EPCISDocument/EPCISBody/EventList/")
+
+
+INVALID = {
+    "ObjectEvent_bare_event_without_action": ("/ObjectEvent", "the root element must be an EPCISDocument"),
+    "ObjectEvent_with_invalid_action": ("/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/action", "'CREATE'"),
+    "ObjectEvent_with_invalid_eventTime_format": (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/eventTime",
+        "must be a date-time",
+    ),
+    "ObjectEvent_with_near_miss_action": (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/action",
+        "'OBSERV'",
+    ),
+    "ObjectEvent_with_unknown_element": (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/madeUpField",
+        "'madeUpField' is not a field of an ObjectEvent",
+    ),
+    "ObjectEvent_with_wrong_element_order": (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/eventTime",
+        "comes after action",
+    ),
+    "ObjectEvent_without_eventTime": (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/eventTime",
+        "is required in ObjectEvent",
+    ),
+}
+
+
+def test_the_invalid_folder_is_covered() -> None:
+    assert {path.stem for path in (XML / "Invalid").glob("*.xml")} == set(INVALID)
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_every_invalid_xml_document_is_rejected_naming_the_element(name: str) -> None:
+    errors = errors_of(read(XML / "Invalid" / f"{name}.xml"))
+    where, says = INVALID[name]
+    assert errors, name
+    assert errors[0].field == where
+    assert errors[0].message.startswith(f"{where}: ")
+    assert says in errors[0].message
+
+
+def test_a_deeper_field_is_named_by_its_element_and_attribute_path(tmp_path: Path) -> None:
+    document = (XML / "Documents" / "ObjectEvent.xml").read_text()
+    wrong = document.replace('type="urn:epcglobal:cbv:btt:desadv"', 'type="urn:epcglobal:cbv:btt:not_a_type"')
+    wrong = wrong.replace("<bizStep>urn:epcglobal:cbv:bizstep:receiving</bizStep>", "<bizStep>=HYPERLINK(1)</bizStep>")
+    errors = errors_of(read_bytes(wrong.encode(), tmp_path))
+    fields = {error.field for error in errors}
+    assert (
+        "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[2]/bizTransactionList/bizTransaction[2]/@type" in fields
+    )
+    # a formula where a business step belongs is no vocabulary term: refused, never stored
+    assert "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[2]/bizStep" in fields
+    assert all(error.index == 1 for error in errors)
+
+
+def test_own_epcis_1_2_document_reads_as_its_2_0_twin() -> None:
+    from_xml = read(OWN_1_2 / "food_chain_1_2.xml")
+    from_json = [item for _, item in document_source(OWN_1_2 / "food_chain_1_2.jsonld")()]
+    assert errors_of(from_xml) == []
+    assert errors_of(from_json) == []
+    assert [(e.type, e.event_hash, e.event_id) for e in from_xml if isinstance(e, EpcisEvent)] == [
+        (e.type, e.event_hash, e.event_id) for e in from_json if isinstance(e, EpcisEvent)
+    ]
+    assert len(from_xml) == 5  # the TransformationEvent in 1.2's EventList/extension included
+
+
+def test_a_1_2_quantity_event_is_refused_with_the_way_to_write_it(tmp_path: Path) -> None:
+    data = textwrap.dedent("""\
+        <epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1" schemaVersion="1.2"
+            creationDate="2026-09-05T10:00:00Z"><EPCISBody><EventList><QuantityEvent>
+            <eventTime>2026-09-05T06:00:00+09:00</eventTime><eventTimeZoneOffset>+09:00</eventTimeZoneOffset>
+            <epcClass>urn:epc:idpat:sgtin:0614141.107346.*</epcClass><quantity>5</quantity>
+        </QuantityEvent></EventList></EPCISBody></epcis:EPCISDocument>""").encode()
+    errors = errors_of(read_bytes(data, tmp_path))
+    assert len(errors) == 1
+    assert "write an ObjectEvent with a quantityList" in errors[0].message
+
+
+# --- hostile documents -----------------------------------------------------------------------------------------
+
+XXE_FILE = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-09-05T10:00:00Z">
+<EPCISBody><EventList><ObjectEvent><eventTime>2026-09-05T06:00:00+09:00</eventTime>
+<eventTimeZoneOffset>+09:00</eventTimeZoneOffset><epcList><epc>&xxe;</epc></epcList><action>ADD</action>
+</ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"""
+XXE_HTTP = XXE_FILE.replace(b"file:///etc/passwd", b"http://127.0.0.1:9/evil.dtd")
+XXE_PARAMETER = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0"
+    creationDate="2026-09-05T10:00:00Z"/>"""
+LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">'.encode() for n in range(1, 10)
+    )
+    + b']>\n<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" '
+    b'creationDate="2026-09-05T10:00:00Z"><EPCISBody><EventList><ObjectEvent><eventTime>&lol9;</eventTime>'
+    b"</ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"
+)
+PLAIN_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE epcis:EPCISDocument SYSTEM "EPCglobal-epcis-2_0.dtd">
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0"
+    creationDate="2026-09-05T10:00:00Z"/>"""
+HOSTILE = {
+    "xxe_file": XXE_FILE,
+    "xxe_http": XXE_HTTP,
+    "xxe_parameter": XXE_PARAMETER,
+    "laughs": LAUGHS,
+    "dtd": PLAIN_DTD,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_doctype_is_refused_before_any_event_is_read(name: str, tmp_path: Path) -> None:
+    with pytest.raises(XmlRefused) as refused:
+        check_prolog(io.BytesIO(HOSTILE[name]))
+    assert refused.value.code == XML_DTD_FORBIDDEN
+    # the job's reader refuses it too, with the same code, and reads nothing of /etc/passwd
+    errors = errors_of(read_bytes(HOSTILE[name], tmp_path))
+    assert [error.code for error in errors] == [XML_DTD_FORBIDDEN]
+    assert "root:" not in errors[0].message
+
+
+def test_nesting_past_the_depth_limit_is_refused_as_it_streams(tmp_path: Path) -> None:
+    depth = 20_000
+    head = (XML / "Documents" / "ObjectEvent.xml").read_bytes().split(b"</ObjectEvent>", 1)[0]
+    data = head + b"<example:x>" * depth + b"</example:x>" * depth + b"</ObjectEvent></EventList></EPCISBody>"
+    data += b"</epcis:EPCISDocument>"
+    errors = errors_of(read_bytes(data, tmp_path, ReadingLimits(max_depth=32)))
+    assert [error.code for error in errors] == [LIMIT_EXCEEDED]
+    assert "nests deeper than 32 levels" in errors[0].message
+    assert errors[0].index == 0
+
+
+def test_an_event_past_its_size_limit_is_refused(tmp_path: Path) -> None:
+    epcs = b"".join(b"<epc>urn:epc:id:sgtin:0614141.107346.%d</epc>" % n for n in range(2_000))
+    data = (XML / "Documents" / "ObjectEvent.xml").read_bytes().replace(b"<epcList>", b"<epcList>" + epcs, 1)
+    errors = errors_of(read_bytes(data, tmp_path, ReadingLimits(max_event_values=1_000)))
+    assert [error.code for error in errors] == [LIMIT_EXCEEDED]
+    assert "more than 1,000 XML elements" in errors[0].message
+
+
+def test_broken_xml_says_where(tmp_path: Path) -> None:
+    data = (XML / "Documents" / "ObjectEvent.xml").read_bytes().replace(b"</action>", b"</actoin>", 1)
+    errors = errors_of(read_bytes(data, tmp_path))
+    assert [error.code for error in errors] == ["XML_NOT_WELL_FORMED"]
+    assert "line" in errors[0].message
+
+
+def write_big_document(path: Path, events: int) -> None:
+    """An EPCIS 2.0 XML document of ``events`` ObjectEvents, written as a stream."""
+    with path.open("wb") as out:
+        out.write(
+            b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" xmlns:hub="https://hub.example.org/"'
+            b' schemaVersion="2.0" creationDate="2026-09-05T10:00:00Z"><EPCISBody><EventList>'
+        )
+        for n in range(events):
+            out.write(
+                b"<ObjectEvent><eventTime>2026-09-05T06:00:00+09:00</eventTime>"
+                b"<eventTimeZoneOffset>+09:00</eventTimeZoneOffset><epcList>"
+                b"<epc>urn:epc:id:sgtin:0614141.107346.%d</epc><epc>urn:epc:id:sgtin:0614141.107346.%d</epc></epcList>"
+                b"<action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:receiving</bizStep>"
+                b"<readPoint><id>urn:epc:id:sgln:0614141.00777.0</id></readPoint>"
+                b"<hub:note>%s</hub:note></ObjectEvent>\n" % (n, n + 1, b"x" * 600)
+            )
+        out.write(b"</EventList></EPCISBody></epcis:EPCISDocument>")
+
+
+def test_a_100_mb_document_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.xml"
+    write_big_document(path, 112_000)
+    assert path.stat().st_size > 100 * 1_048_576
+    # in a process of its own, so that its peak resident memory is the reader's alone
+    script = textwrap.dedent(f"""
+        import resource
+        from pathlib import Path
+        from graph_schema.epcis.xml_reading import XmlDocumentReader
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        count = 0
+        with Path({str(path)!r}).open("rb") as stream:
+            for index, event in XmlDocumentReader(stream).events():
+                assert not isinstance(event, list), event
+                count += 1
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(count, (after - before) // 1024)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
+    count, grown_mb = map(int, done.stdout.split())
+    assert count == 112_000
+    assert grown_mb < 50, f"reading a 100 MB document grew the process by {grown_mb} MB"
