@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -30,6 +29,7 @@ from graph_schema.epcis.reading import single_event
 from graph_schema.epcis.store import query_events
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
 from hub.capture_service import PAYLOAD_TOO_LARGE, Binding, CaptureService, Refused
+from hub.epcis_negotiation import negotiate, query_document_response
 from hub.graphql_app import unauthenticated_response
 from hub.metrics import Metrics
 from hub.state import HubState
@@ -190,6 +190,9 @@ class EpcisRoutes:
         principal = _principal(request)
         if principal is None:
             return unauthenticated_response()
+        answer = negotiate(request)  # JSON-LD or XML, the GS1-* headers: refused before any work
+        if isinstance(answer, Response):
+            return answer
         try:
             parsed = parse_simple_event_query(request.query_params.multi_items())
         except QueryError as error:
@@ -226,19 +229,7 @@ class EpcisRoutes:
             token = _page_token(last["eventTime"].iso_format(), last["eventId"])
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
             headers["Link"] = f'</epcis/events?{urlencode([*params, ("nextPageToken", token)])}>; rel="next"'
-        document = {
-            "@context": [EPCIS_CONTEXT],
-            "type": "EPCISQueryDocument",
-            "schemaVersion": "2.0",
-            "creationDate": datetime.now(UTC).isoformat(),
-            "epcisBody": {
-                "queryResults": {
-                    "queryName": "SimpleEventQuery",
-                    "resultsBody": {"eventList": [orjson.loads(row["json"]) for row in page]},
-                }
-            },
-        }
-        return Response(orjson.dumps(document), media_type="application/ld+json", headers=headers)
+        return query_document_response([orjson.loads(row["json"]) for row in page], answer, headers=headers)
 
 
 def _principal(request: Request) -> Principal | None:
