@@ -116,11 +116,12 @@ def _parser_options() -> dict[str, Any]:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    # lxml's names are "{namespace}local" or "local": sliced, not parsed (this runs for every element)
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _ns(tag: object) -> str | None:
-    return etree.QName(tag).namespace if isinstance(tag, str) else None
+    return tag[1 : tag.index("}")] if isinstance(tag, str) and tag.startswith("{") else None
 
 
 def check_prolog(stream: IO[bytes]) -> str:
