@@ -139,7 +139,8 @@ async def test_an_event_at_another_firms_site_is_refused(graph: Graph, settings:
     assert await stored_events(graph) == 0
 
 
-def test_other_media_types_are_still_refused(settings: Settings, base_url: str) -> None:
+async def test_other_media_types_are_still_refused(graph: Graph, settings: Settings, base_url: str) -> None:
+    await agency(graph)
     response = post(base_url, bearer(settings, "agency", Role.ADMIN), b"a,b\n", "text/csv")
     assert (response.status_code, response.json()["code"]) == (415, "BAD_USER_INPUT")
     assert "application/xml" in response.json()["detail"]
