@@ -25,6 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.backend import BearerTokenBackend, PrincipalUser
 from auth.clients import client_is_active, client_of
+from auth.people import active_account, person_of
 from auth.principal import Principal
 from graph_schema.db import Graph, transaction_scope
 from hub.graphql_http import (
@@ -97,13 +98,23 @@ class _Watch:
         principal = self.principal
         assert principal is not None
         client_id = client_of(principal.subject) if principal.issuer == state.issuer.issuer else None
+        person_id = person_of(principal.subject) if principal.issuer == state.issuer.issuer else None
         recheck = state.settings.websocket_recheck_seconds
         while True:
             left = principal.expires_at - time.time() if principal.expires_at is not None else math.inf
             if left <= 0:
                 await self._close(CLOSE_TOKEN_EXPIRED, "the token expired: connect again with a new one")
                 return
-            await anyio.sleep(min(left, recheck) if client_id is not None else left)
+            await anyio.sleep(min(left, recheck) if client_id is not None or person_id is not None else left)
+            if person_id is not None and time.time() < (principal.expires_at or math.inf):
+                try:
+                    enabled = await active_account(state.sql_engine, person_id) is not None
+                except Exception:  # as for clients below: the token still proves who it is until it expires
+                    log.warning("could not check the account %s of an open websocket", person_id, exc_info=True)
+                    continue
+                if not enabled:
+                    await self._close(CLOSE_CLIENT_REVOKED, "the account was disabled")
+                    return
             if client_id is not None and time.time() < (principal.expires_at or math.inf):
                 try:
                     active = await client_is_active(state.sql_engine, client_id)

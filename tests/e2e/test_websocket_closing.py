@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from auth.clients import create_client, revoke_client
+from auth.people import PasswordHashing, create_account, disable_account
 from auth.principal import Role
 from hub.app import create_app, open_issuer
 from hub.server import serve_in_thread
@@ -99,5 +100,31 @@ async def test_a_websocket_is_closed_when_its_api_client_is_revoked(
         await other.send(json.dumps({"id": "3", "type": "subscribe", "payload": {"query": "{ me { firmId } }"}}))
         assert json.loads(await other.recv())["payload"] == {"data": {"me": {"firmId": "farm"}}}
         await other.close()
+    finally:
+        engine.dispose()
+
+
+async def test_a_websocket_is_closed_when_its_persons_account_is_disabled(
+    served: tuple[Settings, str],
+    chain: Chain,  # noqa: F811
+) -> None:
+    settings, url = served
+    engine = create_sql_engine(settings.database_url)
+    try:
+        account = await create_account(
+            engine,
+            username="farm-hand",
+            password="quiet harbour lantern 1987",
+            firm_id="farm",
+            roles=[Role.VIEWER],
+            hashing=PasswordHashing(time_cost=1, memory_kib=8192),
+        )
+        issuer = open_issuer(settings)
+        ws = await signed_in(url, issuer.mint(subject=account.subject, firm_id="farm", roles=account.role_set))
+        assert await disable_account(engine, "farm-hand") is not None
+        disabled_at = time.monotonic()
+        code, reason = await closed_with(ws, within=10)
+        assert (code, reason) == (4403, "the account was disabled")
+        assert time.monotonic() - disabled_at < 3  # within a few rechecks of 0.3 s
     finally:
         engine.dispose()
