@@ -38,6 +38,13 @@ Nodes
   (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
   (:EpcisEvent {eventId, eventHash, eventType, eventTime, action, bizStep, bizLocation, siteGln, siteFirmId,
                 capturedBy, captureId, epcs, epcClasses, anyEpcClasses, json})   (:EpcisEvent)-[:CONCERNS]->(:Lot)
+  (:EpcisLocation {digitalLink, id, gln, extension, siteGln, firmId, name, streetAddressOne..., countryCode, latitude,
+                   longitude, site, sst, ssa, ssd, attributesJson, vocabularyTypes, updatedAt})
+                                                            EPCIS master data of a site (extension 0) or sub-site:
+                                                            (:EpcisLocation)-[:AT_SITE]->(:Site),
+                                                            (:EpcisLocation)-[:HAS_CHILD]->(:EpcisLocation)
+  (:EpcisParty {digitalLink, id, gln, firmId, name, ..., attributesJson, updatedAt})
+                                                            (:EpcisParty)-[:DESCRIBES]->(:Firm)
   (:Container {id})-[:CONTAINS {eventId}]->(:Lot)           AggregationEvents: pallets, cases (parentID)
   (:BusinessDocument {id, type})-[:REFERS_TO]->(:Lot)       TransactionEvents: purchase orders, despatch advice
                                                             (:Firm)-[:GRANTS]->(:SharingGrant)
@@ -83,6 +90,8 @@ class Label(StrEnum):
     ALLOCATION = "Allocation"
     DEVIATION = "Deviation"
     CORRECTIVE_ACTION = "CorrectiveAction"
+    EPCIS_LOCATION = "EpcisLocation"  # EPCIS master data of a site or sub-site
+    EPCIS_PARTY = "EpcisParty"  # EPCIS master data of a party (PGLN)
 
 
 class Rel(StrEnum):
@@ -120,6 +129,9 @@ class Rel(StrEnum):
     HAS_DEVIATION = "HAS_DEVIATION"
     DURING = "DURING"  # a deviation to a lot produced within its window
     CORRECTED_BY = "CORRECTED_BY"
+    AT_SITE = "AT_SITE"  # an EPCIS location to the site it is (or is part of)
+    HAS_CHILD = "HAS_CHILD"  # an EPCIS location to a location below it (master data children)
+    DESCRIBES = "DESCRIBES"  # EPCIS party master data to its firm
 
 
 class FirmRole(StrEnum):
@@ -189,6 +201,8 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.ALLOCATION: "id",
     Label.DEVIATION: "id",
     Label.CORRECTIVE_ACTION: "id",
+    Label.EPCIS_LOCATION: "digitalLink",
+    Label.EPCIS_PARTY: "digitalLink",
 }
 
 # Several properties looked up together: EPCIS names a lot by GTIN and lot number (a Digital Link carries no
@@ -235,6 +249,9 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.DEVIATION, "ccpId"),
     (Label.DEVIATION, "siteGln"),
     (Label.DEVIATION, "status"),
+    (Label.EPCIS_LOCATION, "siteGln"),
+    (Label.EPCIS_LOCATION, "id"),
+    (Label.EPCIS_PARTY, "firmId"),
 )
 
 

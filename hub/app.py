@@ -39,6 +39,7 @@ from hub.body_limit import BodyLimit, BodySizeLimit
 from hub.confinement import DeviceConfinement
 from hub.deviation_sweep import sweep_forever
 from hub.epcis import EpcisRoutes
+from hub.epcis_master_data import master_data_routes
 from hub.exports import export_routes
 from hub.faults import StoreFaults, unavailable_response
 from hub.graph_health import GraphWatchdog
@@ -286,6 +287,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             *recall_report_routes(),
             *access_log_routes(),
             *epcis.routes(),
+            *master_data_routes(),
             *HaccpRoutes(lambda: graphql.state).routes(),
             *record_routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from graph_schema import lots, parties
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, Row
+from graph_schema.epcis import master_data_store
 from graph_schema.haccp import deviations
 
 K = TypeVar("K")
@@ -98,6 +99,8 @@ class Loaders:
     outputs_of_lot: DataLoader[str, list[Row]]
     shipments_of_lot: DataLoader[str, list[Row]]
     deviations_of_lot: DataLoader[str, list[Row]]
+    epcis_locations_of_site: DataLoader[str, list[Row]]
+    epcis_parties_of_firm: DataLoader[str, list[Row]]
 
     @classmethod
     def create(cls, graph: Graph, viewer: Viewer, profiles: ProfileCache | None = None) -> Loaders:
@@ -140,4 +143,6 @@ class Loaders:
             outputs_of_lot=linking(lots.outputs_of_lots),
             shipments_of_lot=seen_by_viewer(lots.shipments_of_lots),
             deviations_of_lot=seen_by_viewer(deviations.deviations_of_lots),
+            epcis_locations_of_site=public(master_data_store.locations_of_sites),
+            epcis_parties_of_firm=public(master_data_store.parties_of_firms),
         )

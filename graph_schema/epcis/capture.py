@@ -29,6 +29,8 @@ from pydantic import ValidationError
 
 from graph_schema.db import CheckedStep, Graph, run
 from graph_schema.epcis import mapping, store
+from graph_schema.epcis.master_data import MasterData
+from graph_schema.epcis.master_data_store import write_master_data
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.errors import CONFLICT, HubError
 from graph_schema.inventory import StockMove, move_stock
@@ -37,8 +39,10 @@ from graph_schema.records import validation_error
 MAX_LISTED_ERRORS: Final = 1000  # a job lists this many; the count covers all
 MAX_PASSES: Final = 5
 
-EventSource = Callable[[], Iterable[tuple[int, EpcisEvent | list[EventError]]]]
-"""Yields each event of the document in order, validated (or its errors); called once per pass."""
+SourceItem = EpcisEvent | list[EventError] | MasterData
+EventSource = Callable[[], Iterable[tuple[int, SourceItem]]]
+"""Yields each event of the document in order, validated (or its errors); called once per pass. A document's
+master data comes first, under a negative index, as ``MasterData``."""
 
 
 @dataclass
@@ -204,7 +208,7 @@ async def _run_pass(
 
 
 async def _capture_chunk(
-    tx: AsyncTransaction, state: _Pass, chunk: list[tuple[int, EpcisEvent | list[EventError]]], *, set_aside: set[int]
+    tx: AsyncTransaction, state: _Pass, chunk: list[tuple[int, SourceItem]], *, set_aside: set[int]
 ) -> None:
     batch: list[EpcisEvent] = []
     for index, item in chunk:
@@ -212,6 +216,9 @@ async def _capture_chunk(
             continue
         if index >= 0:  # negative: the document's header
             state.outcome.event_count += 1
+        if isinstance(item, MasterData):
+            await _write_master_data(tx, state, item)
+            continue
         if isinstance(item, list):
             for error in item:
                 state.fail(error.index, error)
@@ -221,9 +228,17 @@ async def _capture_chunk(
         await _capture_batch(tx, state, batch)
 
 
-def _take(
-    events: Iterator[tuple[int, EpcisEvent | list[EventError]]], count: int
-) -> list[tuple[int, EpcisEvent | list[EventError]]]:
+async def _write_master_data(tx: AsyncTransaction, state: _Pass, master: MasterData) -> None:
+    """The document's master data, checked and written in the capture's transaction (a refusal rolls it back)."""
+    problems = await write_master_data(
+        tx, master, firm_id=state.graph_firm, capture_id=state.capture_id, now=state.record_time
+    )
+    for error in problems:
+        where = error.field or "epcisHeader"
+        state.fail(None, EventError(index=None, field=where, code=error.code, message=error.message))
+
+
+def _take(events: Iterator[tuple[int, SourceItem]], count: int) -> list[tuple[int, SourceItem]]:
     return list(islice(events, count))
 
 

@@ -180,7 +180,7 @@ class DocumentReader:
                     if header_builder is None:
                         header_builder = ObjectBuilder()
                     header_builder.event(event, value)
-                    if prefix == header_key and event not in ("start_map", "start_array"):
+                    if prefix == header_key and event not in ("start_map", "start_array", "map_key"):
                         self._header[header_key] = header_builder.value
                         header_builder = None
                         header_key = None
@@ -239,7 +239,7 @@ class DocumentReader:
                     if header_builder is None:
                         header_builder = ObjectBuilder()
                     header_builder.event(event, value)
-                    if prefix == header_key and event not in ("start_map", "start_array"):
+                    if prefix == header_key and event not in ("start_map", "start_array", "map_key"):
                         self._header[header_key] = header_builder.value
                         header_builder = None
                         header_key = None

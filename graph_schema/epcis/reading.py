@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from graph_schema.epcis.capture import EventSource
+from graph_schema.epcis.capture import EventSource, SourceItem
 from graph_schema.epcis.document import DocumentReader, read_single_event
 from graph_schema.epcis.limits import ReadingLimits
+from graph_schema.epcis.master_data import header_master_data
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
 
@@ -18,7 +19,7 @@ HEADER = -1  # the index under which a document's own problems are reported
 def document_source(path: Path, *, limits: ReadingLimits | None = None) -> EventSource:
     """The events of the document at ``path``, validated one by one as they are read (bounded memory)."""
 
-    def events() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+    def events() -> Iterator[tuple[int, SourceItem]]:
         with path.open("rb") as stream:
             reader = DocumentReader(stream, limits=limits)
             read = reader.events()
@@ -27,6 +28,12 @@ def document_source(path: Path, *, limits: ReadingLimits | None = None) -> Event
                 yield HEADER, reader.header_errors
                 return
             namespaces = reader.namespaces
+            master_data = header_master_data(reader.header, namespaces=namespaces)
+            if isinstance(master_data, list):
+                yield HEADER, master_data
+                return
+            if master_data:  # written in the capture's first transaction, before the events
+                yield HEADER, master_data
             for index, raw in chain([first] if first else [], read):
                 yield index, validate_event(raw, index=index, namespaces=namespaces)
             late = reader.header_errors

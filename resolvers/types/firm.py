@@ -9,6 +9,7 @@ import strawberry
 
 from graph_schema.db import Row
 from resolvers.context import Info
+from resolvers.types.master_data import EpcisParty
 from resolvers.types.node import Node
 from resolvers.types.values import CertificationKind, FirmRole, native_datetime
 
@@ -64,6 +65,10 @@ class Firm(Node):
         from resolvers.types.site import Site
 
         return [Site.from_record(row) for row in await info.context.loaders.sites_of_firm.load(self.id)]
+
+    @strawberry.field(description="EPCIS party master data the firm captured about itself")
+    async def epcis_parties(self, info: Info) -> list[EpcisParty]:
+        return [EpcisParty.from_record(row) for row in await info.context.loaders.epcis_parties_of_firm.load(self.id)]
 
     @strawberry.field(description="GAP, HACCP and Smart HACCP certifications")
     async def certifications(self, info: Info) -> list[Certification]:

@@ -7,6 +7,7 @@ import strawberry
 from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.types.firm import Firm, load_firm
+from resolvers.types.master_data import EpcisLocation
 from resolvers.types.node import SITE_ID_PREFIX, Node
 from resolvers.types.values import SiteKind
 
@@ -30,6 +31,12 @@ class Site(Node):
             region=row.get("region"),
             _firm_id=row["firmId"],
         )
+
+    @strawberry.field(description="EPCIS master data: the site itself first (if described), then its sub-sites")
+    async def epcis_locations(self, info: Info) -> list[EpcisLocation]:
+        return [
+            EpcisLocation.from_record(row) for row in await info.context.loaders.epcis_locations_of_site.load(self.gln)
+        ]
 
     @strawberry.field(description="The firm that operates the site")
     async def firm(self, info: Info) -> Firm | None:

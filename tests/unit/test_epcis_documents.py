@@ -244,6 +244,16 @@ def test_header_after_the_event_list_is_read_before_the_events_from_a_file() -> 
     assert result.namespaces == {"ext": "https://ns.example.com/ext/"}
 
 
+@pytest.mark.parametrize("seekable", [True, False])
+def test_an_object_in_the_header_is_read_whole(seekable: bool) -> None:
+    """epcisHeader (master data) is an object of objects: read whole, not cut at its first key."""
+    header = {"epcisMasterData": {"vocabularyList": [{"type": "urn:epcglobal:epcis:vtype:ReadPoint"}]}, "x:y": 1}
+    data = json.dumps(_document([SHIPPING], epcisHeader=header)).encode()
+    reader = DocumentReader(io.BytesIO(data) if seekable else _OneWay(data))  # type: ignore[arg-type]
+    assert [index for index, _ in reader] == [0]
+    assert reader.header["epcisHeader"] == header
+
+
 def test_header_after_the_event_list_of_a_stream_that_cannot_seek_is_reported() -> None:
     document = _document([SHIPPING])
     reordered = {"epcisBody": document.pop("epcisBody"), **document}
