@@ -23,6 +23,7 @@ from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
 from tests.epcis_chain import EpcisChain, document, register_chain
 from tests.epcis_data import OPENEPCIS
+from tests.epcis_schema import cross_check
 
 pytestmark = pytest.mark.neo4j
 
@@ -61,6 +62,7 @@ def post_document(base_url: str, headers: dict[str, str], doc: Any, **extra: str
     for _ in range(600):
         job = http.get(f"{base_url}{location}", headers=headers).json()
         if not job["running"]:
+            cross_check(doc, accepted_whole=job["success"] is True and job["errorCount"] == 0)
             return dict(job)
         time.sleep(0.05)
     raise AssertionError("the capture job did not finish")

@@ -16,6 +16,7 @@ from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
 from tests.e2e.test_epcis_http import bearer, post_document
 from tests.epcis_chain import sgln
+from tests.epcis_schema import schema_errors
 from tests.factories import register_firms
 from tests.integration.test_epcis_master_data import observation, plant_description, sub_site, with_master_data
 
@@ -48,6 +49,12 @@ async def test_master_data_captured_over_http_is_served_by_rest_and_graphql(
         base_url, bearer(settings, "plant"), with_master_data([observation(plant)], [plant_description(plant)])
     )
     assert (job["success"], job["capturedCount"], job["errors"]) == (True, 1, [])
+
+    # the hub's query answer is an EPCISQueryDocument that GS1's JSON schema accepts
+    query = http.get(f"{base_url}/epcis/events", headers=bearer(settings, "plant"))
+    assert query.status_code == 200, query.text
+    assert len(query.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 1
+    assert schema_errors(query.json()) == []
 
     # another firm's document naming the plant's GLN: refused with the place and the reason, nothing renamed
     job = post_document(

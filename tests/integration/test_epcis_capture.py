@@ -14,6 +14,7 @@ from graph_schema.epcis.capture import CaptureOutcome, EventSource, capture
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
 from tests.epcis_chain import EpcisChain, document, register_chain
+from tests.epcis_schema import cross_check
 
 pytestmark = pytest.mark.neo4j
 
@@ -43,7 +44,7 @@ async def capture_as(
     transaction_events: int = 20_000,
     **kw: Any,
 ) -> CaptureOutcome:
-    return await capture(
+    outcome = await capture(
         graph,
         source_of(document(events), **kw),
         firm_id=firm,
@@ -54,6 +55,8 @@ async def capture_as(
         batch_size=batch_size,
         transaction_events=transaction_events,
     )
+    cross_check(document(events), accepted_whole=outcome.committed and outcome.error_count == 0)
+    return outcome
 
 
 async def capture_chain(graph: Graph, chain: EpcisChain, *, batch_size: int = 500) -> None:
