@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from graph_schema.epcis.capture import SourceItem
 from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.reading import document_source
@@ -41,17 +42,17 @@ MAPPED = {
 }  # fmt: skip
 
 
-def read(path: Path, limits: ReadingLimits | None = None) -> list[EpcisEvent | list[EventError]]:
+def read(path: Path, limits: ReadingLimits | None = None) -> list[SourceItem]:
     return [item for _, item in xml_document_source(path, limits=limits)()]
 
 
-def read_bytes(data: bytes, tmp_path: Path, limits: ReadingLimits | None = None) -> list[EpcisEvent | list[EventError]]:
+def read_bytes(data: bytes, tmp_path: Path, limits: ReadingLimits | None = None) -> list[SourceItem]:
     path = tmp_path / "document.xml"
     path.write_bytes(data)
     return read(path, limits)
 
 
-def errors_of(results: list[EpcisEvent | list[EventError]]) -> list[EventError]:
+def errors_of(results: list[SourceItem]) -> list[EventError]:
     return [error for item in results if isinstance(item, list) for error in item]
 
 
