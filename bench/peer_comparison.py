@@ -706,10 +706,12 @@ def main() -> None:
     )
     parser.add_argument("--keep-neo4j", action="store_true", help="leave the benchmark's Neo4j running")
     parser.add_argument("--sample-seed", type=int, default=2026)
+    parser.add_argument("--hub-port", type=int, help="the hub's HTTP port (default: a free one)")
+    parser.add_argument("--peer-port", type=int, help="the peer's HTTP port (default: a free one)")
     args = parser.parse_args()
 
     state = (args.state_dir or ROOT / ".local" / f"bench-peer-{args.scale}").absolute()
-    hub_port, peer_port = free_port(), free_port()
+    hub_port, peer_port = args.hub_port or free_port(), args.peer_port or free_port()
     # The issuer's ttl only sets how long the tokens minted here live: a day outlasts any run.
     settings = Settings(state_dir=state, neo4j_bolt_port=args.bolt_port, port=hub_port, token_ttl_seconds=86_400)
     env = {

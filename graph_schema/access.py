@@ -5,23 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, LiteralString
 
+
 # A lot is shown in detail to a viewer who owns it or whose owner shares TRACE at DETAIL with it, to the
 # firm it was shipped to (one step back, EU 178/2002 art. 18, needs no grant), and, while a recall is
 # open, to its coordinator and the agency when the lot is in the recall's trace.
-LOT_IN_DETAIL: Final = (
-    "(l.ownerFirmId IN $detailFirms"
-    # without a label on the shipment the planner always expands from the lot (a few shipments), never
-    # seeks every shipment the viewer ever received, which it chose on a young store
-    " OR EXISTS { MATCH (l)<-[:CARRIES]-(rcv) WHERE rcv.toFirmId = $viewerFirm }"
-    " OR (size($recalls) > 0 AND EXISTS { MATCH (l)<-[:AFFECTS]-(rc:Recall) WHERE rc.id IN $recalls }))"
-)
+def lot_in_detail(lot: str = "l", suffix: str = "") -> str:
+    """Cypher true when lot ``lot`` is shown in detail to the viewer; ``suffix`` names its inner variables apart, so
+    queries compiled from a GraphQL selection (resolvers/compiled.py) can test several lots in one query."""
+    return (
+        f"({lot}.ownerFirmId IN $detailFirms"
+        # without a label on the shipment the planner always expands from the lot (a few shipments), never
+        # seeks every shipment the viewer ever received, which it chose on a young store
+        f" OR EXISTS {{ MATCH ({lot})<-[:CARRIES]-(rcv{suffix}) WHERE rcv{suffix}.toFirmId = $viewerFirm }}"
+        f" OR (size($recalls) > 0 AND EXISTS {{ MATCH ({lot})<-[:AFFECTS]-(rc{suffix}:Recall)"
+        f" WHERE rc{suffix}.id IN $recalls }}))"
+    )
+
+
+LOT_IN_DETAIL: Final = lot_in_detail()
+
+
 # A shipment is shown to both of its parties (one step forward for the shipper), to viewers who see the
 # shipper's trace data in detail, and to a recall's coordinator when it carried a lot of the recall.
-SHIPMENT_IN_DETAIL: Final = (
-    "(sh.fromFirmId IN $detailFirms OR sh.toFirmId = $viewerFirm"
-    " OR (size($recalls) > 0 AND EXISTS { MATCH (sh)-[:CARRIES]->(:Lot)<-[:AFFECTS]-(rs:Recall)"
-    " WHERE rs.id IN $recalls }))"
-)
+def shipment_in_detail(shipment: str = "sh", suffix: str = "") -> str:
+    """Cypher true when shipment ``shipment`` is shown in detail to the viewer (``suffix`` as in lot_in_detail)."""
+    return (
+        f"({shipment}.fromFirmId IN $detailFirms OR {shipment}.toFirmId = $viewerFirm"
+        f" OR (size($recalls) > 0 AND EXISTS {{ MATCH ({shipment})-[:CARRIES]->(:Lot)<-[:AFFECTS]-(rs{suffix}:Recall)"
+        f" WHERE rs{suffix}.id IN $recalls }}))"
+    )
+
+
+SHIPMENT_IN_DETAIL: Final = shipment_in_detail()
 # Owners sharing TRACE at SUMMARY level: their lots stay redacted but count in a trace's totals.
 LOT_IN_SUMMARY: Final = "(l.ownerFirmId IN $summaryFirms)"
 # A CCP ``c`` and its records (readings, deviations) belong to its site's firm: shown in detail to that firm and

@@ -116,6 +116,12 @@ def _page(sort: LotSort) -> tuple[LiteralString, LiteralString]:
 @cache
 def list_lots_query(given: tuple[str, ...], sort: LotSort) -> LiteralString:
     """The page query for one combination of filters and one sort (built from constants only)."""
+    return list_lots_page(given, sort) + "\nRETURN k AS sortKey, " + LOT_FIELDS_AS_TEXT + " AS lot"
+
+
+@cache
+def list_lots_page(given: tuple[str, ...], sort: LotSort) -> LiteralString:
+    """The page's lots ``l`` with their sort keys ``k``, in order, for a query to return as it needs."""
     after, order = _page(sort)
     key = _SORT_KEY[sort]
     branches: list[LiteralString] = []
@@ -130,15 +136,7 @@ def list_lots_query(given: tuple[str, ...], sort: LotSort) -> LiteralString:
             + order
             + " LIMIT $limit RETURN l, k"
         )
-    return (
-        "CALL () {\n  "
-        + "\n  UNION\n  ".join(branches)
-        + "\n}\nWITH l, k ORDER BY "
-        + order
-        + " LIMIT $limit\nRETURN k AS sortKey, "
-        + LOT_FIELDS_AS_TEXT
-        + " AS lot"
-    )
+    return "CALL () {\n  " + "\n  UNION\n  ".join(branches) + "\n}\nWITH l, k ORDER BY " + order + " LIMIT $limit"
 
 
 @cache

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from sqlalchemy import Engine
 from starlette.authentication import AuthenticationError
 from starlette.requests import Request
@@ -38,9 +39,11 @@ from hub.graphql_http import (
 )
 from hub.settings import Settings
 from hub.state import HubState
+from resolvers.access_log import log_access
+from resolvers.compiled import CompiledReads, coerce_variables, execute_plan
 from resolvers.context import Context
 from resolvers.documents import DocumentPolicy
-from resolvers.limits import DocumentLimits
+from resolvers.limits import DocumentChecks, DocumentLimits
 from resolvers.schema import build_schema
 
 log = logging.getLogger(__name__)
@@ -139,15 +142,16 @@ class HubGraphQL(GraphQL[Context, None]):
     backend: BearerTokenBackend  # set by the app factory: websockets sign in with the same checks as HTTP
 
     def __init__(self, settings: Settings) -> None:
+        self.documents = DocumentPolicy(
+            trusted_only=settings.runs_trusted_documents_only,
+            persisted_queries=settings.persisted_queries_enabled,
+            engine=self._sql_engine,
+        )
         super().__init__(
             build_schema(
                 limits=document_limits(settings),
                 cache_size=settings.graphql_cache_size,
-                documents=DocumentPolicy(
-                    trusted_only=settings.runs_trusted_documents_only,
-                    persisted_queries=settings.persisted_queries_enabled,
-                    engine=self._sql_engine,
-                ),
+                documents=self.documents,
                 introspection=settings.introspection_enabled,
                 suggestions=settings.field_suggestions_enabled,
             ),
@@ -159,6 +163,15 @@ class HubGraphQL(GraphQL[Context, None]):
         )
         self._watches: dict[int, _Watch] = {}  # websocket contexts (by id) waiting for their connection_init
         self.timeout_seconds = settings.graphql_timeout_seconds
+        self.compiled: CompiledReads | None = (
+            CompiledReads(
+                self.schema._schema,  # type: ignore[attr-defined]
+                DocumentChecks(document_limits(settings)),
+                maxsize=settings.graphql_cache_size,
+            )
+            if settings.compiled_reads
+            else None
+        )
 
     def _sql_engine(self) -> Engine | None:
         state = getattr(self, "state", None)
@@ -176,7 +189,7 @@ class HubGraphQL(GraphQL[Context, None]):
             # websocket's subscriptions live as long as it does: no allowance for them).
             with transaction_scope(seconds=self.timeout_seconds):
                 try:
-                    response = await self.run(request)
+                    response = await self._compiled_answer(request) or await self.run(request)
                 except HTTPException as error:
                     response = self._request_error(request, error)
             await response(scope, receive, send)
@@ -198,6 +211,55 @@ class HubGraphQL(GraphQL[Context, None]):
                 tasks.cancel_scope.cancel()
                 if watch.context_key is not None:  # a connection that never signed in
                     self._watches.pop(watch.context_key, None)
+
+    async def _compiled_answer(self, request: Request) -> Response | None:
+        """A read of a known shape answered by its compiled plan (resolvers/compiled.py), skipping Strawberry's
+        parsing, validation and execution; None when the resolvers are to answer it (anything the plan does not
+        cover, any error: their answer and errors are then the ones the client gets)."""
+        compiled = self.compiled
+        if compiled is None or request.method != "POST":
+            return None
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        query, name, variables, extensions = (
+            body.get(k) for k in ("query", "operationName", "variables", "extensions")
+        )
+        if not (
+            isinstance(query, str | None)
+            and isinstance(name, str | None)
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        try:
+            text = await self.documents.resolve(query, extensions)
+        except GraphQLError:
+            return None
+        plan = None if text is None else compiled.plan_for(text, name)
+        if plan is None:
+            return None
+        try:
+            if not compiled.within_cost(plan, variables):
+                return None
+            context = await self.get_context(request, Response())
+            data = await execute_plan(
+                plan, context, compiled.schema, coerce_variables(compiled.schema, plan, variables)
+            )
+        except Exception:  # Fallback, or a fault the resolvers report as they always do
+            return None
+        if not await log_access(context, plan.label):
+            return None  # the resolvers try again, and withhold their answer if the log still cannot be written
+        return Response(
+            orjson.dumps({"data": data}),
+            status_code=200,
+            media_type=response_media_type(request.headers.get("accept")),
+        )
 
     def _is_ide_page(self, scope: Scope) -> bool:
         if self.graphql_ide is None or scope.get("method") != "GET":

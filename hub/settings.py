@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=25_000, ge=1, le=100_000_000)
     query_cost_list_size: int = Field(default=10, ge=1, le=10_000)  # a list's size in the cost when not given
     graphql_cache_size: int = Field(default=256, ge=0, le=100_000)  # parsed and validated query texts kept
+    # reads of known shapes answered by one compiled Cypher query each (resolvers/compiled.py); off: the resolvers
+    compiled_reads: bool = True
     # which operation texts run (resolvers/documents.py): only those registered with `hub documents add`
     # (default: in production), and Automatic Persisted Queries (default: outside production)
     trusted_documents_only: bool | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Final
 from urllib.parse import urlencode
 
 import strawberry
@@ -22,6 +23,29 @@ from resolvers.types.firm import Firm, load_firm
 log = logging.getLogger(__name__)
 
 
+ACCESS_LOG_WITHHELD: Final = "the access log could not be written, so no data was returned; try again shortly"
+
+
+async def log_access(context: Context, operation: str) -> bool:
+    """Write the access-log entries of an operation's answer; False when they could not be written, and the
+    answer must then be withheld (fail closed: other firms' records leave only with a trace of who read them)."""
+    if context.principal is None or not context.accessed:
+        return True
+    try:
+        await record_access(
+            context.sql_engine,
+            accessor_firm_id=context.principal.firm_id,
+            accessor_subject=context.principal.subject,
+            accessor_issuer=context.principal.issuer,
+            operation=operation,
+            counts=context.accessed,
+        )
+    except Exception:
+        log.exception("could not write the access log; the answer is withheld")
+        return False
+    return True
+
+
 class AccessLog(SchemaExtension):
     """Writes an access-log entry per owner firm whose records the operation returned to another firm."""
 
@@ -30,27 +54,11 @@ class AccessLog(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, Context) or context.principal is None or not context.accessed:
             return
-        try:
-            await record_access(
-                context.sql_engine,
-                accessor_firm_id=context.principal.firm_id,
-                accessor_subject=context.principal.subject,
-                accessor_issuer=context.principal.issuer,
-                operation=self._operation(),
-                counts=context.accessed,
-            )
-        except Exception:
-            # Fail closed: other firms' records leave only with a trace of who read them.
-            log.exception("could not write the access log; the answer is withheld")
+        if not await log_access(context, self._operation()):
             result = self.execution_context.result
             if result is not None:  # mutated in place: the executor returns this object
                 result.data = None
-                result.errors = [
-                    GraphQLError(
-                        "the access log could not be written, so no data was returned; try again shortly",
-                        extensions={"code": UNAVAILABLE},
-                    )
-                ]
+                result.errors = [GraphQLError(ACCESS_LOG_WITHHELD, extensions={"code": UNAVAILABLE})]
 
     def _operation(self) -> str:
         name = self.execution_context.operation_name

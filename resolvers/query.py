@@ -10,7 +10,7 @@ from graph_schema import lot_filters as lot_lists
 from graph_schema import parties
 from graph_schema import trace as trace_reads
 from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm, load_firm
@@ -121,13 +121,17 @@ class Query:
         "with shipments and a summary; depth 1 is one step back or forward",
     )
     async def trace(self, info: Info, lot_id: strawberry.ID, direction: TraceDirection, max_depth: int = 25) -> Trace:
-        _, viewer = info.context.require_principal()
-        lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
-        rows = await trace_reads.trace(
-            info.context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth
-        )
-        info.context.note_access(row["lot"]["ownerFirmId"] for row in rows if row["lot"] is not None)
-        info.context.note_access(
-            shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment
-        )
-        return Trace.from_rows(rows, direction=direction, redactor=info.context.redactor)
+        return await read_trace(info.context, lot_id, direction, max_depth)
+
+
+async def read_trace(context: Context, lot_id: str, direction: TraceDirection, max_depth: int) -> Trace:
+    """The trace as the caller may see it, its records noted for the access log (the resolver and the compiled
+    path, resolvers/compiled.py, both read it here)."""
+    _, viewer = context.require_principal()
+    lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
+    rows = await trace_reads.trace(context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth)
+    context.note_access(row["lot"]["ownerFirmId"] for row in rows if row["lot"] is not None)
+    context.note_access(
+        shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment
+    )
+    return Trace.from_rows(rows, direction=direction, redactor=context.redactor)

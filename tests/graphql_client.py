@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from typing import Any
 
+from graphql import GraphQLError, parse
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
@@ -14,6 +17,7 @@ from auth.audit import create_tables
 from auth.decisions import DecisionCache
 from auth.principal import Principal, Role
 from graph_schema.db import Graph
+from resolvers.compiled import Fallback, Plans, coerce_variables, compile_operation, execute_plan
 from resolvers.context import Context
 from resolvers.loaders import ProfileCache
 from resolvers.schema import build_schema
@@ -62,7 +66,59 @@ async def execute(
     await context.decide()
     result = await SCHEMA.execute(query, variable_values=variables, context_value=context)
     result.extensions = {"roundTrips": request_graph.round_trips}
+    await compare_compiled(graph, query, caller, variables, result, context.accessed, decisions, profiles)
     return result
+
+
+PLANS = Plans()
+# what the differential check saw this session: operations answered both ways and found equal, and fallbacks
+COMPILED_CHECKS: Counter[str] = Counter()
+
+
+async def compare_compiled(
+    graph: Graph,
+    query: str,
+    caller: Principal | None,
+    variables: dict[str, Any] | None,
+    result: ExecutionResult,
+    accessed: Counter[str],
+    decisions: DecisionCache | None,
+    profiles: ProfileCache | None,
+) -> None:
+    """The differential check of resolvers/compiled.py: every operation of the test suite that compiles is answered
+    again by its compiled plan, in a context of its own, and must give the same JSON (key order included) and note
+    the same records for the access log; where the resolvers answered with errors, it must fall back to them."""
+    if caller is None or profiles is not None:
+        # with the process's kept profiles the resolvers may answer a firm, site or product as it was up to 30 s
+        # ago (tests/integration/test_process_caches.py); the compiled plan reads them from the graph, fresh
+        return
+    schema = SCHEMA._schema
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return  # nothing ran
+    plan = PLANS.get(query, None, lambda: compile_operation(schema, document, None))
+    if plan is None:
+        return
+    context = Context(
+        graph=Graph(graph.driver, database=graph.database),
+        principal=caller,
+        redaction_key=REDACTION_KEY,
+        max_page_size=100,
+        sql_engine=SQL_ENGINE,
+        decisions=decisions,
+        profiles=profiles,
+    )
+    await context.decide()
+    try:
+        data = await execute_plan(plan, context, schema, coerce_variables(schema, plan, variables))
+    except Fallback:
+        COMPILED_CHECKS["fallback"] += 1
+        return
+    assert not result.errors, f"the compiled plan answered where the resolvers failed: {result.errors}"
+    assert json.dumps(data) == json.dumps(result.data), f"compiled {data}\nresolvers {result.data}"
+    assert context.accessed == accessed, f"access noted: compiled {context.accessed}, resolvers {accessed}"
+    COMPILED_CHECKS["equal"] += 1
 
 
 def codes(result: ExecutionResult) -> list[str]:

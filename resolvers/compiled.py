@@ -1,0 +1,736 @@
+"""Reads compiled from a GraphQL selection into one Cypher query whose projection is the answer.
+
+The resolvers answer a lot detail page in several queries: the lot, then its inputs and shipments through their
+DataLoaders, then the inputs' shipments, each a round trip, and graphql-core then completes every field of the
+Python objects built from the rows. For the reads partner apps send all day (``lot``, ``firm``, ``site``,
+``product`` and their nested fields; ``trace`` with its lots, shipments and summary) this module compiles the
+operation once into a plan: one Cypher query per root field whose map projection has the shape of the answer, with
+the visibility predicates of graph_schema/access.py inside (the same builders every other read calls), and a
+shaper that writes the JSON value of each field from the driver's values with the leaf's own GraphQL output
+coercion. The trace keeps its own Cypher (graph_schema/trace.py) and its Python types, walked field by field.
+
+The compiled path answers only what it is sure to answer as the resolvers would: anything it does not know (a
+field with a resolver it cannot compile, a fragment, a directive, an argument out of its domain, a null where the
+schema says non-null, an unknown enum value, an error of any kind) raises ``Fallback``, and the request is then
+answered by the resolvers from scratch, so errors are always the resolvers' own. It notes the records it returns
+for the access log as the resolvers do (tests/integration/test_compiled_reads.py runs both on every compilable
+query of the test suite and compares answers and access counts). Plans are kept per document text and operation
+name: the Cypher text holds nothing of the caller, whose visibility comes as parameters.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    get_named_type,
+    is_leaf_type,
+    parse,
+    validate,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from graph_schema.access import lot_in_detail, shipment_in_detail
+from graph_schema.db import Graph
+from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
+from graph_schema.lot_filters import LotSort, count_lots_query, list_lots_page
+from graph_schema.model import TraceDirection
+from resolvers.context import Context
+from resolvers.limits import DocumentChecks, query_cost
+from resolvers.types.connection import check_page_size, encode_cursor
+from resolvers.types.lot_list import decode_lot_cursor, lot_cursor_key, lot_cursor_kind, lot_filter
+from resolvers.types.node import PRODUCT_ID_PREFIX, SITE_ID_PREFIX
+from resolvers.types.values import native_datetime
+
+
+class Fallback(Exception):
+    """This operation, or this request of it, is answered by the resolvers."""
+
+
+Convert = Callable[[Any], Any]
+# a hidden key of a compiled map: GraphQL names never start with two underscores but __typename, handled apart
+NOTE_KEY: Final = "__note"
+
+
+def _leaf_output(leaf: GraphQLLeafType) -> Convert:
+    """graphql-core's output coercion of a leaf, for the graph's values (an enum's stored text included)."""
+    coerce = leaf.serialize
+    if isinstance(leaf, GraphQLEnumType):
+        definition = (leaf.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        enum_class: type[Enum] | None = getattr(definition, "wrapped_cls", None)
+        if enum_class is None:
+            raise Fallback
+        outputs: dict[Any, Any] = {}
+        for member in enum_class:
+            outputs[member] = outputs[member.value] = coerce(member)
+
+        def enum_output(value: Any) -> Any:
+            try:
+                return outputs[value]
+            except (KeyError, TypeError):
+                raise Fallback from None
+
+        return enum_output
+    if leaf.name == "DateTime":
+        return lambda value: coerce(native_datetime(value))
+
+    def output(value: Any) -> Any:
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise Fallback
+        return coerced
+
+    return output
+
+
+@dataclass
+class Shape:
+    """How one object of the answer is written from a compiled map (or, for ``walk``, from a Python object)."""
+
+    typename: str
+    fields: list[tuple[str, str, Convert | Shape | None, bool, bool]] = field(default_factory=list)
+    # (response key, source key or attribute, leaf output / nested shape / None for __typename, non-null, list)
+    note: str | None = None  # the key whose value names the owner firm to note for the access log
+
+
+def shape_map(shape: Shape, value: Mapping[str, Any], accessed: Callable[[Any], None]) -> dict[str, Any]:
+    """The answer's object from a compiled Cypher map."""
+    if shape.note is not None:
+        accessed(value[shape.note])
+    out: dict[str, Any] = {}
+    for key, source, kind, non_null, is_list in shape.fields:
+        if kind is None:
+            out[key] = shape.typename
+            continue
+        item = value.get(source)
+        if item is None:
+            if non_null:
+                raise Fallback
+            out[key] = None
+        elif isinstance(kind, Shape):
+            if is_list:
+                out[key] = [shape_map(kind, element, accessed) for element in item]
+            else:
+                out[key] = shape_map(kind, item, accessed)
+        elif is_list:
+            out[key] = [kind(element) for element in item]
+        else:
+            out[key] = kind(item)
+    return out
+
+
+def walk(shape: Shape, value: Any) -> dict[str, Any]:
+    """The answer's object from a Python object of the resolvers' types (plain attributes only)."""
+    out: dict[str, Any] = {}
+    for key, attribute, kind, non_null, is_list in shape.fields:
+        if kind is None:
+            out[key] = shape.typename
+            continue
+        item = getattr(value, attribute)
+        if item is None:
+            if non_null:
+                raise Fallback
+            out[key] = None
+        elif isinstance(kind, Shape):
+            out[key] = [walk(kind, element) for element in item] if is_list else walk(kind, item)
+        elif is_list:
+            out[key] = [kind(element) for element in item]
+        else:
+            out[key] = kind(item)
+    return out
+
+
+def _unwrap(output: GraphQLOutputType) -> tuple[Any, bool, bool]:
+    """The named type, whether the field is non-null, and whether it is a list (of non-null items)."""
+    non_null = isinstance(output, GraphQLNonNull)
+    inner: Any = output.of_type if isinstance(output, GraphQLNonNull) else output
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        if not isinstance(item, GraphQLNonNull):
+            raise Fallback  # a list with null items is not compiled
+        return get_named_type(item.of_type), non_null, True
+    return inner, non_null, False
+
+
+def _fields(selection_set: SelectionSetNode | None) -> list[FieldNode]:
+    """The selection's fields, when it holds fields only, without directives, each under a key of its own."""
+    if selection_set is None:
+        raise Fallback
+    fields: list[FieldNode] = []
+    keys: set[str] = set()
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            raise Fallback
+        key = (selection.alias or selection.name).value
+        if key in keys or (key.startswith("__") and selection.name.value != "__typename"):
+            raise Fallback
+        keys.add(key)
+        fields.append(selection)
+    return fields
+
+
+def _quote(key: str) -> str:
+    return f"`{key}`"
+
+
+# --- Cypher for the graph's types -----------------------------------------------------------------------------
+
+# The leaves of each type as Cypher expressions of its variable, with their temporal values as text
+# (graph_schema.lots explains why); ids of sites and products get their node prefix in Python.
+_LEAVES: Final[dict[str, dict[str, str]]] = {
+    "Lot": {
+        "id": "{v}.id",
+        "lotNumber": "{v}.lotNumber",
+        "productGtin": "{v}.productGtin",
+        "quantity": "{v}.quantity",
+        "uom": "{v}.uom",
+        "producedAt": "toString({v}.producedAt)",
+        "expiresAt": "toString({v}.expiresAt)",
+        "status": "{v}.status",
+    },
+    "Firm": {"id": "{v}.id", "name": "{v}.name", "nameKo": "{v}.nameKo", "roles": "{v}.roles"},
+    "Site": {"gln": "{v}.gln", "id": "{v}.gln", "name": "{v}.name", "kind": "{v}.kind", "region": "{v}.region"},
+    "Product": {
+        "gtin": "{v}.gtin",
+        "id": "{v}.gtin",
+        "name": "{v}.name",
+        "nameKo": "{v}.nameKo",
+        "category": "{v}.category",
+        "uom": "{v}.uom",
+    },
+    "Shipment": {
+        "id": "{v}.id",
+        "lotId": "{lot}.id",
+        "quantity": "{c}.quantity",
+        "uom": "{c}.uom",
+        "shippedAt": "toString({v}.shippedAt)",
+        "receivedAt": "toString({v}.receivedAt)",
+        "docType": "{v}.docType",
+        "docNumber": "{v}.docNumber",
+    },
+    "LotLink": {
+        "transformationId": "{t}.id",
+        "occurredAt": "toString({t}.occurredAt)",
+        "quantity": "{c}.quantity",
+        "uom": "{c}.uom",
+        "redacted": "NOT {vis}",
+    },
+}
+_ID_PREFIX: Final = {"Site": SITE_ID_PREFIX, "Product": PRODUCT_ID_PREFIX}
+
+# Profiles every member may see, reached from a property of the object that names them.
+_PROFILE: Final = {
+    "Firm": "(x:Firm {{id: {key}}})",
+    "Site": "(x:Site {{gln: {key}}})",
+    "Product": "(x:Product {{gtin: {key}}})",
+}
+_PROFILE_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("Lot", "product"): ("Product", "{v}.productGtin"),
+    ("Lot", "site"): ("Site", "{v}.siteGln"),
+    ("Lot", "owner"): ("Firm", "{v}.ownerFirmId"),
+    ("Site", "firm"): ("Firm", "{v}.firmId"),
+    ("Product", "brandOwner"): ("Firm", "{v}.ownerFirmId"),
+    ("Shipment", "fromSite"): ("Site", "{v}.fromGln"),
+    ("Shipment", "toSite"): ("Site", "{v}.toGln"),
+    ("Shipment", "shipper"): ("Firm", "{v}.fromFirmId"),
+    ("Shipment", "receiver"): ("Firm", "{v}.toFirmId"),
+}
+
+
+class _Compiler:
+    """Builds the Cypher map and the shape of one selection, naming variables apart."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self.schema = schema
+        self.count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def object_type(self, name: str) -> GraphQLObjectType:
+        found = self.schema.get_type(name)
+        if not isinstance(found, GraphQLObjectType):
+            raise Fallback
+        return found
+
+    def selection(
+        self, typename: str, selection_set: SelectionSetNode | None, names: dict[str, str], *, note: str | None = None
+    ) -> tuple[str, Shape]:
+        """The Cypher map of an object of ``typename`` bound to the variables in ``names`` ({v}, {lot}, ...)."""
+        graphql_type = self.object_type(typename)
+        shape = Shape(typename)
+        entries: list[str] = []
+        if note is not None:
+            shape.note = NOTE_KEY
+            entries.append(f"{NOTE_KEY}: {note.format(**names)}")
+        for node in _fields(selection_set):
+            key, name = (node.alias or node.name).value, node.name.value
+            if name == "__typename":
+                shape.fields.append((key, key, None, True, False))
+                continue
+            definition: GraphQLField | None = graphql_type.fields.get(name)
+            if definition is None or node.arguments:
+                raise Fallback
+            named, non_null, is_list = _unwrap(definition.type)
+            if is_leaf_type(named):
+                expression = _LEAVES.get(typename, {}).get(name)
+                if expression is None:
+                    raise Fallback
+                entries.append(f"{_quote(key)}: {expression.format(**names)}")
+                output = _leaf_output(named)
+                prefix = _ID_PREFIX.get(typename) if name == "id" else None
+                if prefix is not None:
+                    output = _prefixed(prefix, output)
+                shape.fields.append((key, key, output, non_null, is_list))
+                continue
+            expression, child = self.nested(typename, name, named.name, node.selection_set, names)
+            entries.append(f"{_quote(key)}: {expression}")
+            shape.fields.append((key, key, child, non_null, is_list))
+        return "{" + ", ".join(entries) + "}", shape
+
+    def nested(
+        self, typename: str, name: str, child: str, selection_set: SelectionSetNode | None, names: dict[str, str]
+    ) -> tuple[str, Shape]:
+        v = names["v"]
+        profile = _PROFILE_OF.get((typename, name))
+        if profile is not None:
+            kind, key = profile
+            x = self.fresh("p")
+            projection, shape = self.selection(kind, selection_set, {"v": x})
+            pattern = _PROFILE[kind].format(key=key.format(v=v)).replace("(x:", f"({x}:", 1)
+            return f"COLLECT {{ MATCH {pattern} RETURN {projection} }}[0]", shape
+        if typename == "Lot" and name in ("inputs", "outputs"):
+            t, c, lot, vis = self.fresh("t"), self.fresh("c"), self.fresh("l"), self.fresh("vis")
+            link = {"v": lot, "t": t, "c": c, "vis": vis}
+            suffix = lot.removeprefix("l")
+            if name == "inputs":
+                # the resolvers' INPUTS_OF_LOTS: quantities of the consumption, hidden inputs without their lot
+                pattern = f"({v})<-[:PRODUCED]-({t}:Transformation)<-[{c}:CONSUMED_BY]-({lot}:Lot)"
+            else:  # OUTPUTS_OF_LOTS: quantities of the production
+                pattern = f"({v})-[{self.fresh('c')}:CONSUMED_BY]->({t}:Transformation)-[{c}:PRODUCED]->({lot}:Lot)"
+            projection, shape = self.link(selection_set, link)
+            return (
+                f"COLLECT {{ MATCH {pattern} WITH *, {lot_in_detail(lot, suffix)} AS {vis} ORDER BY {lot}.id"
+                f" RETURN {projection} }}",
+                shape,
+            )
+        if typename == "Lot" and name == "shipments":
+            sh, c = self.fresh("sh"), self.fresh("c")
+            projection, shape = self.selection(
+                "Shipment", selection_set, {"v": sh, "lot": v, "c": c}, note="{v}.fromFirmId"
+            )
+            return (
+                f"COLLECT {{ MATCH ({v})<-[{c}:CARRIES]-({sh}:Shipment)"
+                f" WHERE {shipment_in_detail(sh, sh.removeprefix('sh'))}"
+                f" WITH * ORDER BY {sh}.shippedAt, {sh}.id RETURN {projection} }}",
+                shape,
+            )
+        raise Fallback
+
+    def link(self, selection_set: SelectionSetNode | None, names: dict[str, str]) -> tuple[str, Shape]:
+        """A LotLink's map; its lot is there when visible, noted for the access log as LotLink.lot notes it."""
+        graphql_type = self.object_type("LotLink")
+        shape = Shape("LotLink")
+        entries: list[str] = []
+        for node in _fields(selection_set):
+            key, name = (node.alias or node.name).value, node.name.value
+            if name == "__typename":
+                shape.fields.append((key, key, None, True, False))
+                continue
+            definition = graphql_type.fields.get(name)
+            if definition is None or node.arguments:
+                raise Fallback
+            named, non_null, is_list = _unwrap(definition.type)
+            if name == "lot":
+                projection, child = self.selection("Lot", node.selection_set, {"v": names["v"]}, note="{v}.ownerFirmId")
+                entries.append(f"{_quote(key)}: CASE WHEN {names['vis']} THEN {projection} END")
+                shape.fields.append((key, key, child, non_null, False))
+                continue
+            expression = _LEAVES["LotLink"].get(name)
+            if expression is None or not is_leaf_type(named):
+                raise Fallback
+            entries.append(f"{_quote(key)}: {expression.format(**names)}")
+            shape.fields.append((key, key, _leaf_output(named), non_null, is_list))
+        return "{" + ", ".join(entries) + "}", shape
+
+
+def _prefixed(prefix: str, output: Convert) -> Convert:
+    return lambda value: output(prefix + value)
+
+
+def _walk_shape(schema: GraphQLSchema, typename: str, selection_set: SelectionSetNode | None) -> Shape:
+    """The shape of a selection over the resolvers' Python objects: plain attributes only, no resolvers."""
+    graphql_type = schema.get_type(typename)
+    if not isinstance(graphql_type, GraphQLObjectType):
+        raise Fallback
+    shape = Shape(typename)
+    for node in _fields(selection_set):
+        key, name = (node.alias or node.name).value, node.name.value
+        if name == "__typename":
+            shape.fields.append((key, key, None, True, False))
+            continue
+        definition = graphql_type.fields.get(name)
+        if definition is None or node.arguments:
+            raise Fallback
+        strawberry_field = (definition.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if strawberry_field is None or strawberry_field.base_resolver is not None:
+            raise Fallback  # a field with a resolver of its own
+        if strawberry_field.default_resolver is not getattr or strawberry_field.extensions:
+            raise Fallback
+        named, non_null, is_list = _unwrap(definition.type)
+        kind: Convert | Shape = (
+            _leaf_output(named) if is_leaf_type(named) else _walk_shape(schema, named.name, node.selection_set)
+        )
+        shape.fields.append((key, strawberry_field.python_name, kind, non_null, is_list))
+    return shape
+
+
+# --- plans ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A connection of lots: the node's projection and shape, and the connection's own selection."""
+
+    typename: str
+    node_projection: str | None  # None when no edge's node is asked for
+    node_shape: Shape | None
+    selection: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (key, field, (subkey, subfield)...)
+    counted: bool  # totalCount asked for
+
+
+@dataclass(frozen=True)
+class _Root:
+    """One root field: how its arguments become the query's, and how its rows become the answer."""
+
+    key: str
+    name: str
+    node: FieldNode
+    definition: GraphQLField
+    cypher: str | None  # None: the trace and lots, whose Cypher depends on their arguments
+    shape: Shape
+    page: _Page | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled read operation."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    roots: tuple[_Root, ...]
+    label: str  # the operation as the access log names it (resolvers.access_log.AccessLog)
+
+
+_ROOT_LOOKUP: Final = {
+    # root field -> (type, MATCH of its variable v from $key, whether the object is noted for the access log)
+    "lot": ("Lot", "MATCH (v:Lot {id: $key}) WHERE " + lot_in_detail("v", "0"), "{v}.ownerFirmId"),
+    "firm": ("Firm", "MATCH (v:Firm {id: $key})", None),
+    "site": ("Site", "MATCH (v:Site {gln: $key})", None),
+    "product": ("Product", "MATCH (v:Product {gtin: $key})", None),
+}
+
+
+def compile_operation(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
+    """The plan of a document's query operation; Fallback when any of it is not compiled."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != len(document.definitions):
+        raise Fallback  # fragments
+    if operation_name is None:
+        if len(operations) != 1:
+            raise Fallback
+        [operation] = operations
+    else:
+        named = [op for op in operations if op.name is not None and op.name.value == operation_name]
+        if len(named) != 1:
+            raise Fallback
+        [operation] = named
+    if operation.operation is not OperationType.QUERY or operation.directives:
+        raise Fallback
+    query_type = schema.query_type
+    if query_type is None:
+        raise Fallback
+    roots = []
+    for node in _fields(operation.selection_set):
+        key, name = (node.alias or node.name).value, node.name.value
+        definition = query_type.fields.get(name)
+        if definition is None:
+            raise Fallback
+        named, _, _ = _unwrap(definition.type)
+        if name == "trace":
+            roots.append(_Root(key, name, node, definition, None, _walk_shape(schema, named.name, node.selection_set)))
+            continue
+        if name == "lots":
+            roots.append(_Root(key, name, node, definition, None, Shape(named.name), _page(schema, named.name, node)))
+            continue
+        lookup = _ROOT_LOOKUP.get(name)
+        if lookup is None:
+            raise Fallback
+        typename, match, note = lookup
+        compiler = _Compiler(schema)
+        projection, shape = compiler.selection(typename, node.selection_set, {"v": "v"}, note=note)
+        roots.append(_Root(key, name, node, definition, f"{match} RETURN {projection} AS value", shape))
+    label_roots = ",".join(root.name for root in roots) or "?"
+    name_value = operation.name.value if operation.name else None
+    label = f"{name_value}:{label_roots}"[:200] if name_value else label_roots[:200]
+    return Plan(document, operation, tuple(roots), label)
+
+
+_PAGE_FIELDS: Final = {
+    "edges": ("cursor", "node", "__typename"),
+    "pageInfo": ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"),
+}
+
+
+def _page(schema: GraphQLSchema, typename: str, node: FieldNode) -> _Page:
+    """The plan of a lot connection's selection (edges, their cursors and nodes, pageInfo, totalCount)."""
+    selection: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
+    projection: str | None = None
+    node_shape: Shape | None = None
+    counted = False
+    for field_node in _fields(node.selection_set):
+        key, name = (field_node.alias or field_node.name).value, field_node.name.value
+        if field_node.arguments:
+            raise Fallback
+        if name in ("totalCount", "__typename"):
+            counted = counted or name == "totalCount"
+            selection.append((key, name, ()))
+            continue
+        allowed = _PAGE_FIELDS.get(name)
+        if allowed is None:
+            raise Fallback
+        inner: list[tuple[str, str]] = []
+        for sub in _fields(field_node.selection_set):
+            subkey, subname = (sub.alias or sub.name).value, sub.name.value
+            if subname not in allowed or sub.arguments:
+                raise Fallback
+            if subname == "node":
+                if projection is not None:
+                    raise Fallback  # one node selection per connection
+                projection, node_shape = _Compiler(schema).selection("Lot", sub.selection_set, {"v": "l"})
+            inner.append((subkey, subname))
+        selection.append((key, name, tuple(inner)))
+    return _Page(typename, projection, node_shape, tuple(selection), counted)
+
+
+def _root_key(name: str, arguments: dict[str, Any]) -> str:
+    """The key the root field looks up, checked as its resolver checks it (Fallback where it would refuse)."""
+    try:
+        if name == "lot":
+            return parse_lgtin(str(arguments["id"]), field="id").uri
+        if name == "firm":
+            return str(arguments["id"])
+        if name == "site":
+            return validate_gln(arguments["gln"])
+        if name == "product":
+            return normalize_gtin(arguments["gtin"])
+    except Exception:
+        raise Fallback from None
+    raise Fallback
+
+
+def coerce_variables(schema: GraphQLSchema, plan: Plan, raw: dict[str, Any] | None) -> VariableValues:
+    """The request's variables as graphql-core coerces them; Fallback on any error (the resolvers report it)."""
+    coerced = get_variable_values(schema, plan.operation.variable_definitions or (), raw or {})
+    if isinstance(coerced, list):
+        raise Fallback
+    return coerced
+
+
+async def execute_plan(
+    plan: Plan, context: Context, schema: GraphQLSchema, variables: VariableValues
+) -> dict[str, Any]:
+    """The answer's ``data`` for an authenticated caller; Fallback for anything the resolvers must answer."""
+    principal, decision = context.require_decision()
+    viewer = decision.viewer
+    accessed = context.accessed
+    own = principal.firm_id
+
+    def note(owner: Any) -> None:
+        if owner != own:
+            accessed[owner] += 1
+
+    data: dict[str, Any] = {}
+    for root in plan.roots:
+        arguments = get_argument_values(root.definition, root.node, variables)
+        if root.page is not None:
+            data[root.key] = await _lots(root.page, context, arguments, note)
+            continue
+        if root.cypher is None:
+            data[root.key] = await _trace(root, context, arguments)
+            continue
+        graph: Graph = context.graph
+        rows = await graph.read_maps(root.cypher, {"key": _root_key(root.name, arguments), **viewer.params()})
+        if len(rows) > 1:
+            raise Fallback
+        data[root.key] = shape_map(root.shape, rows[0]["value"], note) if rows else None
+    return data
+
+
+async def _trace(root: _Root, context: Context, arguments: dict[str, Any]) -> dict[str, Any]:
+    from resolvers.query import read_trace  # the trace's one reading, shared with its resolver
+
+    direction = arguments["direction"]
+    if not isinstance(direction, TraceDirection):
+        raise Fallback
+    try:
+        trace = await read_trace(context, arguments["lotId"], direction, arguments["maxDepth"])
+    except Exception:
+        raise Fallback from None
+    return walk(root.shape, trace)
+
+
+async def _lots(page: _Page, context: Context, arguments: dict[str, Any], note: Callable[[Any], None]) -> Any:
+    """A page of lots in one query: the resolver's page query (graph_schema.lot_filters) with the nodes' projection,
+    and its count query beside it when totalCount is asked for; arguments checked as the resolver checks them."""
+    _, viewer = context.require_principal()
+    try:
+        first = arguments["first"]
+        check_page_size(first, context.max_page_size)
+        where = lot_filter(
+            product_gtin=arguments.get("productGtin"),
+            site_gln=arguments.get("siteGln"),
+            lot_number=arguments.get("lotNumber"),
+            lot_number_prefix=arguments.get("lotNumberPrefix"),
+            status=arguments.get("status"),
+            owner_firm_id=arguments.get("ownerFirmId"),
+            produced_from=arguments.get("producedFrom"),
+            produced_to=arguments.get("producedTo"),
+        )
+        sort = arguments["sort"]
+        if not isinstance(sort, LotSort):
+            raise Fallback
+        kind = lot_cursor_kind(sort)
+        after = arguments.get("after")
+        cursor = decode_lot_cursor(kind, after)
+    except Exception:
+        raise Fallback from None
+    given = where.given()
+    node = page.node_projection or "null"
+    cypher = (
+        list_lots_page(given, sort)
+        + f"\nWITH collect({{k: k, id: l.id, owner: l.ownerFirmId, node: {node}}}) AS rows"
+        + (f"\nCALL () {{ {count_lots_query(given)} }}" if page.counted else "\nWITH rows, null AS total")
+        + "\nRETURN rows, total"
+    )
+    after_key, after_id = cursor if cursor is not None else (None, None)
+    params = {"afterKey": after_key, "afterId": after_id, "limit": first + 1, **where.params(), **viewer.params()}
+    [record] = await context.graph.read_maps(cypher, params)
+    rows = record["rows"]
+    shown = rows[:first]
+    for row in shown:
+        note(row["owner"])
+    cursors = [encode_cursor(kind, lot_cursor_key(sort, row["k"], row["id"])) for row in shown]
+    out: dict[str, Any] = {}
+    for key, name, inner in page.selection:
+        if name == "__typename":
+            out[key] = page.typename
+        elif name == "totalCount":
+            out[key] = record["total"]
+        elif name == "pageInfo":
+            info = {
+                "hasNextPage": len(rows) > first,
+                "hasPreviousPage": after is not None,
+                "startCursor": cursors[0] if cursors else None,
+                "endCursor": cursors[-1] if cursors else None,
+                "__typename": "PageInfo",
+            }
+            out[key] = {subkey: info[subname] for subkey, subname in inner}
+        else:
+            edges = []
+            for row, cursor_text in zip(shown, cursors, strict=True):
+                edge: dict[str, Any] = {}
+                for subkey, subname in inner:
+                    if subname == "cursor":
+                        edge[subkey] = cursor_text
+                    elif subname == "node":
+                        assert page.node_shape is not None
+                        edge[subkey] = shape_map(page.node_shape, row["node"], note)
+                    else:
+                        edge[subkey] = page.typename.removesuffix("Connection") + "Edge"
+                edges.append(edge)
+            out[key] = edges
+    return out
+
+
+class Plans:
+    """Compiled plans per (document text, operation name), the ``maxsize`` most recently used; documents that do
+    not compile are remembered as such."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self._maxsize = maxsize
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+
+    def get(self, text: str, operation_name: str | None, compile_: Callable[[], Plan]) -> Plan | None:
+        """The plan of a text, compiled on first sight (None when it does not compile)."""
+        key = (text, operation_name)
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            try:
+                plan = compile_()
+            except Fallback:
+                plan = None
+            if self._maxsize > 0 and len(text) <= 64 * 1024:
+                self._plans[key] = plan
+                while len(self._plans) > self._maxsize:
+                    self._plans.popitem(last=False)
+            return plan
+        self._plans.move_to_end(key)
+        return plan
+
+
+class CompiledReads:
+    """The compiled path of one schema: plans by text, for documents that pass the schema's validation and limits."""
+
+    def __init__(self, schema: GraphQLSchema, checks: DocumentChecks, *, maxsize: int = 256) -> None:
+        self.schema = schema
+        self.checks = checks
+        self.plans = Plans(maxsize)
+
+    def plan_for(self, text: str, operation_name: str | None) -> Plan | None:
+        """The plan of a text (parsed, checked and validated once, as resolvers/caching.py does), or None."""
+
+        def build() -> Plan:
+            try:
+                document = parse(text, max_tokens=self.checks.limits.tokens)
+            except GraphQLError:
+                raise Fallback from None
+            if self.checks.check(self.schema, document) or validate(self.schema, document):
+                raise Fallback
+            return compile_operation(self.schema, document, operation_name)
+
+        return self.plans.get(text, operation_name, build)
+
+    def within_cost(self, plan: Plan, variables: dict[str, Any] | None) -> bool:
+        """Whether this request's cost (which depends on its variables) keeps within the limit."""
+        limits = self.checks.limits
+        cost = query_cost(
+            self.schema,
+            plan.document,
+            operation_name=plan.operation.name.value if plan.operation.name else None,
+            variables=variables,
+            default_list_size=limits.default_list_size,
+        )
+        return cost <= limits.cost
