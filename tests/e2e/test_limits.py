@@ -53,7 +53,9 @@ def test_the_alias_probe_is_refused_and_an_honest_query_answered(
     assert body.get("data") is None
     assert [error["extensions"]["code"] for error in body["errors"]] == ["QUERY_TOO_COMPLEX"]
     assert body["errors"][0]["extensions"]["setting"] == setting
-    honest = httpx.post(f"{base_url}/graphql", json={"query": "{ lots(first: 5) { totalCount } }"}, headers=viewer)
+    honest = httpx.post(
+        f"{base_url}/graphql", json={"query": "{ lots(first: 5) { totalCount } }"}, headers=viewer, timeout=30
+    )
     assert honest.json() == {"data": {"lots": {"totalCount": 0}}}
 
 
