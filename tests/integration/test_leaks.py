@@ -358,6 +358,27 @@ async def check(graph: Graph, spec: Spec) -> None:
                 d["lots"] = sorted(d["lots"], key=str)
         assert got == (expected if i in visible else None), i
 
+    # each lot's page as a partner app asks for it: compiled into one query (resolvers/compiled.py), and checked
+    # against the resolvers by tests.graphql_client.execute; here against the rules
+    for i, lot in enumerate(written.lots):
+        page = await execute(
+            graph,
+            "query($id: ID!) { lot(id: $id) { id owner { id } inputs { redacted lot { id } } shipments { id } } }",
+            caller,
+            {"id": lot},
+        )
+        assert page.errors is None
+        shown = (page.data or {})["lot"]
+        assert (shown is not None) == (i in visible), i
+        if shown is not None:
+            inputs = spec.inputs.get(i, [])
+            assert sorted(x["lot"]["id"] for x in shown["inputs"] if not x["redacted"]) == sorted(
+                written.lots[j] for j in inputs if j in visible
+            )
+            assert [x["lot"] for x in shown["inputs"] if x["redacted"]] == [None] * sum(
+                1 for j in inputs if j not in visible
+            )
+
     for down in (True, False):
         direction = "DOWNSTREAM" if down else "UPSTREAM"
         result = await execute(
