@@ -51,6 +51,9 @@ class EventKind(StrEnum):
     RECALL_CLOSED = "RECALL_CLOSED"
     RECALL_UPDATED = "RECALL_UPDATED"  # lots joined an open recall after it was declared
     DEVIATION_OPENED = "DEVIATION_OPENED"
+    # told to a recall's coordinator and the agency only (its desk), never a webhook event
+    RECALL_ANSWERED = "RECALL_ANSWERED"  # a consignee acknowledged, or reported a disposition
+    RECALL_NOTIFIED = "RECALL_NOTIFIED"  # consignees' webhooks took the recall's notice
 
 
 class DeliveryStatus(StrEnum):
@@ -185,6 +188,7 @@ class ClaimedDelivery:
     body: str
     attempts: int  # including this one
     lease_token: str
+    firm_id: str = ""  # the receiving firm
 
 
 # --- publishing -------------------------------------------------------------------------------------------------
@@ -409,6 +413,7 @@ def claim_deliveries(engine: Engine, *, limit: int, lease_ms: int) -> list[Claim
                     body=delivery.body,
                     attempts=delivery.attempts,
                     lease_token=token,
+                    firm_id=delivery.firm_id,
                 )
             )
     return claimed

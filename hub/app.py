@@ -46,6 +46,7 @@ from hub.graph_health import GraphWatchdog
 from hub.graphql_app import HubGraphQL, unauthenticated_response
 from hub.haccp import HaccpRoutes
 from hub.haccp_records import record_routes
+from hub.import_template import import_template_routes
 from hub.memory import tune_garbage_collector
 from hub.metrics import Metrics
 from hub.neo4j_connection import open_driver
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             *master_data_routes(),
             *HaccpRoutes(lambda: graphql.state).routes(),
             *record_routes(),
+            *import_template_routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),
             *issuer_routes,
         ],

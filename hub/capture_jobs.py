@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
 from graph_schema.epcis.capture import CaptureOutcome
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED = (
     "the hub stopped while this capture was running; nothing of it was written (a document is captured in one "
@@ -41,6 +45,10 @@ class CaptureJob(SQLModel, table=True):
     # hosts on one PostgreSQL) a job is declared interrupted only once its own process has stopped saying so
     owner: str | None = Field(default=None, max_length=100)
     heartbeat_at: datetime | None = None
+    # how far a running capture has come (graph_schema.epcis.capture's progress): a person watches it move
+    phase: str | None = Field(default=None, max_length=20)
+    processed: int | None = None
+    total: int | None = None
 
     def document(self) -> dict[str, Any]:
         """The job as the EPCIS 2.0 REST binding shows a capture job."""
@@ -56,6 +64,12 @@ class CaptureJob(SQLModel, table=True):
             "duplicateCount": self.duplicates,
             "errorCount": self.error_count,
             "errors": orjson.loads(self.errors_json),
+            # while running: VALIDATING (events read) then CAPTURING (events written or checked); null when done
+            "progress": (
+                {"phase": self.phase, "processedCount": self.processed or 0, "totalCount": self.total}
+                if self.running and self.phase is not None
+                else None
+            ),
         }
 
 
@@ -166,6 +180,38 @@ async def fail_job(engine: Engine, job_id: str, *, code: str, message: str) -> N
 async def get_job(engine: Engine, job_id: str, *, firm_id: str) -> CaptureJob | None:
     """A job of the caller's firm (another firm's job ids are not disclosed)."""
     return await anyio.to_thread.run_sync(_get, engine, job_id, firm_id)
+
+
+def _progress(engine: Engine, job_id: str, phase: str, processed: int, total: int | None) -> None:
+    with Session(engine) as session:
+        session.exec(
+            update(CaptureJob)
+            .where(col(CaptureJob.id) == job_id, col(CaptureJob.running).is_(True))
+            .values(phase=phase, processed=processed, total=total)
+        )
+        session.commit()
+
+
+class JobProgress:
+    """A running job's progress written to its row, at most once per ``every`` seconds (and the first time)."""
+
+    def __init__(self, engine: Engine, job_id: str, *, every: float = 1.0) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.every = every
+        self._last: float | None = None
+        self._phase: str | None = None
+
+    async def __call__(self, phase: str, processed: int, total: int | None) -> None:
+        """Record how far the capture has come, when the last record is old enough or the phase changed."""
+        now = time.monotonic()
+        if self._last is not None and phase == self._phase and now - self._last < self.every:
+            return
+        self._last, self._phase = now, phase
+        try:
+            await anyio.to_thread.run_sync(_progress, self.engine, self.job_id, phase, processed, total)
+        except Exception:  # progress is for people watching; the capture goes on without it
+            log.warning("could not record the progress of capture job %s", self.job_id, exc_info=True)
 
 
 async def heartbeat(engine: Engine, owner: str) -> int:

@@ -26,7 +26,7 @@ import anyio
 
 from auth.principal import Principal, Role
 from graph_schema.db import Graph, GraphUnavailable
-from graph_schema.epcis.capture import CaptureOutcome, EventSource, capture
+from graph_schema.epcis.capture import CaptureOutcome, EventSource, Progress, capture
 from graph_schema.epcis.limits import ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.reading import document_source
@@ -267,7 +267,12 @@ class CaptureService:
         engine = self.state().sql_engine
         try:
             outcome = await self.capture(
-                source, firm_id=firm_id, capture_id=job_id, proceed=proceed, placeholders=placeholders
+                source,
+                firm_id=firm_id,
+                capture_id=job_id,
+                proceed=proceed,
+                placeholders=placeholders,
+                progress=capture_jobs.JobProgress(engine, job_id),
             )
             await capture_jobs.finish_job(engine, job_id, outcome)
             if self.metrics is not None:
@@ -284,7 +289,14 @@ class CaptureService:
             await anyio.Path(path).unlink(missing_ok=True)
 
     async def capture(
-        self, source: EventSource, *, firm_id: str, capture_id: str, proceed: bool, placeholders: bool
+        self,
+        source: EventSource,
+        *,
+        firm_id: str,
+        capture_id: str,
+        proceed: bool,
+        placeholders: bool,
+        progress: Progress | None = None,
     ) -> CaptureOutcome:
         """Capture the events of ``source`` now, then what follows a capture: recall joins told, CCP readings."""
         settings = self.state().settings
@@ -298,6 +310,7 @@ class CaptureService:
             record_time=datetime.now(UTC),
             batch_size=settings.epcis_batch_size,
             transaction_events=settings.epcis_transaction_events,
+            progress=progress,  # a job's, written to its row for people watching it
         )
         # lots the capture made from held lots joined their open recall: their holders are told now
         await publish_recall_joins_or_leave_them(self.graph(), self.state().sql_engine)

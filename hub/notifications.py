@@ -35,10 +35,11 @@ from auth.decisions import decide_for_request
 from auth.principal import Principal, Role
 from graph_schema import notifications
 from graph_schema.db import Graph
-from graph_schema.notifications import ClaimedDelivery, Event, Outcome, WebhookRecord
+from graph_schema.notifications import ClaimedDelivery, Event, EventKind, Outcome, WebhookRecord
 from hub.settings import Environment, Settings
 from resolvers.broadcast import Broadcast, EventKindRule, Notice, event_kind_rule
 from resolvers.notifications import publish_recall_joins, publish_unnotified_recalls
+from resolvers.recall_activity import recall_notified_payloads
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ class Dispatcher:
                 if batch:
                     await anyio.to_thread.run_sync(notifications.finish_deliveries, self.engine, batch)
                     self._delivery_wake.set()  # a retry may be due, and slots are free
+                    await self._tell_recall_desks(batch)
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(record)
@@ -269,6 +271,15 @@ class Dispatcher:
                     if due is not None:
                         wait = min(poll, max(0.0, due / 1000 - datetime.now(UTC).timestamp()))
                 await self._wait(self._delivery_wake, max(wait, 0.01))
+
+    async def _tell_recall_desks(self, batch: list[Outcome]) -> None:
+        """Tell each recall's desk which consignees' webhooks just took its notice (resolvers/recall_activity.py)."""
+        delivered = [(o.delivery.kind, o.delivery.firm_id, o.delivery.body) for o in batch if o.delivered]
+        for payload in recall_notified_payloads(delivered):
+            try:
+                await notifications.publish(self.engine, kind=EventKind.RECALL_NOTIFIED, payload=payload)
+            except Exception:  # the desk reads who was notified from recall(id) { consignees } as well
+                log.exception("could not tell the desk of recall %s who was notified", payload["recallId"])
 
     async def _attempt(self, delivery: ClaimedDelivery, outcomes: list[Outcome]) -> None:
         """POST one delivery and note how it went in ``outcomes``."""

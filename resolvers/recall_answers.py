@@ -15,6 +15,7 @@ from graph_schema.identifiers import parse_lgtin, validate_gln
 from graph_schema.model import RecallDispositionKind
 from resolvers.context import Info
 from resolvers.permissions import AUTHENTICATED
+from resolvers.recall_activity import RecallActivityKind, publish_recall_answer
 from resolvers.types.recall import Recall
 from resolvers.types.recall_answer import RecallDispositionReport
 
@@ -62,6 +63,12 @@ class RecallAnswerMutation:
             overseer=decision.overseer,
             now=datetime.now(UTC),
         )
+        await publish_recall_answer(
+            info.context.sql_engine,
+            recall_id=str(id),
+            firm_id=principal.firm_id,
+            answer=RecallActivityKind.ACKNOWLEDGED,
+        )
         return Recall.from_record(row)
 
     @strawberry.mutation(
@@ -87,5 +94,11 @@ class RecallAnswerMutation:
             subject=principal.subject,
             overseer=decision.overseer,
             now=datetime.now(UTC),
+        )
+        await publish_recall_answer(
+            info.context.sql_engine,
+            recall_id=str(input.recall_id),
+            firm_id=principal.firm_id,
+            answer=RecallActivityKind.DISPOSITION_REPORTED,
         )
         return RecallDispositionReport.from_row(row)

@@ -29,6 +29,7 @@ from resolvers.mutation import Mutation
 from resolvers.notifications import RecallSubscription, WebhookMutation, WebhookQuery
 from resolvers.orders import OrderMutation, OrderQuery
 from resolvers.query import Query
+from resolvers.recall_activity import RecallActivitySubscription
 from resolvers.recall_answers import RecallAnswerMutation
 from resolvers.recall_proposal import RecallProposalMutation, RecallProposalQuery
 from resolvers.sales import SalesMutation, SalesQuery
@@ -126,7 +127,9 @@ def build_schema(
                 RecallProposalMutation,
             ),
         ),
-        subscription=merge_types("Subscription", (RecallSubscription, DeviationSubscription)),
+        subscription=merge_types(
+            "Subscription", (RecallSubscription, DeviationSubscription, RecallActivitySubscription)
+        ),
         extensions=[
             # first: a refused text is refused before any other extension has started on it
             lambda: TrustedDocuments(policy),

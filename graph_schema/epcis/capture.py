@@ -17,7 +17,7 @@ on a rejected one are rejected too, with their own reason).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -43,6 +43,11 @@ SourceItem = EpcisEvent | list[EventError] | MasterData
 EventSource = Callable[[], Iterable[tuple[int, SourceItem]]]
 """Yields each event of the document in order, validated (or its errors); called once per pass. A document's
 master data comes first, under a negative index, as ``MasterData``."""
+
+VALIDATING: Final = "VALIDATING"
+CAPTURING: Final = "CAPTURING"
+Progress = Callable[[str, int, int | None], Awaitable[None]]
+"""``(phase, events processed, events in all when known)``, awaited after each batch of a capture."""
 
 
 @dataclass
@@ -112,13 +117,19 @@ async def capture(
     record_time: datetime,
     batch_size: int = 500,
     transaction_events: int = 20_000,
+    progress: Progress | None = None,
 ) -> CaptureOutcome:
-    """Capture the events of ``source`` for ``firm_id``; see the module's docstring for the two behaviours."""
+    """Capture the events of ``source`` for ``firm_id``; see the module's docstring for the two behaviours.
+
+    ``progress(phase, processed, total)`` is awaited after each batch: ``VALIDATING`` with the events read so far,
+    then ``CAPTURING`` with the events looked at so far (``total`` known once a validation pass has counted them)."""
+    total: int | None = None
     if not proceed:
         # every event is validated before anything is written, whatever the document's size
-        invalid = await _validation_errors(source, batch_size=max(batch_size, 2000))
+        invalid = await _validation_errors(source, batch_size=max(batch_size, 2000), progress=progress)
         if invalid.error_count:
             return invalid
+        total = invalid.event_count
     set_aside: set[int] = set()
     reported: list[EventError] = []
     captured = 0
@@ -126,7 +137,14 @@ async def capture(
     for _ in range(MAX_PASSES):
         state = _Pass(graph_firm=firm_id, capture_id=capture_id, placeholders=placeholders, record_time=record_time)
         await _run_pass(
-            graph, state, source, set_aside=set_aside, batch_size=batch_size, transaction_events=transaction_events
+            graph,
+            state,
+            source,
+            set_aside=set_aside,
+            batch_size=batch_size,
+            transaction_events=transaction_events,
+            progress=progress,
+            total=total,
         )
         outcome = state.outcome
         sensors.extend(outcome.sensor_events)
@@ -154,7 +172,7 @@ async def capture(
     return outcome
 
 
-async def _validation_errors(source: EventSource, *, batch_size: int) -> CaptureOutcome:
+async def _validation_errors(source: EventSource, *, batch_size: int, progress: Progress | None) -> CaptureOutcome:
     """Read and validate the whole document, writing nothing: its events' own errors."""
     outcome = CaptureOutcome()
     events = iter(source())
@@ -165,6 +183,8 @@ async def _validation_errors(source: EventSource, *, batch_size: int) -> Capture
             if isinstance(item, list):
                 for error in item:
                     outcome.add(error)
+        if progress is not None:
+            await progress(VALIDATING, outcome.event_count, None)
     outcome.rejected_events = len({error.index for error in outcome.errors if error.index is not None})
     return outcome
 
@@ -177,6 +197,8 @@ async def _run_pass(
     set_aside: set[int],
     batch_size: int,
     transaction_events: int,
+    progress: Progress | None = None,
+    total: int | None = None,
 ) -> None:
     """One pass over the document, ``transaction_events`` events per transaction; it stops at the first
     transaction with an error, which is rolled back (the ones before it stay: capture is idempotent)."""
@@ -197,6 +219,8 @@ async def _run_pass(
                         break
                     in_transaction += len(chunk)
                     await _capture_chunk(tx, state, chunk, set_aside=set_aside)
+                    if progress is not None:
+                        await progress(CAPTURING, state.outcome.event_count, total)
                 if state.outcome.error_count:
                     raise _Rejected
         except _Rejected:
