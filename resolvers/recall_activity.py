@@ -43,6 +43,7 @@ MAX_RECALL_ID: Final = 200
 
 @strawberry.enum(description="What happened to a recall after its declaration")
 class RecallActivityKind(Enum):
+    WATCHING = "WATCHING"  # the first event: the subscription listens from now on; the recall as it stands
     ACKNOWLEDGED = "ACKNOWLEDGED"
     DISPOSITION_REPORTED = "DISPOSITION_REPORTED"
     NOTIFIED = "NOTIFIED"
@@ -118,8 +119,9 @@ async def _desk_recall(info: Info, recall_id: str) -> Recall | None:
 class RecallActivitySubscription:
     @strawberry.subscription(
         permission_classes=AUTHENTICATED,
-        description="What happens to one recall from now on: consignees acknowledging and reporting dispositions, "
-        "their webhooks taking its notice, lots joining it, its closing (its coordinator's firm and the agency)",
+        description="What happens to one recall from now on: first WATCHING (listening; the recall as it stands), "
+        "then consignees acknowledging and reporting dispositions, their webhooks taking its notice, lots joining "
+        "it, its closing (its coordinator's firm and the agency)",
     )
     async def recall_activity(self, info: Info, recall_id: strawberry.ID) -> AsyncGenerator[RecallActivity, None]:
         wanted = str(recall_id)
@@ -132,7 +134,8 @@ class RecallActivitySubscription:
                     raise HubError("subscriptions are not served here", code="UNAVAILABLE")
                 if not 0 < len(wanted) <= MAX_RECALL_ID:
                     raise HubError(f"recallId must be 1 to {MAX_RECALL_ID} characters", field="recallId")
-                if await _desk_recall(info, wanted) is None:
+                current = await _desk_recall(info, wanted)
+                if current is None:
                     # the same answer for an unknown recall and one the caller may not watch: ids are not disclosed
                     raise NotFound(
                         f"no recall {wanted!r} that your firm coordinates (or oversees as the agency)",
@@ -140,6 +143,10 @@ class RecallActivitySubscription:
                     )
             except HubError as error:
                 raise coded(error) from None
+            # told at once that it listens: a desk knows nothing from here on is missed, and starts from this state
+            yield RecallActivity(
+                kind=RecallActivityKind.WATCHING, at=datetime.now(UTC), firm_ids=[], lot_ids=[], recall=current
+            )
             while True:
                 notice = await queue.get()
                 if notice.event.payload.get("recallId") != wanted:

@@ -8,17 +8,42 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from auth.principal import Role
+from hub.app import create_app
+from hub.server import serve_in_thread
 from hub.settings import Settings
-from tests.e2e.test_notifications import Receiver, graphql, receiver, register, token, two_hubs  # noqa: F401
+from tests.e2e.hub_settings import hub_settings
+from tests.e2e.test_notifications import Receiver, graphql, receiver, register, token  # noqa: F401
 from tests.integration.conftest import Chain, chain  # noqa: F401
 
 pytestmark = pytest.mark.neo4j
+
+
+@pytest.fixture
+def two_hubs(neo4j_server: tuple[str, str, str], tmp_path: Path) -> Iterator[tuple[Settings, list[str]]]:
+    """Two hub processes on one SQLite file; a refused webhook is tried again every 0.2-0.5 s, 50 times."""
+    fast = {
+        "notifications_poll_seconds": 0.1,
+        "webhook_retry_base_seconds": 0.2,
+        "webhook_retry_max_seconds": 0.5,
+        "webhook_max_attempts": 50,
+        "notifications_sweep_seconds": 3600,
+        "issuer_url": "http://127.0.0.1/hub",
+    }
+    first = hub_settings(neo4j_server, tmp_path, **fast)
+    second = hub_settings(neo4j_server, tmp_path, **fast)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(serve_in_thread(create_app(s), port=s.port)) for s in (first, second)]
+        yield first, urls
+
 
 DESK = """subscription($id: ID!) { recallActivity(recallId: $id) {
   kind at firmIds lotIds firms { id name } recall { id status acknowledgements { firm { id } note } } } }"""
@@ -58,7 +83,7 @@ async def refused(url: str, bearer: str, recall_id: str) -> dict[str, Any]:
 
 
 async def test_the_coordinators_desk_sees_notices_taken_and_acknowledgements_arrive_from_another_process(
-    two_hubs: tuple[Settings, list[str]],  # noqa: F811
+    two_hubs: tuple[Settings, list[str]],
     receiver: Receiver,  # noqa: F811
     chain: Chain,  # noqa: F811
 ) -> None:
@@ -70,8 +95,8 @@ async def test_the_coordinators_desk_sees_notices_taken_and_acknowledgements_arr
     unknown = await refused(hub_b, coordinator, "recall-00000000-0000-0000-0000-000000000000")
     assert unknown["extensions"] == {"code": "NOT_FOUND", "field": "recallId"}
 
-    # the webhook is slow to answer at first, so the desk is open before the notice is taken
-    receiver.fail_first["/farm"] = 1
+    # the farm's receiver refuses until the desk listens, so the notice is taken while the desk watches
+    receiver.fail_first["/farm"] = 10_000
     declared = await graphql(
         hub_a,
         coordinator,
@@ -82,6 +107,12 @@ async def test_the_coordinators_desk_sees_notices_taken_and_acknowledgements_arr
     recall_id = declared["data"]["declareRecall"]["id"]
     ws = await desk(hub_b, coordinator, recall_id)
     try:
+        watching = await next_activity(ws)  # listening from now on, and the recall as it stands
+        assert watching["kind"] == "WATCHING"
+        assert watching["recall"]["id"] == recall_id
+        assert watching["recall"]["status"] == "OPEN"
+        with receiver.lock:
+            receiver.fail_first["/farm"] = 0
         notified = await next_activity(ws)
         assert notified["kind"] == "NOTIFIED"
         assert notified["firmIds"] == ["farm"]
@@ -113,7 +144,7 @@ async def test_the_coordinators_desk_sees_notices_taken_and_acknowledgements_arr
 
 
 async def test_a_consignee_and_a_firm_holding_nothing_cannot_watch_the_desk(
-    two_hubs: tuple[Settings, list[str]],  # noqa: F811
+    two_hubs: tuple[Settings, list[str]],
     chain: Chain,  # noqa: F811
 ) -> None:
     settings, (hub_a, _) = two_hubs
