@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -16,10 +17,11 @@ from starlette.authentication import AuthenticationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -135,8 +137,21 @@ class _Watch:
             log.debug("websocket already closed", exc_info=True)
 
 
+class TextFrameWebSocket(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages as text frames: the JSON the hub encodes is bytes (orjson), which Strawberry
+    would send as binary frames, and a browser's client (graphql-ws) reads a binary frame as no message at all."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class HubGraphQL(GraphQL[Context, None]):
     """GraphQL over HTTP and websockets; every request's context carries its principal and visibility."""
+
+    websocket_adapter_class = TextFrameWebSocket
 
     state: HubState  # set by the app's lifespan before the first request
     backend: BearerTokenBackend  # set by the app factory: websockets sign in with the same checks as HTTP

@@ -60,7 +60,9 @@ async def desk(url: str, bearer: str, recall_id: str) -> ClientConnection:
 
 
 async def next_activity(ws: ClientConnection) -> dict[str, Any]:
-    message = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+    raw = await asyncio.wait_for(ws.recv(), timeout=30)
+    assert isinstance(raw, str), "a text frame: a browser's graphql-ws reads a binary frame as no message"
+    message = json.loads(raw)
     assert message["type"] == "next", message
     assert "errors" not in message["payload"], message
     activity: dict[str, Any] = message["payload"]["data"]["recallActivity"]
