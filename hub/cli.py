@@ -63,9 +63,45 @@ def _schema_apply(settings: Settings) -> int:
     return 0
 
 
-def _seed(settings: Settings, *, scale: str, seed: int, if_empty: bool) -> int:
+def _bulk_seed(settings: Settings, *, seed: int, if_empty: bool) -> int | None:
+    """The large cluster through neo4j-admin's import when the local graph holds nothing; None to write instead."""
+    from hub.bulk_seed import bulk_seed_large
+    from seed.loader import graph_holds_nothing
+
+    local_server(settings).start()
+    if not asyncio.run(_with_graph(settings, graph_holds_nothing)):
+        if if_empty:
+            print("the graph already holds a cluster; not seeding again")
+            return 0
+        print(
+            "the graph is not empty: the bulk import replaces the whole store, so the large cluster goes through the "
+            "write functions instead (much slower); empty the graph first, or use --checked to say so",
+            file=sys.stderr,
+        )
+        return None
+    report = bulk_seed_large(settings, seed=seed)
+    rows = report.generator.rows
+    print(
+        f"seeded the large cluster (seed {seed}) by bulk import in {report.seconds:.1f} s: {rows['Firm']:,} firms, "
+        f"{rows['Lot']:,} lots, {rows['Transformation']:,} transformations, {rows['Shipment']:,} shipments, "
+        f"{rows['HELD_AT']:,} inventory rows; generator peak memory {report.generator.peak_rss_mb:.0f} MB"
+    )
+    print("; ".join(f"{step} {seconds:.1f} s" for step, seconds in report.steps.items()))
+    return 0
+
+
+def _seed(settings: Settings, *, scale: str, seed: int, if_empty: bool, checked: bool = False) -> int:
     from seed.demo import build_demo
     from seed.loader import graph_is_empty, load_cluster, load_large
+
+    if scale == "large" and settings.uses_local_neo4j and not checked:
+        status = _bulk_seed(settings, seed=seed, if_empty=if_empty)
+        if status is not None:
+            # new firms, sites and products: running hubs drop the profiles and decisions they keep
+            from auth.changes import bump
+
+            bump(_sql_engine(settings))
+            return status
 
     async def work(graph: Graph) -> int:
         await apply_schema(graph)
@@ -347,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--scale", choices=["demo", "large"], default="demo")
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--if-empty", action="store_true", help="do nothing when a cluster is already there")
+    seed.add_argument(
+        "--checked",
+        action="store_true",
+        help="large: write through the checked write functions (any Neo4j) instead of the local server's bulk import",
+    )
     token = commands.add_parser("token", help="print a short-lived bearer token from the built-in issuer")
     token.add_argument("--firm", required=True)
     token.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
@@ -401,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             return _schema_apply(settings)
         if args.command == "seed":
-            return _seed(settings, scale=args.scale, seed=args.seed, if_empty=args.if_empty)
+            return _seed(settings, scale=args.scale, seed=args.seed, if_empty=args.if_empty, checked=args.checked)
         if args.command == "clients" and args.action == "create":
             return _clients_create(
                 settings, firm=args.firm, roles=args.role, scopes=args.scope, description=args.description

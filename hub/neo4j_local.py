@@ -23,6 +23,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError
 NEO4J_VERSION: Final = "5.26.24"
 
 _MAIN_CLASS: Final = "org.neo4j.server.CommunityEntryPoint"
+_ADMIN_CLASS: Final = "org.neo4j.cli.AdminTool"  # neo4j-admin, from the same jars
 _MARKER: Final = ".neo4j-lib-complete"
 _TAIL_LINES: Final = 30
 _INITIAL_PASSWORD: Final = "neo4j"  # noqa: S105 - Neo4j's documented factory password, replaced at once
@@ -330,6 +331,47 @@ class LocalNeo4j:
             else:
                 return self.status()
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def import_full(
+        self,
+        nodes: dict[str, Path],
+        relationships: dict[str, Path],
+        *,
+        array_delimiter: str = ";",
+        heap: str = "1g",
+        off_heap: str = "2g",
+        threads: int | None = None,
+    ) -> str:
+        """Replace the user database with the graph in these CSV files (``neo4j-admin database import full``).
+
+        The server must be stopped: the import writes a new store in its place, schema-less (apply the schema
+        after the next start). Files are keyed by label or relationship type; each has its header as first row.
+        Returns the import tool's report; raises Neo4jLaunchError with its last lines if it fails.
+        """
+        if self._running_pid() is not None:
+            raise Neo4jLaunchError(f"Neo4j in {self.home} is running: stop it before importing into its store")
+        for name, size in (("heap", heap), ("off_heap", off_heap)):
+            if not _SIZE.fullmatch(size):
+                raise ValueError(f"{name} must look like 512m or 2g, got {size!r}")
+        lib = self.ensure_installed()
+        self._prepare_home()
+        # The store lock of a predecessor winding down would fail the import with a less helpful message.
+        self._await_free(time.monotonic() + _RELEASE_WAIT)
+        args = [
+            "database", "import", "full", "neo4j", "--overwrite-destination=true", "--id-type=string",
+            f"--array-delimiter={array_delimiter}", f"--max-off-heap-memory={off_heap}", "--high-parallel-io=on",
+            *([] if threads is None else [f"--threads={threads}"]),
+            *(f"--nodes={label}={path.absolute()}" for label, path in nodes.items()),
+            *(f"--relationships={rel_type}={path.absolute()}" for rel_type, path in relationships.items()),
+        ]  # fmt: skip
+        cmd = [_java(), f"-Xms{heap}", f"-Xmx{heap}", *_JVM_OPTS, "-cp", f"{lib}/*", _ADMIN_CLASS, *args]
+        env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}
+        done = subprocess.run(cmd, cwd=self.home, env=env, capture_output=True, text=True, check=False)
+        out = done.stdout + done.stderr
+        if done.returncode != 0:
+            tail = "\n".join(out.splitlines()[-_TAIL_LINES:])
+            raise Neo4jLaunchError(f"neo4j-admin database import failed (exit {done.returncode}):\n{tail}")
+        return out
 
     def _launch(self, cmd: list[str]) -> tuple[int, dict[Path, int]]:
         self._pid_file.unlink(missing_ok=True)

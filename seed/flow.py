@@ -25,7 +25,7 @@ from graph_schema.records import (
 )
 from seed.catalog import INTERMEDIATES, MATERIALS, RECIPES
 from seed.directory import COMPANY_PREFIX_LENGTH, Directory, DistributionCentre, Plant, Source
-from seed.routes import BILL_OF_LADING, DESPATCH_ADVICE, Events, Leg, Stock, Trucks
+from seed.routes import BILL_OF_LADING, DESPATCH_ADVICE, Events, Leg, Make, Stock, Trucks, checked
 
 STOCK_DAYS = 4  # raw stock older than this at a plant, and unsold harvest at a farm, is no longer used
 ON_HOLD_RATE = 0.005
@@ -35,8 +35,18 @@ ORDER_DAYS = 2.2
 class Flow:
     """Runs the directory's supply network one day at a time; deterministic for a given rng."""
 
-    def __init__(self, directory: Directory, *, rng: random.Random, start: datetime, days: int, inventory_days: int):
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        rng: random.Random,
+        start: datetime,
+        days: int,
+        inventory_days: int,
+        make: Make = checked,
+    ):
         self.directory = directory
+        self.make = make
         self.rng = rng
         self.start = start
         self.days = days
@@ -45,7 +55,7 @@ class Flow:
         self._open: dict[str, Stock] = {}  # source key -> today's open harvest lot
         self._pool: dict[str, dict[str, list[Stock]]] = {p.site.gln: {} for p in directory.plants}
         self._lot_seq: dict[tuple[str, int], int] = {}
-        self._trucks = Trucks(rng)
+        self._trucks = Trucks(rng, make)
         self._transformation_seq = 0
 
     def day(self, day: int) -> Events:
@@ -71,8 +81,13 @@ class Flow:
         """Raw stock still held at plants and unshipped harvest at farms when the simulation ends."""
         stocks = [s for pool in self._pool.values() for lots in pool.values() for s in lots] + list(self._open.values())
         return [
-            InventoryRecord(
-                lot_id=s.lot_id, site_gln=s.site.gln, quantity=round(s.remaining, 1), uom=s.uom, as_of=self.as_of
+            self.make(
+                InventoryRecord,
+                lot_id=s.lot_id,
+                site_gln=s.site.gln,
+                quantity=round(s.remaining, 1),
+                uom=s.uom,
+                as_of=self.as_of,
             )
             for s in stocks
             if s.remaining >= 1 and s.day >= self.days - STOCK_DAYS
@@ -180,13 +195,14 @@ class Flow:
             self._transformation_seq += 1
             events.lots.append(lot)
             events.transformations.append(
-                TransformationRecord(
+                self.make(
+                    TransformationRecord,
                     id=f"TF-{date:%Y%m%d}-{self._transformation_seq:07d}",
                     firm_id=plant.site.firm_id,
                     site_gln=plant.site.gln,
                     occurred_at=occurred,
                     inputs=inputs,
-                    outputs=[LotQuantity(lot_id=lot.id, quantity=quantity, uom=lot.uom)],
+                    outputs=[self.make(LotQuantity, lot_id=lot.id, quantity=quantity, uom=lot.uom)],
                 )
             )
             if material in INTERMEDIATES:
@@ -209,7 +225,7 @@ class Flow:
                 amount = round(min(stock.remaining, quantity * per_unit / len(chosen)), 1)
                 if amount > 0:
                     stock.remaining -= amount
-                    inputs.append(LotQuantity(lot_id=stock.lot_id, quantity=amount, uom=stock.uom))
+                    inputs.append(self.make(LotQuantity, lot_id=stock.lot_id, quantity=amount, uom=stock.uom))
         # Too little in stock for a recipe of two or more lots: the line does not run this batch.
         return inputs if len(inputs) >= 2 else []
 
@@ -234,7 +250,7 @@ class Flow:
         uoms: dict[str, str] = {}
         for arrival in arrivals:
             centre: DistributionCentre = centres[arrival.destination.gln]
-            for item in arrival.items():
+            for item in arrival.items(self.make):
                 stores = self.rng.sample(centre.stores, self.rng.randint(1, min(3, len(centre.stores))))
                 sent = item.quantity * self.rng.uniform(0.7, 0.95)
                 weights = [self.rng.uniform(0.5, 1.5) for _ in stores]
@@ -253,8 +269,13 @@ class Flow:
                 expires = shelf.get(lot_id)
                 if amount >= 1 and (expires is None or expires > self.as_of):
                     events.inventory.append(
-                        InventoryRecord(
-                            lot_id=lot_id, site_gln=gln, quantity=round(amount), uom=uoms[lot_id], as_of=self.as_of
+                        self.make(
+                            InventoryRecord,
+                            lot_id=lot_id,
+                            site_gln=gln,
+                            quantity=round(amount),
+                            uom=uoms[lot_id],
+                            as_of=self.as_of,
                         )
                     )
 
@@ -276,7 +297,8 @@ class Flow:
         seq = self._lot_seq.get(key, 0) + 1
         self._lot_seq[key] = seq
         number = f"L{date:%Y%m%d}-{site_number}-{seq:02d}"
-        return LotRecord(
+        return self.make(
+            LotRecord,
             id=lgtin_for(product.gtin, number, company_prefix_length=COMPANY_PREFIX_LENGTH),
             owner_firm_id=site.firm_id,
             site_gln=site.gln,

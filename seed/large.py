@@ -20,7 +20,7 @@ from seed.cluster import Cluster
 from seed.demo import AGENCY, ANCHOR, BASE_TIME
 from seed.directory import Directory, DistributionCentre, Plant, Registry, Source
 from seed.flow import Flow
-from seed.routes import Events
+from seed.routes import Events, Make, checked
 
 LARGE_DAYS: Final = 365
 INVENTORY_DAYS: Final = 14
@@ -46,8 +46,9 @@ OUTLETS: Final = (
 class LargeCluster:
     """The large cluster for a seed: its directory at once, its events as a stream of chunks."""
 
-    def __init__(self, seed: int, *, days: int | None = None) -> None:
+    def __init__(self, seed: int, *, days: int | None = None, make: Make = checked) -> None:
         self.rng = random.Random(seed)
+        self.make = make
         self.days = LARGE_DAYS if days is None else days
         self.directory = Directory()
         self._registry = Registry(self.directory)
@@ -61,7 +62,9 @@ class LargeCluster:
 
     def chunks(self, *, lots_per_chunk: int) -> Iterator[tuple[Cluster, int]]:
         """Events in chunks of whole days holding at least ``lots_per_chunk`` lots, with the days done so far."""
-        flow = Flow(self.directory, rng=self.rng, start=BASE_TIME, days=self.days, inventory_days=INVENTORY_DAYS)
+        flow = Flow(
+            self.directory, rng=self.rng, start=BASE_TIME, days=self.days, inventory_days=INVENTORY_DAYS, make=self.make
+        )
         events = Events()
         for day in range(self.days):
             events.extend(flow.day(day))

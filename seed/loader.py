@@ -50,11 +50,17 @@ WRITERS: Final[dict[Kind, Writer]] = {
 }
 
 HAS_FIRM: Final = "MATCH (:Firm) RETURN true AS found LIMIT 1"
+HAS_NODE: Final = "MATCH (n) RETURN true AS found LIMIT 1"
 
 
 async def graph_is_empty(graph: Graph) -> bool:
     """True when no firm is recorded yet, so a first start can seed once."""
     return not await graph.read(HAS_FIRM)
+
+
+async def graph_holds_nothing(graph: Graph) -> bool:
+    """True when the graph holds no node at all: a bulk import, which replaces the store, loses nothing."""
+    return not await graph.read(HAS_NODE)
 
 
 async def write_batches(graph: Graph, batches: Iterable[Batch], report: SeedReport) -> None:
