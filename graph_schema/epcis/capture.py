@@ -301,7 +301,7 @@ async def _capture_batch(tx: AsyncTransaction, state: _Pass, batch: Sequence[Epc
     keys = sorted({(q.gtin, q.lot) for e in events for q in e.classes if q.gtin is not None and q.lot is not None})
     known = await store.resolve_lots(tx, keys)
     if state.placeholders:
-        plans = [mapping.plan_event(e, firm_id=firm_id, known=known) for e in _plannable(events, state, known)]
+        plans = _plans(events, state, known)
         await run(tx, mapping.PLACEHOLDERS, mapping.placeholder_params(plans, firm_id=firm_id, known=known))
         known = await store.resolve_lots(tx, keys)
 
@@ -313,16 +313,13 @@ async def _capture_batch(tx: AsyncTransaction, state: _Pass, batch: Sequence[Epc
         state.fail_with(events[i].index, events[i].event_id, error)
     allowed = [event for event in events if event.index not in state.failed]
 
-    plans = [mapping.plan_event(e, firm_id=firm_id, known=known) for e in _plannable(allowed, state, known)]
-    for run_ in mapping.runs_of(plans):
+    for run_ in mapping.runs_of(_plans(allowed, state, known)):
         await _write_run(tx, state, run_)
 
     kept = [i for i, event in enumerate(events) if event.index not in state.failed]
     if kept and not state.outcome.error_count:
-        step = store.events_step(
-            [rows[i] for i in kept], firm_id=firm_id, capture_id=state.capture_id, where=lambda i: f"eventList[{i}]"
-        )
-        written = await step.run_in(tx)
+        # checked above, in this transaction, and the runs write no event: the store's write alone
+        written = await run(tx, store.WRITE_EVENTS, {**step.params, "rows": [rows[i] for i in kept]})
         state.outcome.captured += int(written[0]["created"])
         state.outcome.sensor_events.extend(
             CapturedSensors(e.biz_location_gln or e.read_point_gln, e.event_time, e.sensor_elements)
@@ -331,17 +328,15 @@ async def _capture_batch(tx: AsyncTransaction, state: _Pass, batch: Sequence[Epc
         )
 
 
-def _plannable(events: Sequence[EpcisEvent], state: _Pass, known: dict[tuple[str, str], str]) -> list[EpcisEvent]:
-    """The events whose graph effect can be worked out; a record that fails its own checks fails its event."""
-    good: list[EpcisEvent] = []
+def _plans(events: Sequence[EpcisEvent], state: _Pass, known: dict[tuple[str, str], str]) -> list[mapping.Planned]:
+    """The graph effect of each event that has one worked out; a record failing its own checks fails its event."""
+    plans: list[mapping.Planned] = []
     for event in events:
         try:
-            mapping.plan_event(event, firm_id=state.graph_firm, known=known)
+            plans.append(mapping.plan_event(event, firm_id=state.graph_firm, known=known))
         except ValidationError as error:
             state.fail_with(event.index, event.event_id, validation_error(error, path=f"eventList[{event.index}]"))
-            continue
-        good.append(event)
-    return good
+    return plans
 
 
 async def _write_run(tx: AsyncTransaction, state: _Pass, run_: mapping.Run) -> None:
