@@ -22,6 +22,7 @@ from neo4j.time import DateTime
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from hub.neo4j_local import LocalNeo4j, LocalNeo4jConfig, Neo4jLaunchError
+from hub.server import free_port
 from seed.bulk import NODES, RELATIONSHIPS, write_large_csvs
 from seed.large import LargeCluster
 from seed.loader import graph_holds_nothing, load_large
@@ -39,10 +40,12 @@ def bulk_server() -> Iterator[LocalNeo4j]:
     """A server of its own for the import, which replaces a whole store (the session's serves other tests)."""
     if os.environ.get("HUB_TEST_NEO4J_URI"):
         pytest.skip("the import needs a project-managed server; HUB_TEST_NEO4J_URI names another")
+    # HUB_TEST_BULK_NEO4J_PORT keeps it in a block of ports set aside for the session; else any free port
+    port = int(os.environ.get("HUB_TEST_BULK_NEO4J_PORT") or free_port())
     server = LocalNeo4j(
         LocalNeo4jConfig(
             home=ROOT / ".local" / f"neo4j-bulk-test-{TEST_BOLT_PORT}",
-            bolt_port=TEST_BOLT_PORT + 1,
+            bolt_port=port,
             heap="512m",
             pagecache="256m",
         )
