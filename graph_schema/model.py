@@ -38,6 +38,9 @@ Nodes
   (:SharingGrant {id, ownerFirmId, scope, level, toFirmId, toRole, toCluster, until})
   (:EpcisEvent {eventId, eventHash, eventType, eventTime, action, bizStep, bizLocation, siteGln, siteFirmId,
                 capturedBy, captureId, epcs, epcClasses, anyEpcClasses, json})   (:EpcisEvent)-[:CONCERNS]->(:Lot)
+                + what the SimpleEventQuery filters on: readPoint, recordTime, disposition, terms, facets, fieldNames,
+                numberKeys/numbers, timeKeys/times, persistentSet/Unset, errorDeclarationTime, errorReason
+  (:EpcisEvent)-[:HAS_TERM]->(:EpcisTerm {key})             "<kind> <value>": epc, epcClass, bizTransaction, ...
   (:EpcisLocation {digitalLink, id, gln, extension, siteGln, firmId, name, streetAddressOne..., countryCode, latitude,
                    longitude, site, sst, ssa, ssd, attributesJson, vocabularyTypes, updatedAt})
                                                             EPCIS master data of a site (extension 0) or sub-site:
@@ -82,6 +85,7 @@ class Label(StrEnum):
     RECALL_DISPOSITION = "RecallDisposition"
     SHARING_GRANT = "SharingGrant"
     EPCIS_EVENT = "EpcisEvent"
+    EPCIS_TERM = "EpcisTerm"  # one identifier the SimpleEventQuery matches events by (graph_schema.epcis.facets)
     CONTAINER = "Container"
     BUSINESS_DOCUMENT = "BusinessDocument"
     SALE = "Sale"
@@ -129,6 +133,7 @@ class Rel(StrEnum):
     HAS_DEVIATION = "HAS_DEVIATION"
     DURING = "DURING"  # a deviation to a lot produced within its window
     CORRECTED_BY = "CORRECTED_BY"
+    HAS_TERM = "HAS_TERM"  # an EPCIS event to the identifiers it names
     AT_SITE = "AT_SITE"  # an EPCIS location to the site it is (or is part of)
     HAS_CHILD = "HAS_CHILD"  # an EPCIS location to a location below it (master data children)
     DESCRIBES = "DESCRIBES"  # EPCIS party master data to its firm
@@ -193,6 +198,7 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
     Label.RECALL_DISPOSITION: "id",
     Label.SHARING_GRANT: "id",
     Label.EPCIS_EVENT: "eventId",
+    Label.EPCIS_TERM: "key",
     Label.CONTAINER: "id",
     Label.BUSINESS_DOCUMENT: "id",
     Label.SALE: "id",
@@ -236,6 +242,8 @@ INDEXED: Final[tuple[tuple[Label, str], ...]] = (
     (Label.RECALL, "coordinatorFirmId"),
     (Label.EPCIS_EVENT, "eventTime"),
     (Label.EPCIS_EVENT, "bizLocation"),
+    (Label.EPCIS_EVENT, "readPoint"),
+    (Label.EPCIS_EVENT, "recordTime"),
     (Label.EPCIS_EVENT, "capturedBy"),
     (Label.SALES_CHANNEL, "operatorFirmId"),
     (Label.SALE, "sellerFirmId"),

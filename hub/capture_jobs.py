@@ -223,3 +223,25 @@ async def interrupt_stale_jobs(engine: Engine, *, stale_after: timedelta) -> int
     """Jobs whose process has not said for ``stale_after`` that they still run died with it: say so and how to
     recover. Jobs of processes still running, here or on other hosts, are left alone."""
     return await anyio.to_thread.run_sync(_interrupt, engine, stale_after)
+
+
+def _list(engine: Engine, firm_id: str, before: tuple[datetime, str] | None, limit: int) -> list[CaptureJob]:
+    with Session(engine) as session:
+        query = select(CaptureJob).where(CaptureJob.firm_id == firm_id)
+        if before is not None:
+            created, job_id = before
+            query = query.where(
+                or_(
+                    col(CaptureJob.created_at) < created,
+                    (col(CaptureJob.created_at) == created) & (col(CaptureJob.id) < job_id),
+                )
+            )
+        query = query.order_by(col(CaptureJob.created_at).desc(), col(CaptureJob.id).desc()).limit(limit)
+        return list(session.exec(query).all())
+
+
+async def list_jobs(
+    engine: Engine, *, firm_id: str, before: tuple[datetime, str] | None = None, limit: int = 30
+) -> list[CaptureJob]:
+    """The firm's capture jobs, newest first, from just before ``before`` (created at, id) on."""
+    return await anyio.to_thread.run_sync(_list, engine, firm_id, before, limit)

@@ -29,7 +29,7 @@ from graph_schema.db import Graph, GraphUnavailable
 from graph_schema.epcis.capture import CaptureOutcome, EventSource, Progress, capture
 from graph_schema.epcis.limits import ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
-from graph_schema.epcis.reading import document_source
+from graph_schema.epcis.reading import capped, document_source
 from graph_schema.epcis.xml_reading import XmlRefused, check_prolog, xml_document_source
 from graph_schema.errors import UNAVAILABLE
 from hub import capture_jobs
@@ -175,9 +175,10 @@ class CaptureService:
         return job_id
 
     def _source(self, path: Path, binding: Binding) -> EventSource:
+        most = self.state().settings.epcis_max_document_events  # announced by OPTIONS /epcis/capture
         if binding is Binding.XML:
-            return xml_document_source(path, limits=self.limits())
-        return document_source(path, limits=self.limits())
+            return capped(xml_document_source(path, limits=self.limits()), most)
+        return capped(document_source(path, limits=self.limits()), most)
 
     async def _check_xml(self, path: Path) -> None:
         """An XML document's prolog and root, read before its job starts: a DTD (XXE, entity bombs) or a document

@@ -7,29 +7,23 @@ caller's firm may write (graph_schema.epcis.capture); a query answers only event
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from auth.audit import record_access
 from auth.decisions import decide_for_request
 from auth.principal import Principal
 from graph_schema.db import Graph, GraphUnavailable
 from graph_schema.epcis.limits import LIMIT_EXCEEDED
 from graph_schema.epcis.model import EventError
-from graph_schema.epcis.query import QueryError, parse_simple_event_query
 from graph_schema.epcis.reading import single_event
-from graph_schema.epcis.store import query_events
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
 from hub.capture_service import PAYLOAD_TOO_LARGE, Binding, CaptureService, Refused
-from hub.epcis_negotiation import negotiate, query_document_response
 from hub.graphql_app import unauthenticated_response
 from hub.metrics import Metrics
 from hub.state import HubState
@@ -74,7 +68,6 @@ class EpcisRoutes:
             Route("/epcis/capture", self.capture_document, methods=["POST"]),
             Route("/epcis/capture/{capture_id}", self.capture_job, methods=["GET"]),
             Route("/epcis/events", self.capture_event, methods=["POST"]),
-            Route("/epcis/events", self.query, methods=["GET"]),
         ]
 
     def _graph(self) -> Graph:
@@ -183,54 +176,6 @@ class EpcisRoutes:
             return problem(403, "Forbidden", _summary(outcome.errors), FORBIDDEN, errors=_errors(outcome.errors))
         return problem(400, "Invalid event", _summary(outcome.errors), "BAD_USER_INPUT", errors=_errors(outcome.errors))
 
-    # --- query ---------------------------------------------------------------------------------------
-
-    async def query(self, request: Request) -> Response:
-        """GET /epcis/events: SimpleEventQuery parameters in, an EPCIS query document out, paged."""
-        principal = _principal(request)
-        if principal is None:
-            return unauthenticated_response()
-        answer = negotiate(request)  # JSON-LD or XML, the GS1-* headers: refused before any work
-        if isinstance(answer, Response):
-            return answer
-        try:
-            parsed = parse_simple_event_query(request.query_params.multi_items())
-        except QueryError as error:
-            return problem(400, "Bad query", error.message, "BAD_USER_INPUT", field=error.field)
-        graph = self._graph()
-        state = self.state()
-        try:
-            decision = await decide_for_request(graph, principal)
-            rows = await query_events(
-                graph, decision.viewer, parsed.filter, after=parsed.after, limit=parsed.per_page + 1
-            )
-        except GraphUnavailable as error:
-            return problem(503, "Unavailable", error.message, UNAVAILABLE, store="neo4j")
-        page = rows[: parsed.per_page]
-        counts: dict[str, int] = {}
-        for row in page:
-            if row["capturedBy"] != principal.firm_id:
-                counts[row["capturedBy"]] = counts.get(row["capturedBy"], 0) + 1
-        try:  # others' events are returned only once their reading is logged
-            await record_access(
-                state.sql_engine,
-                accessor_firm_id=principal.firm_id,
-                accessor_subject=principal.subject,
-                accessor_issuer=principal.issuer,
-                operation="GET /epcis/events",
-                counts=counts,
-            )
-        except Exception:
-            log.exception("could not write the access log")
-            return problem(503, "Unavailable", "the access log cannot be written; try again shortly", UNAVAILABLE)
-        headers = dict(EPCIS_HEADERS)
-        if len(rows) > parsed.per_page:
-            last = page[-1]
-            token = _page_token(last["eventTime"].iso_format(), last["eventId"])
-            params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-            headers["Link"] = f'</epcis/events?{urlencode([*params, ("nextPageToken", token)])}>; rel="next"'
-        return query_document_response([orjson.loads(row["json"]) for row in page], answer, headers=headers)
-
 
 def _principal(request: Request) -> Principal | None:
     user = request.scope.get("user")
@@ -242,10 +187,6 @@ def _summary(errors: list[EventError]) -> str:
     first = errors[0].message if errors else "the event is invalid"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return first + more
-
-
-def _page_token(event_time: str, event_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([event_time, event_id])).decode().rstrip("=")
 
 
 def _declared_length(request: Request) -> int:

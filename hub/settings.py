@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     epcis_max_depth: int = Field(default=32, ge=8, le=512)
     epcis_max_event_values: int = Field(default=100_000, ge=100, le=10_000_000)
     epcis_max_event_kb: int = Field(default=1024, ge=1, le=102_400)
+    # events in one captured document: announced as GS1-EPCIS-Capture-Limit, a document with more is refused
+    epcis_max_document_events: int = Field(default=1_000_000, ge=1, le=100_000_000)
     # capture jobs running at once, per firm and in all, and bytes spooled (received, not yet captured) per firm
     epcis_max_jobs_per_firm: int = Field(default=4, ge=1, le=1000)
     epcis_max_jobs: int = Field(default=16, ge=1, le=10_000)

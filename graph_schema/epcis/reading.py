@@ -8,7 +8,7 @@ from pathlib import Path
 
 from graph_schema.epcis.capture import EventSource, SourceItem
 from graph_schema.epcis.document import DocumentReader, read_single_event
-from graph_schema.epcis.limits import ReadingLimits
+from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
 from graph_schema.epcis.master_data import header_master_data
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
@@ -39,6 +39,31 @@ def document_source(path: Path, *, limits: ReadingLimits | None = None) -> Event
             late = reader.header_errors
             if late:
                 yield HEADER, late
+
+    return events
+
+
+def capped(source: EventSource, most: int) -> EventSource:
+    """``source`` refusing a document of more than ``most`` events whole (GS1-EPCIS-Capture-Limit): past the limit
+    the document's own error is reported and no further event is read."""
+
+    def events() -> Iterator[tuple[int, SourceItem]]:
+        for index, event in source():
+            if index >= most:
+                yield (
+                    HEADER,
+                    [
+                        EventError(
+                            index=None,
+                            field="epcisBody.eventList",
+                            code=LIMIT_EXCEEDED,
+                            message=f"the document holds more than {most:,} events, the most one capture takes"
+                            " (GS1-EPCIS-Capture-Limit); split it into several documents",
+                        )
+                    ],
+                )
+                return
+            yield index, event
 
     return events
 

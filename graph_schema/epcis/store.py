@@ -8,15 +8,14 @@ a no-op and other content under a known id is a conflict.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
 import orjson
 from neo4j import AsyncTransaction
 
-from graph_schema.access import LOT_IN_DETAIL, Viewer
-from graph_schema.db import CheckedStep, Graph, Row, run
+from graph_schema.db import CheckedStep, Row, run
+from graph_schema.epcis.facets import error_declaration_fields, event_facets, persistent_dispositions
 from graph_schema.epcis.model import EpcisEvent
 from graph_schema.errors import Conflict, Forbidden, NotFound
 
@@ -98,7 +97,12 @@ ON CREATE SET e.eventHash = row.eventHash, e.eventType = row.eventType, e.eventT
               e.readPoint = row.readPoint, e.bizLocation = row.bizLocation, e.siteGln = row.siteGln,
               e.siteFirmId = site.firmId, e.capturedBy = $firmId, e.captureId = $captureId,
               e.epcs = row.epcs, e.epcClasses = row.epcClasses, e.anyEpcClasses = row.anyEpcClasses,
-              e.json = row.json, e.created = true
+              e.json = row.json, e.created = true,
+              e.terms = row.terms, e.facets = row.facets, e.fieldNames = row.fieldNames,
+              e.numberKeys = row.numberKeys, e.numbers = row.numbers,
+              e.timeKeys = row.timeKeys, e.times = [t IN row.times | datetime(t)],
+              e.persistentSet = row.persistentSet, e.persistentUnset = row.persistentUnset,
+              e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason
 WITH e, row, coalesce(e.created, false) AS created
 REMOVE e.created
 WITH e, row, created
@@ -108,6 +112,14 @@ CALL (e, row, created) {
   MATCH (l:Lot {productGtin: key.gtin, lotNumber: key.lot})
   MERGE (e)-[:CONCERNS]->(l)
   RETURN count(*) AS links
+}
+// each identifier the query matches by, once in the graph, with an index behind it (graph_schema.epcis.facets)
+CALL (e, row, created) {
+  WITH e, row WHERE created
+  UNWIND row.terms AS key
+  MERGE (t:EpcisTerm {key: key})
+  CREATE (e)-[:HAS_TERM]->(t)
+  RETURN count(*) AS terms
 }
 RETURN count(CASE WHEN created THEN 1 END) AS created
 """
@@ -125,7 +137,8 @@ def event_row(event: EpcisEvent, *, record_time: datetime) -> dict[str, Any]:
         "eventId": event.event_id,
         "eventHash": event.event_hash,
         "eventType": event.type.value,
-        "eventTime": event.event_time.isoformat(),
+        # kept in UTC: Neo4j orders two date-times of one instant in different zones as unequal
+        "eventTime": event.event_time.astimezone(UTC).isoformat(),
         "eventTimeZoneOffset": event.event_time_zone_offset,
         "recordTime": record_time.isoformat(),
         "action": event.action,
@@ -142,6 +155,25 @@ def event_row(event: EpcisEvent, *, record_time: datetime) -> dict[str, Any]:
         "anyEpcClasses": [q.epc_class for q in event.classes],
         "lotKeys": [{"gtin": gtin, "lot": lot} for gtin, lot in lot_keys],
         "json": orjson.dumps(raw).decode(),
+        **_query_fields(event),
+    }
+
+
+def _query_fields(event: EpcisEvent) -> dict[str, Any]:
+    """What the SimpleEventQuery filters on (graph_schema.epcis.facets)."""
+    facets = event_facets(event)
+    persistent_set, persistent_unset = persistent_dispositions(event)
+    return {
+        "terms": facets.terms,
+        "facets": facets.texts,
+        "fieldNames": sorted(set(facets.names)),
+        "numberKeys": facets.number_keys,
+        "numbers": facets.numbers,
+        "timeKeys": facets.time_keys,
+        "times": facets.times,
+        "persistentSet": persistent_set,
+        "persistentUnset": persistent_unset,
+        **error_declaration_fields(event),
     }
 
 
@@ -168,75 +200,3 @@ def events_step(rows: list[dict[str, Any]], *, firm_id: str, capture_id: str, wh
 
     params = {"rows": rows, "firmId": firm_id, "captureId": capture_id}
     return CheckedStep(check=CHECK_EVENTS, write=WRITE_EVENTS, params=params, reject=reject)
-
-
-# --- the SimpleEventQuery --------------------------------------------------------------------------------
-
-# An event is shown to the firm that captured it, to viewers who see its site's firm in detail, and to
-# viewers who may see in detail any lot it concerns (the trace rules of graph_schema.access).
-EVENT_VISIBLE: Final = (
-    "(e.capturedBy IN $detailFirms OR e.siteFirmId IN $detailFirms"
-    " OR EXISTS { MATCH (e)-[:CONCERNS]->(l:Lot) WHERE " + LOT_IN_DETAIL + " })"
-)
-
-QUERY_EVENTS: Final = (
-    """
-MATCH (e:EpcisEvent)
-WHERE e.eventTime >= datetime($geTime) AND e.eventTime < datetime($ltTime)
-  AND ($eventTypes IS NULL OR e.eventType IN $eventTypes)
-  AND ($bizSteps IS NULL OR e.bizStep IN $bizSteps)
-  AND ($bizLocations IS NULL OR e.bizLocation IN $bizLocations)
-  AND ($epcs IS NULL OR any(x IN e.epcs WHERE any(p IN $epcs
-       WHERE x = p OR (p ENDS WITH '*' AND x STARTS WITH left(p, size(p) - 1)))))
-  AND ($epcClasses IS NULL OR any(x IN e.epcClasses WHERE any(p IN $epcClasses
-       WHERE x = p OR (p ENDS WITH '*' AND x STARTS WITH left(p, size(p) - 1)))))
-  AND ($anyEpcClasses IS NULL OR any(x IN e.anyEpcClasses WHERE any(p IN $anyEpcClasses
-       WHERE x = p OR (p ENDS WITH '*' AND x STARTS WITH left(p, size(p) - 1)))))
-  AND ($afterTime IS NULL OR e.eventTime > datetime($afterTime)
-       OR (e.eventTime = datetime($afterTime) AND e.eventId > $afterId))
-  AND """
-    + EVENT_VISIBLE
-    + """
-WITH e ORDER BY e.eventTime, e.eventId
-LIMIT $limit
-RETURN e.eventId AS eventId, e.eventTime AS eventTime, e.capturedBy AS capturedBy, e.json AS json
-"""
-)
-
-FAR_PAST: Final = "0001-01-01T00:00:00Z"
-FAR_FUTURE: Final = "9999-12-31T23:59:59Z"
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """The SimpleEventQuery parameters the store answers, already normalised (None: no restriction)."""
-
-    event_types: list[str] | None = None
-    ge_time: str | None = None
-    lt_time: str | None = None
-    biz_steps: list[str] | None = None
-    biz_locations: list[str] | None = None
-    epcs: list[str] | None = None  # patterns end with '*' for a prefix match
-    epc_classes: list[str] | None = None
-    any_epc_classes: list[str] | None = None
-
-
-async def query_events(
-    graph: Graph, viewer: Viewer, query: EventFilter, *, after: tuple[str, str] | None, limit: int
-) -> list[Row]:
-    """A page of the events the viewer may see that match the filter, in event-time order."""
-    params = {
-        "eventTypes": query.event_types,
-        "geTime": query.ge_time or FAR_PAST,
-        "ltTime": query.lt_time or FAR_FUTURE,
-        "bizSteps": query.biz_steps,
-        "bizLocations": query.biz_locations,
-        "epcs": query.epcs,
-        "epcClasses": query.epc_classes,
-        "anyEpcClasses": query.any_epc_classes,
-        "afterTime": after[0] if after else None,
-        "afterId": after[1] if after else None,
-        "limit": limit,
-        **viewer.params(),
-    }
-    return await graph.read(QUERY_EVENTS, params)

@@ -198,8 +198,9 @@ async def test_the_chain_captured_over_http_traces_through_graphql_and_the_event
     job = post_document(base_url, dc, {**document(again), "@context": mine["@context"]})
     assert (job["success"], job["capturedCount"], job["duplicateCount"]) == (True, 0, 2)
 
-    unsupported = http.get(f"{base_url}/epcis/events", params={"EQ_readPoint": "x"}, headers=dc)
-    assert (unsupported.status_code, unsupported.json()["field"]) == (400, "EQ_readPoint")
+    unsupported = http.get(f"{base_url}/epcis/events", params={"HASATTR_ex:grade": "x"}, headers=dc)
+    assert (unsupported.status_code, unsupported.json()["field"]) == (400, "HASATTR_ex:grade")
+    assert unsupported.json()["type"] == "epcisException:QueryParameterException"
 
 
 async def test_single_events_201_then_409_for_other_content_under_the_same_id(
