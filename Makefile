@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -
 COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --generate-hashes --universal \
 	--python-version 3.11 --quiet --custom-compile-command 'make lock'
 
-.PHONY: run test install lock lint typecheck unit neo4j-start neo4j-stop seed-large bench clean
+.PHONY: run test install lock lint typecheck unit neo4j-start neo4j-stop seed-large bench clean portal chromium
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,38 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# The member portal (portal/, TypeScript + Vite): npm ci when its lock file changed, a build when its sources did;
+# the hub serves portal/dist at /. Nothing built is committed.
+PORTAL_INPUTS := $(shell find portal/src portal/public portal/index.html portal/graphiql.html portal/vite.config.ts \
+	portal/tsconfig.json portal/package.json portal/package-lock.json -type f 2>/dev/null | sort)
+PORTAL_MODULES := portal/node_modules/.installed-$(shell cat portal/package-lock.json | sha1sum | cut -c1-12)
+PORTAL_STAMP := portal/dist/.built-$(shell cat $(PORTAL_INPUTS) | sha1sum | cut -c1-12)
+
+$(PORTAL_MODULES): portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund
+	@rm -f portal/node_modules/.installed-*
+	@touch $@
+
+$(PORTAL_STAMP): $(PORTAL_MODULES) $(PORTAL_INPUTS)
+	cd portal && npm run build
+	@touch $@
+
+portal: $(PORTAL_STAMP)
+
+# Debian's Chromium (and its driver) for the browser tests, and CJK fonts so Korean is drawn, not boxes
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! fc-list :lang=ko | grep -q .; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium chromium-driver fonts-noto-cjk; \
+	fi
+
 ## the lock files again from pyproject.toml (after adding or changing a dependency; then `make install`)
 lock: install
 	$(COMPILE) --extra dev -o requirements/dev.lock
 	$(COMPILE) --extra postgres -o requirements/runtime.lock
 
 ## the hub on 127.0.0.1:8000 with GraphiQL, on the local Neo4j, with the demo cluster (seeded once)
-run: install
+run: install portal
 	$(BIN)/hub neo4j start
 	$(BIN)/hub schema apply
 	$(BIN)/hub seed --scale demo --if-empty
@@ -41,7 +66,7 @@ run: install
 	$(BIN)/hub serve
 
 ## lint, types, and the whole test suite against a real Neo4j that the tests start themselves
-test: install lint typecheck
+test: install lint typecheck portal chromium
 	$(BIN)/pytest
 
 lint: install

@@ -93,6 +93,10 @@ class TrustedIssuer(BaseModel):
     scope_claim: str = Field(default="scope", min_length=1)
     default_roles: list[Role] = Field(default_factory=lambda: [Role.VIEWER])  # when a token has no roles claim
     jwks_uri: str | None = None  # default: from the discovery document
+    # the member portal signs people in here (authorization code with PKCE) when a public client id is given
+    portal_client_id: str | None = Field(default=None, min_length=1)
+    portal_scope: str = Field(default="openid", min_length=1)  # what the portal asks the provider for
+    portal_label: str | None = Field(default=None, min_length=1)  # the sign-in button's name (default: the firm)
 
     @field_validator("issuer")
     @classmethod

@@ -58,6 +58,7 @@ from hub.oauth import (  # imports auth.clients: its table is created with the r
     SecretChecks,
     oauth_routes,
 )
+from hub.portal import AUTHORIZE_PATH, Portal, sign_in_choices
 from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
 from hub.request_log import REQUEST_ID_HEADER, HeaderLimit, RequestLog
@@ -264,6 +265,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         if settings.issuer_enabled
         else []
     )
+    # the member portal at /: people sign in with the built-in issuer once it authorizes, or their firm's IdP
+    authorizes = any(getattr(route, "path", None) == AUTHORIZE_PATH for route in issuer_routes)
+    portal = Portal(sign_in_choices(settings.trusted_issuers, builtin_issuer=settings.issuer if authorizes else None))
     # browser partner apps named in the settings, and none otherwise
     cors = (
         [
@@ -296,6 +300,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             *import_template_routes(),
             Route("/metrics", metrics.endpoint(lambda: graphql.state)),
             *issuer_routes,
+            *portal.routes(),  # last: its catch-all answers only what no route above does
         ],
         middleware=[
             *tracing_middleware(settings, exporter=span_exporter),

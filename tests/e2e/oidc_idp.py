@@ -28,6 +28,14 @@ IDP_DIR: Final = Path(__file__).resolve().parent / "oidc"
 AUDIENCE: Final = "food-cluster-hub"
 RESOURCE: Final = "urn:food-cluster-hub"
 START_TIMEOUT_SECONDS: Final = 30.0
+# the member portal's public client (authorization code with PKCE) and its people: "<firm_id>:<role>[,<role>]"
+PORTAL_CLIENT_ID: Final = "hub-portal"
+PORTAL_PASSWORD: Final = "portal-test-password"  # the test provider's one password
+
+
+def person_login(firm_id: str, *roles: str) -> str:
+    """The login of a person of ``firm_id`` with ``roles`` at the test provider's sign-in form."""
+    return f"{firm_id}:{','.join(roles or ('viewer',))}"
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,7 @@ def oidc_idp_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcI
                 str(IDP_DIR / "idp.mjs"),
                 *("--port", str(port), "--jwks", str(jwks_file), "--clients", str(clients_file)),
                 *("--audience", AUDIENCE, "--resource", RESOURCE),
+                *("--portal-client", PORTAL_CLIENT_ID, "--portal-password", PORTAL_PASSWORD),
             ],
             stdout=subprocess.PIPE,
             stderr=log,

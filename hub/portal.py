@@ -1,0 +1,198 @@
+"""The member portal: its built files (portal/dist) at ``/``, its public configuration, and its security headers.
+
+The portal is a single-page app: any GET of a path outside the hub's API prefixes answers its ``index.html``
+(the page's router draws the view), a path of a built file answers that file. Every response carries a
+Content-Security-Policy that lets the page reach only this hub and the identity providers it signs people in
+with: no other host, no inline script.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from auth.federation import TrustedIssuer
+
+PORTAL_DIST: Final = Path(__file__).resolve().parent.parent / "portal" / "dist"
+CONFIG_PATH: Final = "/portal/config"
+AUTHORIZE_PATH: Final = "/oauth/authorize"
+# the built-in issuer's public client for the portal (registered by the issuer with /oauth/authorize)
+BUILTIN_PORTAL_CLIENT_ID: Final = "portal"
+BUILTIN_PORTAL_SCOPE: Final = "openid"
+# the hub's own routes: the portal never answers for them, so an unknown API path stays a 404 problem
+API_PREFIXES: Final = (
+    "/graphql",
+    "/epcis",
+    "/oauth",
+    "/haccp",
+    "/exports",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/.well-known",
+    "/portal/",
+)
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("image/svg+xml", ".svg")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(identity_origins: Iterable[str]) -> str:
+    """The portal's policy: everything from this hub only, plus the identity providers the browser must reach.
+
+    The providers appear in connect-src (discovery and the token request of PKCE) and frame-src (the silent
+    sign-in's hidden frame); a sign-in redirect is a top-level navigation, which the policy does not govern.
+    """
+    providers = " ".join(sorted(set(identity_origins)))
+    others = f" {providers}" if providers else ""
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "font-src 'self'",
+            f"connect-src 'self'{others}",
+            f"frame-src 'self'{others}",
+            "worker-src 'self' blob:",
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'self'",
+            "object-src 'none'",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class SignInChoice:
+    """One way for a person to sign in to the portal, as GET /portal/config tells the page."""
+
+    id: str
+    kind: str  # "builtin" or "firm"
+    issuer: str
+    client_id: str
+    scope: str
+    firm_id: str | None = None
+    label: str | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The page's view of the choice (camelCase, as the portal's TypeScript reads it)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "issuer": self.issuer,
+            "clientId": self.client_id,
+            "scope": self.scope,
+            "firmId": self.firm_id,
+            "label": self.label,
+        }
+
+
+def sign_in_choices(trusted: Sequence[TrustedIssuer], *, builtin_issuer: str | None) -> list[SignInChoice]:
+    """The built-in issuer (when it has an authorization endpoint) and each trusted IdP with a portal client."""
+    choices: list[SignInChoice] = []
+    if builtin_issuer is not None:
+        choices.append(
+            SignInChoice(
+                id="builtin",
+                kind="builtin",
+                issuer=builtin_issuer,
+                client_id=BUILTIN_PORTAL_CLIENT_ID,
+                scope=BUILTIN_PORTAL_SCOPE,
+            )
+        )
+    for index, issuer in enumerate(trusted):
+        if issuer.portal_client_id is None:
+            continue
+        choices.append(
+            SignInChoice(
+                id=f"idp-{index}",
+                kind="firm",
+                issuer=issuer.issuer,
+                client_id=issuer.portal_client_id,
+                scope=issuer.portal_scope,
+                firm_id=issuer.firm_id,
+                label=issuer.portal_label,
+            )
+        )
+    return choices
+
+
+class Portal:
+    """The portal's routes and headers, for one hub."""
+
+    def __init__(self, choices: Sequence[SignInChoice], *, dist: Path = PORTAL_DIST) -> None:
+        self.choices = list(choices)
+        self.dist = dist.resolve()
+        self.csp = content_security_policy(origin_of(choice.issuer) for choice in self.choices)
+
+    def headers(self, *, immutable: bool = False) -> dict[str, str]:
+        """Security headers of every portal response (and caching: hashed assets for a year, pages never)."""
+        return {
+            "Content-Security-Policy": self.csp,
+            "X-Content-Type-Options": "nosniff",
+            # the sign-in callback's URL carries the authorization code: never sent on as a referrer
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache",
+        }
+
+    def routes(self) -> list[BaseRoute]:
+        """GET /portal/config, then the catch-all for the portal's files and pages (add it last)."""
+        return [
+            Route(CONFIG_PATH, self.config, methods=["GET"]),
+            Route("/{path:path}", self.page, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        ]
+
+    async def config(self, request: Request) -> Response:
+        return JSONResponse(
+            {"signIn": [choice.as_json() for choice in self.choices]},
+            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        )
+
+    async def page(self, request: Request) -> Response:
+        path = request.url.path
+        if request.method not in ("GET", "HEAD") or path.startswith(API_PREFIXES):
+            raise HTTPException(404)
+        index = self.dist / "index.html"
+        if not index.is_file():
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": "Service Unavailable",
+                    "status": 503,
+                    "detail": f"the portal is not built ({index} is missing): run 'make portal'",
+                    "code": "PORTAL_NOT_BUILT",
+                },
+                status_code=503,
+                media_type="application/problem+json",
+            )
+        asset = self._file(path)
+        if asset is not None:
+            return FileResponse(asset, headers=self.headers(immutable=asset.parent.name == "assets"))
+        if "." in path.rsplit("/", 1)[-1]:
+            raise HTTPException(404)  # a file that is not there: not a page of the portal
+        return FileResponse(index, headers=self.headers(), media_type="text/html; charset=utf-8")
+
+    def _file(self, path: str) -> Path | None:
+        relative = path.lstrip("/")
+        if not relative:
+            return None
+        candidate = (self.dist / relative).resolve()
+        if not candidate.is_relative_to(self.dist) or not candidate.is_file() or candidate.name == "index.html":
+            return None
+        return candidate

@@ -1,0 +1,14 @@
+// The home page: what the portal is for, and the ways to sign in when nobody is.
+import { el, replace } from '../dom';
+import { t } from '../i18n';
+import type { PageContext } from '../router';
+import { signInChoices } from '../layout';
+
+export default function home({ root, session }: PageContext): void {
+  replace(
+    root,
+    el('h1', {}, t('home.heading')),
+    el('p', {}, t('home.intro')),
+    session.signedIn ? null : signInChoices(session),
+  );
+}
