@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -155,6 +155,8 @@ class HubGraphQL(GraphQL[Context, None]):
 
     state: HubState  # set by the app's lifespan before the first request
     backend: BearerTokenBackend  # set by the app factory: websockets sign in with the same checks as HTTP
+    # GraphiQL as the portal's build serves it (hub/portal.py), in place of Strawberry's page from a CDN
+    ide_page: Callable[[Request], Awaitable[Response]] | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.documents = DocumentPolicy(
@@ -275,6 +277,11 @@ class HubGraphQL(GraphQL[Context, None]):
             status_code=200,
             media_type=response_media_type(request.headers.get("accept")),
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.ide_page is not None:
+            return await self.ide_page(request)
+        return await super().render_graphql_ide(request)
 
     def _is_ide_page(self, scope: Scope) -> bool:
         if self.graphql_ide is None or scope.get("method") != "GET":

@@ -51,11 +51,13 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(identity_origins: Iterable[str]) -> str:
+def content_security_policy(identity_origins: Iterable[str], *, editor: bool = False) -> str:
     """The portal's policy: everything from this hub only, plus the identity providers the browser must reach.
 
     The providers appear in connect-src (discovery and the token request of PKCE) and frame-src (the silent
     sign-in's hidden frame); a sign-in redirect is a top-level navigation, which the policy does not govern.
+    ``editor``: GraphiQL's page, whose editor (Monaco) writes style elements and embeds its icon font as data:
+    URLs; its scripts are still the hub's files only.
     """
     providers = " ".join(sorted(set(identity_origins)))
     others = f" {providers}" if providers else ""
@@ -63,9 +65,9 @@ def content_security_policy(identity_origins: Iterable[str]) -> str:
         [
             "default-src 'none'",
             "script-src 'self'",
-            "style-src 'self'",
+            "style-src 'self' 'unsafe-inline'" if editor else "style-src 'self'",
             "img-src 'self' data: blob:",
-            "font-src 'self'",
+            "font-src 'self' data:" if editor else "font-src 'self'",
             f"connect-src 'self'{others}",
             f"frame-src 'self'{others}",
             "worker-src 'self' blob:",
@@ -139,12 +141,14 @@ class Portal:
     def __init__(self, choices: Sequence[SignInChoice], *, dist: Path = PORTAL_DIST) -> None:
         self.choices = list(choices)
         self.dist = dist.resolve()
-        self.csp = content_security_policy(origin_of(choice.issuer) for choice in self.choices)
+        origins = [origin_of(choice.issuer) for choice in self.choices]
+        self.csp = content_security_policy(origins)
+        self.editor_csp = content_security_policy(origins, editor=True)
 
-    def headers(self, *, immutable: bool = False) -> dict[str, str]:
+    def headers(self, *, immutable: bool = False, editor: bool = False) -> dict[str, str]:
         """Security headers of every portal response (and caching: hashed assets for a year, pages never)."""
         return {
-            "Content-Security-Policy": self.csp,
+            "Content-Security-Policy": self.editor_csp if editor else self.csp,
             "X-Content-Type-Options": "nosniff",
             # the sign-in callback's URL carries the authorization code: never sent on as a referrer
             "Referrer-Policy": "no-referrer",
@@ -164,23 +168,33 @@ class Portal:
             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
         )
 
+    def _not_built(self, missing: Path) -> Response:
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": f"the portal is not built ({missing} is missing): run 'make portal'",
+                "code": "PORTAL_NOT_BUILT",
+            },
+            status_code=503,
+            media_type="application/problem+json",
+        )
+
+    async def graphiql_page(self, request: Request) -> Response:
+        """GraphiQL, bundled from npm by the portal's build: GET /graphql in a browser, no CDN."""
+        page = self.dist / "graphiql.html"
+        if not page.is_file():
+            return self._not_built(page)
+        return FileResponse(page, headers=self.headers(editor=True), media_type="text/html; charset=utf-8")
+
     async def page(self, request: Request) -> Response:
         path = request.url.path
         if request.method not in ("GET", "HEAD") or path.startswith(API_PREFIXES):
             raise HTTPException(404)
         index = self.dist / "index.html"
         if not index.is_file():
-            return JSONResponse(
-                {
-                    "type": "about:blank",
-                    "title": "Service Unavailable",
-                    "status": 503,
-                    "detail": f"the portal is not built ({index} is missing): run 'make portal'",
-                    "code": "PORTAL_NOT_BUILT",
-                },
-                status_code=503,
-                media_type="application/problem+json",
-            )
+            return self._not_built(index)
         asset = self._file(path)
         if asset is not None:
             return FileResponse(asset, headers=self.headers(immutable=asset.parent.name == "assets"))
@@ -193,6 +207,6 @@ class Portal:
         if not relative:
             return None
         candidate = (self.dist / relative).resolve()
-        if not candidate.is_relative_to(self.dist) or not candidate.is_file() or candidate.name == "index.html":
+        if not candidate.is_relative_to(self.dist) or not candidate.is_file() or candidate.suffix == ".html":
             return None
         return candidate

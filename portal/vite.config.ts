@@ -10,10 +10,18 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     sourcemap: false,
+    // GraphiQL's editor (Monaco) is big and loaded only by GET /graphql in a browser, never by the portal's pages
+    chunkSizeWarningLimit: 3000,
     reportCompressedSize: true,
     rollupOptions: {
+      // React libraries' "use client" directives mean nothing in a plain browser bundle
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
+        warn(warning);
+      },
       input: {
         index: 'index.html',
+        graphiql: 'graphiql.html',
       },
     },
   },

@@ -64,15 +64,24 @@ def portal_hub(
 ) -> Iterator[str]:
     """A hub serving the portal in a thread, on the session's Neo4j; yields its base URL."""
     settings = hub_settings(
-        neo4j_server, tmp_path_factory.mktemp("portal-hub"), trusted_issuers=[portal_issuer(oidc_idp)]
+        neo4j_server, tmp_path_factory.mktemp("portal-hub"), trusted_issuers=[portal_issuer(oidc_idp)], graphiql=True
     )
     with serve_in_thread(create_app(settings), port=settings.port) as base_url:
         yield base_url
 
 
 @pytest.fixture
-async def contexts(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[list[BrowserContext]]:
-    """Every browser context a test opened; each closed (after its pages' screenshots) at the test's end."""
+def watches() -> list[PageWatch]:
+    """What every page of the test reported (CSP violations, other hosts reached)."""
+    return []
+
+
+@pytest.fixture
+async def contexts(
+    browser: Browser, request: pytest.FixtureRequest, watches: list[PageWatch]
+) -> AsyncIterator[list[BrowserContext]]:
+    """Every browser context a test opened; each closed (after its pages' screenshots) at the test's end, and
+    the test fails there if any of its pages broke the Content-Security-Policy or reached another host."""
     opened: list[BrowserContext] = []
     yield opened
     for n, context in enumerate(opened):
@@ -80,11 +89,13 @@ async def contexts(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
             if not page.is_closed():
                 await screenshot(page, f"{request.node.name}-{n}-{m}")
         await context.close()
+    for watch in watches:
+        watch.assert_clean()
 
 
 @pytest.fixture
 def new_page(
-    browser: Browser, contexts: list[BrowserContext], portal_hub: str, oidc_idp: OidcIdP
+    browser: Browser, contexts: list[BrowserContext], watches: list[PageWatch], portal_hub: str, oidc_idp: OidcIdP
 ) -> Callable[..., Awaitable[tuple[Page, PageWatch]]]:
     """A factory of fresh pages (each in its own context: no shared storage), watched for CSP and foreign hosts."""
 
@@ -95,6 +106,7 @@ def new_page(
         page = await context.new_page()
         watch = PageWatch(allowed_origins={origin_of(portal_hub), origin_of(oidc_idp.issuer)})
         watch.attach(page)
+        watches.append(watch)
         return page, watch
 
     return make

@@ -85,7 +85,7 @@ class PageWatch:
             if message.type == "error":
                 self.console_errors.append(message.text)
                 if "Content Security Policy" in message.text:
-                    self.csp_violations.append(message.text)
+                    self.csp_violations.append(message.text[:300])
 
         page.on("console", on_console)
         page.on("request", lambda request: self._request(request.url))

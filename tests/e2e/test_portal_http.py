@@ -30,7 +30,9 @@ def hub(neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFac
         TrustedIssuer(issuer=IDP, audience="food-cluster-hub", firm_id="fed-a", portal_client_id="portal-a"),
         TrustedIssuer(issuer="https://idp.example/", audience="food-cluster-hub", firm_id="fed-b"),  # no portal client
     ]
-    settings = hub_settings(neo4j_server, tmp_path_factory.mktemp("portal-http"), trusted_issuers=trusted)
+    settings = hub_settings(
+        neo4j_server, tmp_path_factory.mktemp("portal-http"), trusted_issuers=trusted, graphiql=True
+    )
     with serve_in_thread(create_app(settings), port=settings.port) as base_url:
         yield base_url
 
@@ -97,3 +99,18 @@ def test_the_config_lists_the_identity_providers_with_a_portal_client(hub: str) 
             }
         ]
     }
+
+
+def test_graphiql_is_the_hubs_own_build_with_no_cdn(hub: str) -> None:
+    page = get(hub + "/graphql", Accept="text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "GraphiQL" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    scripts = [part.split('"', 1)[0] for part in page.text.split('src="')[1:]]
+    assert scripts, page.text
+    assert all(src.startswith("/assets/") for src in scripts), scripts  # nothing from unpkg or jsDelivr
+    for src in scripts:
+        assert get(hub + src).status_code == 200
+    # a query in the URL is still GraphQL over HTTP, not the page
+    assert get(hub + "/graphql?query={__typename}", Accept="text/html").status_code == 401
