@@ -108,3 +108,50 @@ async def trace(graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDi
         # An unknown lot and a lot the caller may not see answer alike, so lot codes cannot be probed.
         raise NotFound(f"lot {lot_id} is not recorded, or not visible to your firm", field="lotId")
     return rows
+
+
+# The transformation steps among the lots a trace reaches: input -> output pairs (material flow, whatever the
+# trace's direction), each end as the trace shows it (its id when the viewer sees the lot in detail, else an
+# internal reference to derive the same opaque id from). The trace's rows say which lots; these say how they join.
+_LINKS_TEMPLATE: Final = (
+    REACH_TEMPLATE
+    + """WITH l, """
+    + LOT_IN_DETAIL
+    + """ AS visible
+WITH collect(l) AS reached, collect(CASE WHEN visible THEN l END) AS shown
+UNWIND reached AS a
+MATCH (a)-[:CONSUMED_BY]->(:Transformation)-[:PRODUCED]->(b:Lot)
+WHERE b IN reached
+WITH DISTINCT a, b, shown
+RETURN collect({
+  input: CASE WHEN a IN shown THEN a.id END,
+  inputRef: CASE WHEN a IN shown THEN null ELSE elementId(a) END,
+  output: CASE WHEN b IN shown THEN b.id END,
+  outputRef: CASE WHEN b IN shown THEN null ELSE elementId(b) END
+}) AS links
+"""
+)
+
+
+@cache
+def trace_links_query(direction: TraceDirection, max_depth: int) -> LiteralString:
+    """The Cypher of a trace's links for one direction and depth bound (the reach as ``trace_query`` has it)."""
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise ValueError(f"max_depth must lie in 1..{MAX_DEPTH}")
+    hops = 2 * max_depth
+    arrow = "-[:CONSUMED_BY|PRODUCED]->" if direction is TraceDirection.DOWNSTREAM else "<-[:CONSUMED_BY|PRODUCED]-"
+    return _LINKS_TEMPLATE.replace("PATTERN", f"{arrow}{{2,{hops}}}")
+
+
+async def trace_links(
+    graph: Graph, viewer: Viewer, *, lot_id: str, direction: TraceDirection, max_depth: int
+) -> list[Row]:
+    """The input -> output steps among the lots the same trace reaches: ``input``/``output`` (lot ids, None
+    when hidden) and ``inputRef``/``outputRef`` (internal references of hidden lots, for their opaque ids)."""
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise HubError(
+            f"maxDepth must lie between 1 and {MAX_DEPTH}, got {max_depth}", field="maxDepth", code=BAD_USER_INPUT
+        )
+    [record] = await graph.read_maps(trace_links_query(direction, max_depth), {"lotId": lot_id, **viewer.params()})
+    links: list[Row] = record["links"]
+    return links

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from auth.federation import TrustedIssuer
 
@@ -135,6 +136,16 @@ def sign_in_choices(trusted: Sequence[TrustedIssuer], *, builtin_issuer: str | N
     return choices
 
 
+class PortalRoute(Route):
+    """The catch-all of the portal's pages: it never matches a path of the hub's API, so the API's own answers
+    (404 for an unknown path, 405 for a method a route does not take) stay as they were."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 class Portal:
     """The portal's routes and headers, for one hub."""
 
@@ -159,7 +170,9 @@ class Portal:
         """GET /portal/config, then the catch-all for the portal's files and pages (add it last)."""
         return [
             Route(CONFIG_PATH, self.config, methods=["GET"]),
-            Route("/{path:path}", self.page, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+            PortalRoute(
+                "/{path:path}", self.page, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+            ),
         ]
 
     async def config(self, request: Request) -> Response:
@@ -190,7 +203,7 @@ class Portal:
 
     async def page(self, request: Request) -> Response:
         path = request.url.path
-        if request.method not in ("GET", "HEAD") or path.startswith(API_PREFIXES):
+        if request.method not in ("GET", "HEAD"):
             raise HTTPException(404)
         index = self.dist / "index.html"
         if not index.is_file():

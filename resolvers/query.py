@@ -134,4 +134,6 @@ async def read_trace(context: Context, lot_id: str, direction: TraceDirection, m
     context.note_access(
         shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment
     )
-    return Trace.from_rows(rows, direction=direction, redactor=context.redactor)
+    return Trace.from_rows(
+        rows, direction=direction, redactor=context.redactor, lot_id=lot_id_value, max_depth=max_depth
+    )

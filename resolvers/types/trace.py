@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from graph_schema import trace as trace_reads
 from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.redaction import Redactor
@@ -79,6 +80,15 @@ class TraceSummary:
     quantities: list[ProductQuantity]
 
 
+@strawberry.type(
+    description="A transformation step between two lots of the trace: the input went into the output (material "
+    "flow, in either direction of trace); ids as the trace's lots have them (opaque when redacted)"
+)
+class TraceLink:
+    input_id: strawberry.ID
+    output_id: strawberry.ID
+
+
 @strawberry.type(description="The result of tracing one lot upstream or downstream")
 class Trace:
     origin: Lot
@@ -86,9 +96,31 @@ class Trace:
     lots: list[TracedLot]
     shipments: list[TracedShipment]
     summary: TraceSummary
+    # what was traced, for links (read only when asked for)
+    _lot_id: strawberry.Private[str] = ""
+    _max_depth: strawberry.Private[int] = 25
+
+    @strawberry.field(
+        description="How the trace's lots join: every input -> output step among them (one more read, when asked)"
+    )
+    async def links(self, info: Info) -> list[TraceLink]:
+        _, viewer = info.context.require_principal()
+        rows = await trace_reads.trace_links(
+            info.context.graph, viewer, lot_id=self._lot_id, direction=self.direction, max_depth=self._max_depth
+        )
+        opaque = info.context.redactor.opaque
+        return [
+            TraceLink(
+                input_id=strawberry.ID(row["input"] or opaque("lot", row["inputRef"])),
+                output_id=strawberry.ID(row["output"] or opaque("lot", row["outputRef"])),
+            )
+            for row in rows
+        ]
 
     @classmethod
-    def from_rows(cls, rows: list[Row], *, direction: TraceDirection, redactor: Redactor) -> Trace:
+    def from_rows(
+        cls, rows: list[Row], *, direction: TraceDirection, redactor: Redactor, lot_id: str = "", max_depth: int = 25
+    ) -> Trace:
         """Build the trace from the graph's rows (origin first); hidden records get per-caller opaque ids."""
         traced: list[TracedLot] = []
         shipments: list[TracedShipment] = []
@@ -169,4 +201,12 @@ class Trace:
             ],
         )
         origin = Lot.from_record(rows[0]["lot"])
-        return cls(origin=origin, direction=direction, lots=traced, shipments=shipments, summary=summary)
+        return cls(
+            origin=origin,
+            direction=direction,
+            lots=traced,
+            shipments=shipments,
+            summary=summary,
+            _lot_id=lot_id,
+            _max_depth=max_depth,
+        )
