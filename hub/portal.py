@@ -1,7 +1,8 @@
 """The member portal: its built files (portal/dist) at ``/``, its public configuration, and its security headers.
 
-The portal is a single-page app: any GET of a path outside the hub's API prefixes answers its ``index.html``
-(the page's router draws the view), a path of a built file answers that file. Every response carries a
+The portal is a single-page app: a browser's GET (one that accepts text/html) of a path outside the hub's API
+prefixes answers its ``index.html`` (the page's router draws the view), a path of a built file answers that
+file; anything else stays the 404 problem document it was. Every response carries a
 Content-Security-Policy that lets the page reach only this hub and the identity providers it signs people in
 with: no other host, no inline script.
 """
@@ -213,6 +214,8 @@ class Portal:
             return FileResponse(asset, headers=self.headers(immutable=asset.parent.name == "assets"))
         if "." in path.rsplit("/", 1)[-1]:
             raise HTTPException(404)  # a file that is not there: not a page of the portal
+        if path != "/" and "text/html" not in request.headers.get("accept", ""):
+            raise HTTPException(404)  # an API client's unknown path stays a 404 problem; browsers ask for HTML
         return FileResponse(index, headers=self.headers(), media_type="text/html; charset=utf-8")
 
     def _file(self, path: str) -> Path | None:

@@ -81,6 +81,9 @@ def test_portal_routes_answer_the_page_and_api_routes_stay_the_apis(hub: str) ->
     assert "[project]" not in escape.text  # never a file outside portal/dist
     posted = httpx.post(hub + "/lots", timeout=30)
     assert posted.status_code == 404
+    api_client = get(hub + "/no/such/route")  # not a browser (no text/html): the API's 404 problem
+    assert api_client.status_code == 404
+    assert api_client.json()["code"] == "NOT_FOUND"
 
 
 def test_the_config_lists_the_identity_providers_with_a_portal_client(hub: str) -> None:
