@@ -267,7 +267,13 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     )
     # the member portal at /: people sign in with the built-in issuer once it authorizes, or their firm's IdP
     authorizes = any(getattr(route, "path", None) == AUTHORIZE_PATH for route in issuer_routes)
-    portal = Portal(sign_in_choices(settings.trusted_issuers, builtin_issuer=settings.issuer if authorizes else None))
+    portal = Portal(
+        sign_in_choices(
+            settings.trusted_issuers,
+            builtin_issuer=settings.issuer if authorizes else None,
+            builtin_client_id=settings.portal_client_id,
+        )
+    )
     graphql.ide_page = portal.graphiql_page
     # browser partner apps named in the settings, and none otherwise
     cors = (

@@ -27,8 +27,6 @@ from auth.federation import TrustedIssuer
 PORTAL_DIST: Final = Path(__file__).resolve().parent.parent / "portal" / "dist"
 CONFIG_PATH: Final = "/portal/config"
 AUTHORIZE_PATH: Final = "/oauth/authorize"
-# the built-in issuer's public client for the portal (registered by the issuer with /oauth/authorize)
-BUILTIN_PORTAL_CLIENT_ID: Final = "portal"
 BUILTIN_PORTAL_SCOPE: Final = "openid"
 # the hub's own routes: the portal never answers for them, so an unknown API path stays a 404 problem
 API_PREFIXES: Final = (
@@ -107,7 +105,9 @@ class SignInChoice:
         }
 
 
-def sign_in_choices(trusted: Sequence[TrustedIssuer], *, builtin_issuer: str | None) -> list[SignInChoice]:
+def sign_in_choices(
+    trusted: Sequence[TrustedIssuer], *, builtin_issuer: str | None, builtin_client_id: str = "portal"
+) -> list[SignInChoice]:
     """The built-in issuer (when it has an authorization endpoint) and each trusted IdP with a portal client."""
     choices: list[SignInChoice] = []
     if builtin_issuer is not None:
@@ -116,7 +116,7 @@ def sign_in_choices(trusted: Sequence[TrustedIssuer], *, builtin_issuer: str | N
                 id="builtin",
                 kind="builtin",
                 issuer=builtin_issuer,
-                client_id=BUILTIN_PORTAL_CLIENT_ID,
+                client_id=builtin_client_id,
                 scope=BUILTIN_PORTAL_SCOPE,
             )
         )

@@ -134,8 +134,10 @@ export class Session {
     this.emit('signed-out');
     if (!choice) return;
     const manager = this.managerFor(choice);
-    await manager.removeUser();
     const metadata = await manager.metadataService.getMetadata().catch(() => null);
+    // a provider that keeps no session (the hub's issuer) ends the sign-in by revoking its refresh token
+    if (metadata?.revocation_endpoint) await manager.revokeTokens(['refresh_token']).catch(() => undefined);
+    await manager.removeUser();
     if (metadata?.end_session_endpoint) await manager.signoutRedirect();
   }
 

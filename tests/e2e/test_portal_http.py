@@ -48,7 +48,8 @@ def test_the_portal_page_needs_no_token_and_forbids_other_hosts(hub: str) -> Non
     policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
     assert policy["default-src"] == "'none'"
     assert policy["script-src"] == "'self'"
-    assert policy["connect-src"] == "'self' http://127.0.0.1:9"  # the hub and the IdP with a portal client only
+    # the hub (its built-in issuer too) and the IdP with a portal client, none other
+    assert policy["connect-src"] == f"'self' http://127.0.0.1:9 {hub}"
     assert "unsafe-inline" not in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["x-content-type-options"] == "nosniff"
@@ -91,6 +92,15 @@ def test_the_config_lists_the_identity_providers_with_a_portal_client(hub: str) 
     assert config.status_code == 200
     assert config.json() == {
         "signIn": [
+            {  # the built-in issuer's people accounts (it has /oauth/authorize)
+                "id": "builtin",
+                "kind": "builtin",
+                "issuer": hub,
+                "clientId": "portal",
+                "scope": "openid",
+                "firmId": None,
+                "label": None,
+            },
             {
                 "id": "idp-0",
                 "kind": "firm",
@@ -99,7 +109,7 @@ def test_the_config_lists_the_identity_providers_with_a_portal_client(hub: str) 
                 "scope": "openid",
                 "firmId": "fed-a",
                 "label": None,
-            }
+            },
         ]
     }
 
