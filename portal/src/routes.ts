@@ -5,4 +5,9 @@ import type { Route } from './router';
 
 export const routes: Route[] = [
   { path: '/', load: () => import('./pages/home'), title: 'nav.home', nav: true, public: true },
+  { path: '/recalls', load: () => import('./pages/recalls'), title: 'nav.recalls', nav: true },
+  { path: '/recalls/:id', load: () => import('./pages/recall'), title: 'nav.recalls' },
+  { path: '/uploads', load: () => import('./pages/uploads'), title: 'nav.uploads', nav: true },
+  { path: '/food-safety', load: () => import('./pages/food-safety'), title: 'nav.foodSafety', nav: true },
+  { path: '/food-safety/ccp/:id', load: () => import('./pages/ccp'), title: 'nav.foodSafety' },
 ];

@@ -1,6 +1,9 @@
 // English messages. Keys are grouped by page ("<page>.<what>"); a page adds its own block. ko.ts must have
 // every key (the type checker says which are missing). {name} placeholders are filled by t(key, {name}).
+import { operationsEn } from './operations.en';
+
 export const en = {
+  ...operationsEn,
   'app.title': 'Food cluster hub',
   'app.skip': 'Skip to content',
   'nav.label': 'Main',

@@ -1,7 +1,9 @@
 // 한국어 메시지: en.ts와 같은 키를 모두 가져야 합니다.
 import type { MessageKey } from './en';
+import { operationsKo } from './operations.ko';
 
 export const ko: Record<MessageKey, string> = {
+  ...operationsKo,
   'app.title': '식품 클러스터 허브',
   'app.skip': '본문으로 건너뛰기',
   'nav.label': '주 메뉴',
