@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     # told to a recall's coordinator and the agency only (its desk), never a webhook event
     RECALL_ANSWERED = "RECALL_ANSWERED"  # a consignee acknowledged, or reported a disposition
     RECALL_NOTIFIED = "RECALL_NOTIFIED"  # consignees' webhooks took the recall's notice
+    EPCIS_EVENTS_CAPTURED = "EPCIS_EVENTS_CAPTURED"  # a capture committed: pushed to EPCIS query subscriptions
 
 
 class DeliveryStatus(StrEnum):
@@ -105,6 +106,9 @@ class Webhook(SQLModel, table=True):
     secret: str = Field(max_length=100)  # kept in clear: the hub must sign with it (shown once to its firm)
     created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_by: str = Field(max_length=300)
+    # an EPCIS query subscription's definition (JSON): such a webhook is listed and deleted under its named query
+    # (graph_schema/epcis/subscriptions.py), not among the firm's webhooks
+    subscription: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -158,6 +162,7 @@ class WebhookRecord:
     events: tuple[str, ...]
     created_at_ms: int
     secret: str | None = None
+    subscription: dict[str, Any] | None = None  # an EPCIS query subscription's definition
 
 
 @dataclass(frozen=True)
@@ -503,6 +508,7 @@ def _webhook(row: Webhook, *, with_secret: bool = False) -> WebhookRecord:
         events=tuple(k for k in row.events.split(",") if k),
         created_at_ms=row.created_at_ms,
         secret=row.secret if with_secret else None,
+        subscription=json.loads(row.subscription) if row.subscription else None,
     )
 
 
@@ -573,7 +579,8 @@ def register_webhook(
     """Register a checked URL for a firm; the answer carries the signing secret, the only time it is shown."""
     kinds = _check_events(events)
     with Session(engine) as session:
-        count = len(session.exec(select(Webhook.id).where(Webhook.firm_id == firm_id)).all())
+        mine = select(Webhook.id).where(Webhook.firm_id == firm_id, col(Webhook.subscription).is_(None))
+        count = len(session.exec(mine).all())
         if count >= MAX_WEBHOOKS_PER_FIRM:
             raise HubError(f"a firm may register at most {MAX_WEBHOOKS_PER_FIRM} webhooks", field="input")
         row = Webhook(
@@ -595,7 +602,9 @@ def firm_webhooks(engine: Engine, *, firm_id: str) -> list[WebhookRecord]:
     """A firm's webhooks, oldest first, without their secrets."""
     with Session(engine) as session:
         rows = session.exec(
-            select(Webhook).where(Webhook.firm_id == firm_id).order_by(col(Webhook.created_at_ms), col(Webhook.id))
+            select(Webhook)
+            .where(Webhook.firm_id == firm_id, col(Webhook.subscription).is_(None))
+            .order_by(col(Webhook.created_at_ms), col(Webhook.id))
         ).all()
         return [_webhook(row) for row in rows]
 
@@ -611,21 +620,24 @@ def delete_webhook(engine: Engine, *, firm_id: str, webhook_id: str) -> bool:
     """Delete a firm's webhook and cancel what it had not yet delivered; False when the firm has no such webhook."""
     with Session(engine) as session:
         row = session.get(Webhook, webhook_id)
-        if row is None or row.firm_id != firm_id:
+        if row is None or row.firm_id != firm_id or row.subscription is not None:
             return False
-        session.execute(
-            update(WebhookDelivery)
-            .where(
-                and_(
-                    col(WebhookDelivery.webhook_id) == webhook_id,
-                    col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-                )
-            )
-            .values(status=DeliveryStatus.CANCELLED.value, lease_token=None, lease_until_ms=None)
-        )
+        cancel_deliveries(session, webhook_id)
         session.delete(row)
         session.commit()
         return True
+
+
+def cancel_deliveries(session: Session, webhook_id: str) -> None:
+    """Cancel what a webhook had not delivered yet (in the caller's session, before it deletes the webhook)."""
+    pending = and_(
+        col(WebhookDelivery.webhook_id) == webhook_id, col(WebhookDelivery.status) == DeliveryStatus.PENDING.value
+    )
+    session.execute(
+        update(WebhookDelivery)
+        .where(pending)
+        .values(status=DeliveryStatus.CANCELLED.value, lease_token=None, lease_until_ms=None)
+    )
 
 
 def webhook_deliveries(engine: Engine, *, firm_id: str, webhook_id: str, limit: int) -> list[DeliveryRecord]:

@@ -41,6 +41,7 @@ from hub.deviation_sweep import sweep_forever
 from hub.epcis import EpcisRoutes
 from hub.epcis_master_data import master_data_routes
 from hub.epcis_resources import EpcisResources  # imports the named queries: their table is created with the rest
+from hub.epcis_subscriptions import SubscriptionRoutes
 from hub.exports import export_routes
 from hub.faults import StoreFaults, unavailable_response
 from hub.graph_health import GraphWatchdog
@@ -302,6 +303,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             *epcis.routes(),
             *master_data_routes(),
             *EpcisResources(lambda: graphql.state).routes(),
+            *SubscriptionRoutes().routes(),
             *HaccpRoutes(lambda: graphql.state).routes(),
             *record_routes(),
             *import_template_routes(),

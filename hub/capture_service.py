@@ -37,6 +37,7 @@ from hub.capture_jobs import CaptureJob
 from hub.haccp import ingest_captured_sensors
 from hub.metrics import Metrics
 from hub.state import HubState
+from resolvers.epcis_subscriptions import publish_captured
 from resolvers.notifications import publish_recall_joins_or_leave_them
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,7 @@ class CaptureService:
     ) -> CaptureOutcome:
         """Capture the events of ``source`` now, then what follows a capture: recall joins told, CCP readings."""
         settings = self.state().settings
+        record_time = datetime.now(UTC)
         outcome = await capture(
             self.graph(),
             source,
@@ -308,10 +310,14 @@ class CaptureService:
             capture_id=capture_id,
             proceed=proceed,
             placeholders=placeholders,
-            record_time=datetime.now(UTC),
+            record_time=record_time,
             batch_size=settings.epcis_batch_size,
             transaction_events=settings.epcis_transaction_events,
             progress=progress,  # a job's, written to its row for people watching it
+        )
+        # the query subscriptions are pushed what the capture wrote (resolvers.epcis_subscriptions)
+        await publish_captured(
+            self.state().sql_engine, capture_id=capture_id, firm_id=firm_id, record_time=record_time, outcome=outcome
         )
         # lots the capture made from held lots joined their open recall: their holders are told now
         await publish_recall_joins_or_leave_them(self.graph(), self.state().sql_engine)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
+import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,7 +28,7 @@ from auth.decisions import decide_for_request
 from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, GraphUnavailable, Row
-from graph_schema.epcis import named_queries
+from graph_schema.epcis import named_queries, subscriptions
 from graph_schema.epcis.event_reads import count_events, event_by_id, iso, query_events, values_in_use
 from graph_schema.epcis.model import EventType
 from graph_schema.epcis.query import (
@@ -460,6 +461,10 @@ class EpcisResources:
         name = request.path_params["name"]
         if not await named_queries.delete_named_query(self.state().sql_engine, firm_id=principal.firm_id, name=name):
             return problem(404, "Not found", f"your firm has no query named {name!r}", NOT_FOUND)
+        engine = self.state().sql_engine  # its subscriptions end with it
+        await anyio.to_thread.run_sync(
+            lambda: subscriptions.unsubscribe_query(engine, firm_id=principal.firm_id, query_name=name)
+        )
         return Response(status_code=204, headers=EPCIS_HEADERS)
 
     async def query_events(self, request: Request) -> Response:

@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ from resolvers.notifications import publish_recall_joins, publish_unnotified_rec
 from resolvers.recall_activity import recall_notified_payloads
 
 log = logging.getLogger(__name__)
+
+EPCIS_KIND = notifications.EventKind.EPCIS_EVENTS_CAPTURED.value
 
 USER_AGENT = "food-cluster-hub-webhooks/1"
 GAP_PATIENCE_SECONDS = 30.0  # how long a tail waits for an id left out by a transaction still committing
@@ -194,10 +197,20 @@ class Dispatcher:
                 receiver = Principal(subject="hub:webhooks", firm_id=firm_id, roles=frozenset({Role.VIEWER}))
                 # decided now, not kept: the write that caused the event may have changed what the firm sees
                 decision = await decide_for_request(self.graph, receiver)
+                if rule.render_webhook is not None:  # each webhook its own bodies (an EPCIS query subscription's)
+                    for webhook in firm_webhooks:
+                        for whole in (
+                            await rule.render_webhook(self.graph, self.engine, decision, event.payload, webhook) or []
+                        ):
+                            whole = {**whole, "id": f"urn:uuid:{uuid.uuid4()}"}
+                            bodies.append(
+                                (webhook, json.dumps(whole, ensure_ascii=False, separators=(",", ":")).encode())
+                            )
+                    return
                 fields = await rule.render(self.graph, decision, event.payload)
             add(firm_webhooks, fields)
 
-        if rule.render_many is not None and by_firm:
+        if rule.render_many is not None and rule.render_webhook is None and by_firm:
             told = await rule.render_many(self.graph, frozenset(by_firm), event.payload)
             for firm_id, firm_webhooks in by_firm.items():
                 add(firm_webhooks, told.get(firm_id))
@@ -302,6 +315,8 @@ class Dispatcher:
                     "Hub-Signature": signature(delivery.secret, body),
                     "Hub-Delivery": delivery.id,
                     "Hub-Event": delivery.kind,
+                    # EPCIS 2.0 query subscriptions: the standard names the header that carries the signature
+                    **({"GS1-Signature": signature(delivery.secret, body)} if delivery.kind == EPCIS_KIND else {}),
                 },
                 timeout=self.settings.webhook_timeout_seconds,
             )

@@ -12,6 +12,10 @@ kind must be imported by ``resolvers/schema.py``, as every resolver module is).
 - ``render_many(graph, firm_ids, payload) -> {firm id: dict}`` (optional): the same as ``render`` for many firms
   in one read, for a kind whose body depends on the receiving firm alone (not on what it was granted); the
   webhook fan-out uses it when given, and a firm left out of the answer is told nothing.
+- ``render_webhook(graph, engine, decision, payload, webhook) -> [body, ...] | None`` (optional): for a kind whose body
+  depends on the webhook itself (an EPCIS query subscription: its own query), the whole bodies to deliver to that
+  webhook, each one delivery (the hub sets each body's ``id``, the delivery's idempotency key); used instead of
+  ``render`` when given.
 
 ``Broadcast`` hands each event to the subscriptions open in this process (the hub's dispatcher feeds it from
 the outbox, so an event published by any process reaches the subscribers of every process).
@@ -26,15 +30,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from auth.decisions import Decision
 from graph_schema.db import Graph
-from graph_schema.notifications import Event, EventKind
+from graph_schema.notifications import Event, EventKind, WebhookRecord
 
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Graph, Decision, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
 Audience = Callable[[Graph, Mapping[str, Any]], Awaitable[frozenset[str] | None]]
 ManyRenderer = Callable[[Graph, frozenset[str], Mapping[str, Any]], Awaitable[dict[str, dict[str, Any]]]]
+WebhookRenderer = Callable[
+    [Graph, Engine, Decision, Mapping[str, Any], WebhookRecord], Awaitable[list[dict[str, Any]] | None]
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class EventKindRule:
     render: Renderer
     audience: Audience | None = None
     render_many: ManyRenderer | None = None
+    render_webhook: WebhookRenderer | None = None
 
 
 _RULES: dict[str, EventKindRule] = {}
@@ -55,9 +65,12 @@ def register_event_kind(
     render: Renderer,
     audience: Audience | None = None,
     render_many: ManyRenderer | None = None,
+    render_webhook: WebhookRenderer | None = None,
 ) -> None:
     """Register how events of ``kind`` are rendered per receiving firm (see the module docstring)."""
-    _RULES[EventKind(kind).value] = EventKindRule(render=render, audience=audience, render_many=render_many)
+    _RULES[EventKind(kind).value] = EventKindRule(
+        render=render, audience=audience, render_many=render_many, render_webhook=render_webhook
+    )
 
 
 def event_kind_rule(kind: str) -> EventKindRule | None:

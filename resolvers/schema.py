@@ -16,6 +16,7 @@ from resolvers.caching import CachedParsing, CachedValidation, ParsedDocuments, 
 from resolvers.ccps import CcpMutation, CcpQuery
 from resolvers.context import Context
 from resolvers.documents import DocumentPolicy, TrustedDocuments
+from resolvers.epcis_subscriptions import KIND as _EPCIS_SUBSCRIPTIONS  # noqa: F401  (registers its event kind)
 from resolvers.errors import ErrorCodes, is_expected
 from resolvers.execution import PlainFieldsExecutionContext
 from resolvers.exports import ExportQuery

@@ -1,0 +1,218 @@
+"""EPCIS 2.0 query subscriptions by webhook: a named query's new matching events POSTed to the subscriber.
+
+A subscription is a webhook of the notification machinery (``graph_schema.notifications``) listening to
+``EPCIS_EVENTS_CAPTURED``, with its definition kept in the webhook's ``subscription`` column: the named query it
+follows and the firm that subscribed. So the outbox, the fan-out, the signed and retried deliveries and their log
+are the ones every other notification uses; the rule that renders a capture for a subscription
+(``resolvers/epcis_subscriptions.py``) runs the subscriber's query, with the subscriber's own permission decision
+taken at each push, over the events that capture wrote.
+
+The standard's ``signatureToken`` (chosen by the subscriber) keys the HMAC-SHA256 of each body
+(``GS1-Signature: sha256=<hex>``, also sent as ``Hub-Signature``); without one, the hub makes a secret and shows
+it once in the answer that created the subscription.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from graph_schema.errors import HubError
+from graph_schema.notifications import EventKind, Webhook, cancel_deliveries, now_ms
+
+KIND: Final = EventKind.EPCIS_EVENTS_CAPTURED.value
+MAX_SUBSCRIPTIONS_PER_FIRM: Final = 20
+MAX_SIGNATURE_TOKEN: Final = 100
+MIN_SIGNATURE_TOKEN: Final = 16  # an HMAC key shorter than this is guessable
+SCHEDULE_KEYS: Final = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
+SUBSCRIPTION_KEYS: Final = frozenset(
+    {"dest", "signatureToken", "stream", "reportIfEmpty", "initialRecordTime", "schedule", "@context"}
+)
+
+
+class SubscriptionError(HubError):
+    """A subscription request the hub cannot take as given."""
+
+
+class SubscriptionLimit(HubError):
+    """The firm holds as many subscriptions as it may."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A firm's subscription to one of its named queries."""
+
+    id: str
+    firm_id: str
+    query_name: str
+    dest: str
+    created_at_ms: int
+    created_by: str
+    signature_token: str | None = None  # only in the answer that created it, when the hub made it
+
+    def document(self) -> dict[str, Any]:
+        """As the REST binding shows a subscription."""
+        body: dict[str, Any] = {
+            "subscriptionID": self.id,
+            "queryName": self.query_name,
+            "dest": self.dest,
+            "stream": True,
+            "reportIfEmpty": False,
+            "createdAt": datetime.fromtimestamp(self.created_at_ms / 1000, UTC).isoformat(),
+        }
+        if self.signature_token is not None:
+            body["signatureToken"] = self.signature_token
+        return body
+
+
+def check_request(body: object) -> tuple[str, str | None]:
+    """The ``dest`` and ``signatureToken`` of a POST .../subscriptions body, checked (the URL itself is checked by
+    ``graph_schema.notifications.check_webhook_url``); SubscriptionError naming the field otherwise."""
+    if not isinstance(body, dict):
+        raise SubscriptionError('the body must be a JSON object {"dest": ..., "stream": true}', field="body")
+    unknown = sorted(set(body) - SUBSCRIPTION_KEYS)
+    if unknown:
+        raise SubscriptionError(f"{unknown[0]!r} is not part of a query subscription", field=unknown[0])
+    if "schedule" in body or any(key in body for key in SCHEDULE_KEYS):
+        raise SubscriptionError(
+            'scheduled query subscriptions are not supported here; subscribe with "stream": true to be sent each '
+            "new matching event as it is captured",
+            field="schedule",
+        )
+    if body.get("stream") is not True:
+        raise SubscriptionError(
+            'give "stream": true: the hub pushes each new matching event as it is captured', field="stream"
+        )
+    if body.get("reportIfEmpty") not in (None, False):
+        raise SubscriptionError("reportIfEmpty applies to scheduled subscriptions only", field="reportIfEmpty")
+    if body.get("initialRecordTime") is not None:
+        raise SubscriptionError(
+            "initialRecordTime is not supported: a subscription pushes events captured from its creation on; "
+            "query /queries/{name}/events with GE_recordTime for the ones before",
+            field="initialRecordTime",
+        )
+    dest = body.get("dest")
+    if not isinstance(dest, str):
+        raise SubscriptionError("dest must be the URL the events are POSTed to", field="dest")
+    token = body.get("signatureToken")
+    if token is not None and (
+        not isinstance(token, str) or not MIN_SIGNATURE_TOKEN <= len(token) <= MAX_SIGNATURE_TOKEN
+    ):
+        raise SubscriptionError(
+            f"signatureToken must be a text of {MIN_SIGNATURE_TOKEN} to {MAX_SIGNATURE_TOKEN} characters (the "
+            "key of the HMAC-SHA256 that signs each body)",
+            field="signatureToken",
+        )
+    return dest, token
+
+
+def _subscription(row: Webhook, *, token: str | None = None) -> Subscription:
+    definition = json.loads(row.subscription or "{}")
+    return Subscription(
+        id=row.id,
+        firm_id=row.firm_id,
+        query_name=str(definition.get("queryName", "")),
+        dest=row.url,
+        created_at_ms=row.created_at_ms,
+        created_by=row.created_by,
+        signature_token=token,
+    )
+
+
+def subscribe(
+    engine: Engine,
+    *,
+    firm_id: str,
+    query_name: str,
+    query: dict[str, Any],
+    dest: str,
+    signature_token: str | None,
+    created_by: str,
+) -> Subscription:
+    """Subscribe a firm to one of its named queries (``dest`` already checked; ``query`` the named query's
+    parameters, kept with the subscription: a named query is never changed, only deleted with its subscriptions);
+    at most ``MAX_SUBSCRIPTIONS_PER_FIRM`` per firm."""
+    with Session(engine) as session:
+        held = select(func.count()).select_from(Webhook)
+        held = held.where(Webhook.firm_id == firm_id, col(Webhook.subscription).is_not(None))
+        if session.exec(held).one() >= MAX_SUBSCRIPTIONS_PER_FIRM:
+            raise SubscriptionLimit(
+                f"your firm holds {MAX_SUBSCRIPTIONS_PER_FIRM} query subscriptions, the most it may; delete one",
+                field="dest",
+            )
+        made = signature_token is None
+        token = signature_token if signature_token is not None else f"whsec_{secrets.token_urlsafe(32)}"
+        row = Webhook(
+            id=f"subscription-{uuid.uuid4()}",
+            firm_id=firm_id,
+            url=dest,
+            events=KIND,
+            secret=token,
+            created_at_ms=now_ms(),
+            created_by=created_by[:300],
+            subscription=json.dumps({"queryName": query_name, "query": query}),
+        )
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return _subscription(row, token=token if made else None)
+
+
+def _query_rows(session: Session, firm_id: str, query_name: str) -> list[Webhook]:
+    rows = session.exec(
+        select(Webhook)
+        .where(Webhook.firm_id == firm_id, col(Webhook.subscription).is_not(None))
+        .order_by(col(Webhook.created_at_ms), col(Webhook.id))
+    ).all()
+    return [row for row in rows if _subscription(row).query_name == query_name]
+
+
+def subscriptions_of(engine: Engine, *, firm_id: str, query_name: str) -> list[Subscription]:
+    """The firm's subscriptions to one of its named queries, oldest first."""
+    with Session(engine) as session:
+        return [_subscription(row) for row in _query_rows(session, firm_id, query_name)]
+
+
+def get_subscription(engine: Engine, *, firm_id: str, query_name: str, subscription_id: str) -> Subscription | None:
+    """One of the firm's subscriptions (another firm's are not disclosed)."""
+    with Session(engine) as session:
+        row = session.get(Webhook, subscription_id)
+        if row is None or row.firm_id != firm_id or row.subscription is None:
+            return None
+        found = _subscription(row)
+        return found if found.query_name == query_name else None
+
+
+def unsubscribe(engine: Engine, *, firm_id: str, query_name: str, subscription_id: str) -> bool:
+    """Delete one of the firm's subscriptions and cancel what it had not delivered; False when there is none."""
+    with Session(engine) as session:
+        row = session.get(Webhook, subscription_id)
+        if row is None or row.firm_id != firm_id or row.subscription is None:
+            return False
+        if _subscription(row).query_name != query_name:
+            return False
+        cancel_deliveries(session, subscription_id)
+        session.delete(row)
+        session.commit()
+        return True
+
+
+def unsubscribe_query(engine: Engine, *, firm_id: str, query_name: str) -> int:
+    """Delete every subscription to a named query (the query is being deleted); how many there were."""
+    with Session(engine) as session:
+        rows = _query_rows(session, firm_id, query_name)
+        for row in rows:
+            cancel_deliveries(session, row.id)
+            session.delete(row)
+        session.commit()
+        return len(rows)
