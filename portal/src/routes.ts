@@ -10,4 +10,5 @@ export const routes: Route[] = [
   { path: '/uploads', load: () => import('./pages/uploads'), title: 'nav.uploads', nav: true },
   { path: '/food-safety', load: () => import('./pages/food-safety'), title: 'nav.foodSafety', nav: true },
   { path: '/food-safety/ccp/:id', load: () => import('./pages/ccp'), title: 'nav.foodSafety' },
+  { path: '/sharing', load: () => import('./pages/sharing'), title: 'nav.sharing', nav: true },
 ];
