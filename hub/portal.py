@@ -10,6 +10,7 @@ with: no other host, no inline script.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ API_PREFIXES: Final = (
     "/.well-known",
     "/portal/",
 )
+# the one style element Cytoscape.js (3.34.4, pinned by portal/package-lock.json) writes for its canvas container
+CYTOSCAPE_STYLE: Final = "'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"
+STATIC_SUFFIX: Final = re.compile(r"\.(?:js|mjs|css|map|svg|png|ico|jpg|webp|woff2?|ttf|json|txt|html?)$")
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("image/svg+xml", ".svg")
 
@@ -65,7 +69,7 @@ def content_security_policy(identity_origins: Iterable[str], *, editor: bool = F
         [
             "default-src 'none'",
             "script-src 'self'",
-            "style-src 'self' 'unsafe-inline'" if editor else "style-src 'self'",
+            "style-src 'self' 'unsafe-inline'" if editor else f"style-src 'self' {CYTOSCAPE_STYLE}",
             "img-src 'self' data: blob:",
             "font-src 'self' data:" if editor else "font-src 'self'",
             f"connect-src 'self'{others}",
@@ -212,8 +216,8 @@ class Portal:
         asset = self._file(path)
         if asset is not None:
             return FileResponse(asset, headers=self.headers(immutable=asset.parent.name == "assets"))
-        if "." in path.rsplit("/", 1)[-1]:
-            raise HTTPException(404)  # a file that is not there: not a page of the portal
+        if path.startswith("/assets/") or STATIC_SUFFIX.search(path):
+            raise HTTPException(404)  # a file that is not there: not a page (a lot id has dots, not these suffixes)
         if path != "/" and "text/html" not in request.headers.get("accept", ""):
             raise HTTPException(404)  # an API client's unknown path stays a 404 problem; browsers ask for HTML
         return FileResponse(index, headers=self.headers(), media_type="text/html; charset=utf-8")

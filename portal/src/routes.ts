@@ -11,4 +11,6 @@ export const routes: Route[] = [
   { path: '/food-safety', load: () => import('./pages/food-safety'), title: 'nav.foodSafety', nav: true },
   { path: '/food-safety/ccp/:id', load: () => import('./pages/ccp'), title: 'nav.foodSafety' },
   { path: '/sharing', load: () => import('./pages/sharing'), title: 'nav.sharing', nav: true },
+  { path: '/lots', load: () => import('./pages/lots'), title: 'nav.lots', nav: true },
+  { path: '/lots/:id', load: () => import('./pages/lot'), title: 'nav.lots' },
 ];
