@@ -207,6 +207,6 @@ class Trace:
             lots=traced,
             shipments=shipments,
             summary=summary,
-            _lot_id=lot_id,
+            _lot_id=origin.id,  # the origin: the loop above reuses the name lot_id for each traced lot
             _max_depth=max_depth,
         )

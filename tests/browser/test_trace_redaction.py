@@ -162,6 +162,13 @@ async def test_a_hidden_upstream_farm_stays_redacted_in_the_page_and_the_api(
     assert redacted[0]["data"]["depth"] == 2
     assert redacted[0]["data"]["label"] == "Redacted · FARM"
     assert len(lot_nodes) == 3
+    links = await page.evaluate(
+        "() => document.querySelector('.trace-graph')._cyreg.cy.edges('.link')"
+        ".map(e => [e.source().id(), e.target().id()])"
+    )  # the steps drawn: the farm's (redacted) lot into the plant's, the plant's into the viewer's
+    assert sorted(links) == sorted(
+        [[redacted[0]["data"]["id"], cluster["plant"]], [cluster["plant"], cluster["viewer"]]]
+    )
     assert_hidden_absent(json.dumps(nodes), "the Cytoscape nodes' data", hidden)
     content = await page.content()
     assert cluster["plant"] in content  # the page does show lots by id: the one it may see
@@ -186,6 +193,10 @@ async def test_a_hidden_upstream_farm_stays_redacted_in_the_page_and_the_api(
         (redacted[0]["data"]["id"], None, "FARM")
     ]
     assert answer.json()["data"]["trace"]["summary"]["redactedCount"] == 1
+    assert {(link["inputId"], link["outputId"]) for link in answer.json()["data"]["trace"]["links"]} == {
+        (redacted[0]["data"]["id"], cluster["plant"]),
+        (cluster["plant"], cluster["viewer"]),
+    }
     assert_hidden_absent(answer.text, "the API's answer", hidden)
     await assert_accessible(page)
 
