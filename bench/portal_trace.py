@@ -377,7 +377,7 @@ async def take_screenshot(base_url: str, raw_lot: str, target: Path) -> None:
                 await follow_link(page, f"/lots/{quote(raw_lot, safe='')}")
                 await page.locator(".trace-graph[data-ready='true']").wait_for()
                 target.parent.mkdir(parents=True, exist_ok=True)
-                await page.locator("section.trace").screenshot(path=str(target))
+                await page.locator(".trace-layout").screenshot(path=str(target))
             finally:
                 await browser.close()
 
