@@ -66,7 +66,8 @@ export function traceElements(trace: Trace): ElementDefinition[] {
   for (const shipment of trace.shipments) {
     if (shipment.redacted || !shipment.toSite) continue; // nothing is known of where it went
     const target = addSite(shipment.toSite);
-    elements.push({ group: 'edges', data: { id: `ship:${shipment.id}`, source: shipment.lotId, target }, classes: 'shipment' });
+    // one arrow per lot a shipment carries (a shipment of several lots is several rows of the trace)
+    elements.push({ group: 'edges', data: { id: `ship:${shipment.id}:${shipment.lotId}`, source: shipment.lotId, target }, classes: 'shipment' });
   }
   return elements;
 }
@@ -134,13 +135,48 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node:selected', style: { 'overlay-color': '#1a56b0', 'overlay-opacity': 0.15 } },
 ];
 
+const LARGE_STYLE: cytoscape.StylesheetJson = [
+  ...STYLE,
+  { selector: 'node', style: { 'min-zoomed-font-size': 7 } },
+  { selector: 'edge', style: { 'curve-style': 'straight' } },
+];
+
+const LAYERED = { name: 'dagre', rankDir: 'LR', nodeSep: 12, rankSep: 60, animate: false } as cytoscape.LayoutOptions;
+// dagre lays out lots inside their sites' boxes in time that grows much faster than the lots (2,000 lots took
+// some 50 s in headless Chromium); past this many the lots stand in columns by their steps from the origin, each
+// column grouped by site, which is placed in one pass.
+const LAYERED_UP_TO = 300;
+
+function columnsByDepth(trace: Trace): cytoscape.LayoutOptions {
+  const columns = new Map<number, TracedLot[]>();
+  for (const traced of trace.lots) {
+    const column = columns.get(traced.depth) ?? [];
+    column.push(traced);
+    columns.set(traced.depth, column);
+  }
+  const positions = new Map<string, { x: number; y: number }>();
+  const siteOf = (traced: TracedLot): string => traced.lot?.site?.gln ?? '';
+  for (const [depth, column] of columns) {
+    column.sort((a, b) => siteOf(a).localeCompare(siteOf(b)) || a.id.localeCompare(b.id));
+    column.forEach((traced, row) => positions.set(traced.id, { x: depth * 240, y: row * 56 }));
+  }
+  return {
+    name: 'preset',
+    positions: (node: cytoscape.NodeSingular) => positions.get(node.id()) ?? { x: 0, y: 0 },
+    fit: true,
+    animate: false,
+  } as cytoscape.LayoutOptions;
+}
+
 /** Draws the trace in ``container``; ``onOpen`` is called with a visible lot's id when it is tapped. */
 export function drawTrace(container: HTMLElement, trace: Trace, onOpen: (lotId: string) => void): cytoscape.Core {
   const cy = cytoscape({
     container,
     elements: traceElements(trace),
-    style: STYLE,
-    layout: { name: 'dagre', rankDir: 'LR', nodeSep: 12, rankSep: 60, animate: false } as cytoscape.LayoutOptions,
+    layout: trace.lots.length > LAYERED_UP_TO ? columnsByDepth(trace) : LAYERED,
+    // a large trace: straight arrows (bezier ones cost far more to draw) and labels drawn only once zoomed in
+    // enough to read them
+    style: trace.lots.length > LAYERED_UP_TO ? LARGE_STYLE : STYLE,
     wheelSensitivity: 0.3,
     minZoom: 0.05,
     maxZoom: 3,
