@@ -59,7 +59,7 @@ from hub.oauth import (  # imports auth.clients: its table is created with the r
     SecretChecks,
     oauth_routes,
 )
-from hub.portal import AUTHORIZE_PATH, Portal, sign_in_choices
+from hub.portal import AUTHORIZE_PATH, PORTAL_DIST, Portal, sign_in_choices
 from hub.rate_limits import Rate, RateLimits
 from hub.recall_report import recall_report_routes
 from hub.request_log import REQUEST_ID_HEADER, HeaderLimit, RequestLog
@@ -273,7 +273,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             settings.trusted_issuers,
             builtin_issuer=settings.issuer if authorizes else None,
             builtin_client_id=settings.portal_client_id,
-        )
+        ),
+        dist=settings.portal_dir or PORTAL_DIST,
     )
     graphql.ide_page = portal.graphiql_page
     # browser partner apps named in the settings, and none otherwise

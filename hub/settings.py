@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT only when that variable is set
     tracing: bool = False
 
+    # the member portal's built files (npm run build in portal/); default: portal/dist beside the hub's packages
+    portal_dir: Path | None = None
     sql_url: str | None = None  # default: SQLite file in state_dir; postgresql+psycopg://... in production
     graphiql: bool | None = None  # default: on in development
     max_page_size: int = Field(default=100, ge=1, le=10_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,19 @@ def test_graphiql_is_the_hubs_own_build_with_no_cdn(hub: str) -> None:
         assert get(hub + src).status_code == 200
     # a query in the URL is still GraphQL over HTTP, not the page
     assert get(hub + "/graphql?query={__typename}", Accept="text/html").status_code == 401
+
+
+def test_a_portal_built_elsewhere_is_served_from_the_portal_dir_setting(
+    neo4j_server: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory, dist: Path
+) -> None:
+    """HUB_PORTAL_DIR: an installed hub (the container image) serves the portal from where it was built."""
+    elsewhere = tmp_path_factory.mktemp("portal-elsewhere") / "dist"
+    shutil.copytree(dist, elsewhere)
+    index = elsewhere / "index.html"
+    index.write_text(index.read_text().replace("</head>", "<!-- built elsewhere --></head>", 1))
+    settings = hub_settings(neo4j_server, tmp_path_factory.mktemp("portal-dir"), portal_dir=elsewhere)
+    with serve_in_thread(create_app(settings), port=settings.port) as base_url:
+        page = get(base_url + "/lots", Accept="text/html")
+        assert page.status_code == 200
+        assert "<!-- built elsewhere -->" in page.text
+    assert "<!-- built elsewhere -->" not in (dist / "index.html").read_text()

@@ -66,3 +66,18 @@ def test_compose_neo4j_has_the_transaction_timeout_of_the_local_launcher(tmp_pat
         line.split("=", 1) for line in render_config(LocalNeo4jConfig(home=tmp_path)).splitlines() if "=" in line
     )
     assert compose_timeout == local["db.transaction.timeout"] == f"{Settings().neo4j_transaction_timeout_seconds}s"
+
+
+def test_dockerfile_builds_the_portal_from_its_lock_and_points_the_hub_at_it() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "COPY portal/package.json portal/package-lock.json ./" in text
+    assert "RUN npm ci " in text  # the lock file's exact packages, never a fresh resolution
+    copied = re.search(r"COPY --from=portal /portal/dist (\S+)", text)
+    assert copied is not None
+    workdir = re.findall(r"^WORKDIR (\S+)$", text, re.MULTILINE)[-1]  # the hub's stage
+    portal_dir = re.search(r"HUB_PORTAL_DIR=(\S+)", text)
+    assert portal_dir is not None
+    assert Path(portal_dir.group(1)) == Path(workdir) / copied.group(1)
+    assert "portal_dir" in Settings.model_fields
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"portal/node_modules", "portal/dist", ".local", ".venv"} <= set(ignored)
