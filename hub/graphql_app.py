@@ -41,6 +41,7 @@ from hub.graphql_http import (
 )
 from hub.settings import Settings
 from hub.state import HubState
+from hub.websocket_limits import MessageGuard
 from resolvers.access_log import log_access
 from resolvers.compiled import CompiledReads, coerce_variables, execute_plan
 from resolvers.context import Context
@@ -180,6 +181,11 @@ class HubGraphQL(GraphQL[Context, None]):
         )
         self._watches: dict[int, _Watch] = {}  # websocket contexts (by id) waiting for their connection_init
         self.timeout_seconds = settings.graphql_timeout_seconds
+        self.websocket_limits = (
+            settings.websocket_messages_per_second,
+            settings.websocket_message_burst,
+            settings.websocket_max_operations,
+        )
         self.compiled: CompiledReads | None = (
             CompiledReads(
                 self.schema._schema,  # type: ignore[attr-defined]
@@ -218,6 +224,9 @@ class HubGraphQL(GraphQL[Context, None]):
         # client is revoked, and ends with the connection
         watch = _Watch(send)
         scope["hub.watch"] = watch
+        receive, send = MessageGuard(
+            per_second=self.websocket_limits[0], burst=self.websocket_limits[1], max_operations=self.websocket_limits[2]
+        ).wrap(receive, send)
         if isinstance(user, PrincipalUser):
             watch.signed_in(user.principal)
         async with anyio.create_task_group() as tasks:

@@ -72,6 +72,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "h11_max_incomplete_event_size": settings.http_max_header_bytes,
         "limit_concurrency": settings.http_max_concurrency,
+        "ws_max_size": settings.max_body_kb * 1024,  # a websocket message is no bigger than a request body
     }
 
 

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     # an open websocket is closed at its token's expiry (4401), and when the API client whose token opened it
     # is revoked (4403): the revocation is looked up this often per connection
     websocket_recheck_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # inside one GraphQL websocket (hub/websocket_limits.py): messages per second and at once (past them it is
+    # closed with 4429), operations running at once (one more subscribe gets an error), a message's largest size
+    # (max_body_kb, as an HTTP body)
+    websocket_messages_per_second: float = Field(default=20.0, ge=0, le=10_000)
+    websocket_message_burst: int = Field(default=100, ge=1, le=100_000)
+    websocket_max_operations: int = Field(default=50, ge=1, le=10_000)
 
     # Smart HACCP readings (POST /haccp/readings): how far ahead of the hub's clock a reading's time may lie (a
     # gateway's clock drifts), the most readings one request may carry (its bytes: max_readings_body_mb), and how
