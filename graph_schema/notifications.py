@@ -231,6 +231,16 @@ def publish_sync(engine: Engine, *, kind: str, payload: Mapping[str, Any], key: 
         return row.id
 
 
+def published_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the outbox already holds (keys of idempotent publishes)."""
+    found: set[str] = set()
+    with Session(engine) as session:
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            found.update(k for k in session.exec(select(OutboxEvent.key).where(col(OutboxEvent.key).in_(chunk))) if k)
+    return found
+
+
 async def publish(engine: Engine, *, kind: str, payload: Mapping[str, Any], key: str | None = None) -> int:
     """Write one event to the outbox (committed on return); returns its id. See the module docstring."""
     return await anyio.to_thread.run_sync(lambda: publish_sync(engine, kind=kind, payload=payload, key=key))

@@ -6,15 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
 
 from graph_schema import notifications
 from graph_schema.db import Graph
-from graph_schema.haccp.deviations import Evaluation, evaluate, sweep_missed_monitoring
+from graph_schema.haccp.deviations import Evaluation, evaluate, open_since, sweep_missed_monitoring
 from graph_schema.haccp.readings import ReadingSpan
 from hub.state import HubState
 
 log = logging.getLogger(__name__)
+
+# how far back a sweep looks for deviations opened but never told of
+UNTOLD_WINDOW = timedelta(hours=24)
 
 
 async def check_batch(state: HubState, spans: Sequence[ReadingSpan]) -> list[Evaluation]:
@@ -50,13 +55,39 @@ async def publish_opened(state: HubState, found: Sequence[Evaluation]) -> None:
         if not evaluation.opened or deviation["status"] != "OPEN":
             continue
         payload = {"deviationId": deviation["id"], "ccpId": deviation["ccpId"], "siteGln": deviation["siteGln"]}
-        key = f"{notifications.EventKind.DEVIATION_OPENED.value}:{deviation['id']}"
         try:
             await notifications.publish(
-                state.sql_engine, kind=notifications.EventKind.DEVIATION_OPENED, payload=payload, key=key
+                state.sql_engine,
+                kind=notifications.EventKind.DEVIATION_OPENED,
+                payload=payload,
+                key=opened_key(deviation["id"]),
             )
         except Exception:
             log.exception("could not publish the opening of deviation %s", deviation["id"])
+
+
+def opened_key(deviation_id: str) -> str:
+    """The outbox key of a deviation's DEVIATION_OPENED: one event per deviation, whoever publishes it."""
+    return f"{notifications.EventKind.DEVIATION_OPENED.value}:{deviation_id}"
+
+
+async def publish_untold(graph: Graph, engine: Engine, *, now: datetime) -> int:
+    """DEVIATION_OPENED for each deviation still open, opened within UNTOLD_WINDOW, that the outbox lacks.
+
+    The deviation is written in the graph and its event in the SQL store, not in one transaction: a hub process
+    that stops between the two leaves the opening untold, and the next sweep of any process tells it (the key
+    makes a race with the process that opened it one event). Returns how many it published."""
+    rows = await open_since(graph, since=now - UNTOLD_WINDOW)
+    keys = [opened_key(row["id"]) for row in rows]
+    told = await asyncio.to_thread(notifications.published_keys, engine, keys)
+    untold = [row for row, key in zip(rows, keys, strict=True) if key not in told]
+    for row in untold:
+        log.warning("deviation %s was opened but never told of: publishing it now", row["id"])
+        payload = {"deviationId": row["id"], "ccpId": row["ccpId"], "siteGln": row["siteGln"]}
+        await notifications.publish(
+            engine, kind=notifications.EventKind.DEVIATION_OPENED, payload=payload, key=opened_key(row["id"])
+        )
+    return len(untold)
 
 
 async def sweep_once(state: HubState, *, now: datetime | None = None) -> list[Evaluation]:
@@ -70,6 +101,9 @@ async def sweep_once(state: HubState, *, now: datetime | None = None) -> list[Ev
         grace_seconds=settings.haccp_missed_grace_seconds,
     )
     await publish_opened(state, found)
+    await publish_untold(
+        Graph(state.driver, database=settings.neo4j_database), state.sql_engine, now=now or datetime.now(UTC)
+    )
     return found
 
 

@@ -459,6 +459,18 @@ async def sweep_missed_monitoring(
     return await evaluate(graph, engine, stale, now=now, hold=hold, grace_seconds=grace_seconds) if stale else []
 
 
+OPEN_SINCE: Final = """
+MATCH (d:Deviation) WHERE d.status = 'OPEN' AND d.openedAt >= datetime($since)
+RETURN d.id AS id, d.ccpId AS ccpId, d.siteGln AS siteGln
+ORDER BY d.openedAt, d.id LIMIT $limit
+"""
+
+
+async def open_since(graph: Graph, *, since: datetime, limit: int = 10_000) -> list[Row]:
+    """Deviations still open that were opened at or after ``since``, oldest first (the status index finds them)."""
+    return await graph.read(OPEN_SINCE, {"since": since.isoformat(), "limit": limit})
+
+
 # --- reads -----------------------------------------------------------------------------------------------
 
 LIST_DEVIATIONS: Final = (
