@@ -1,10 +1,12 @@
-"""Uniqueness constraints and indexes, applied idempotently (``hub schema apply`` and at start-up)."""
+"""Uniqueness constraints and indexes, applied idempotently (``hub schema apply`` and at start-up), and the
+backfills that bring stored data up to what the reads expect (each a no-op once done)."""
 
 from __future__ import annotations
 
 from typing import LiteralString
 
 from graph_schema.db import Graph
+from graph_schema.epcis.backfill import backfill
 from graph_schema.model import (
     COMPOSITE_INDEXED,
     FULLTEXT_ANALYZER,
@@ -43,9 +45,11 @@ def schema_statements() -> list[LiteralString]:
 
 
 async def apply_schema(graph: Graph) -> int:
-    """Create any missing constraint or index and wait until all are online; return how many statements ran."""
+    """Create any missing constraint or index, wait until all are online, then run the backfills; return how many
+    schema statements ran."""
     statements = schema_statements()
     for statement in statements:
         await graph.schema(statement)
     await graph.schema("CALL db.awaitIndexes(300)")
+    await backfill(graph)
     return len(statements)

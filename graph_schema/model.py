@@ -39,10 +39,13 @@ Nodes
   (:EpcisEvent {eventId, eventHash, eventType, eventTime, action, bizStep, bizLocation, siteGln, siteFirmId,
                 capturedBy, captureId, epcs, epcClasses, anyEpcClasses, json})   (:EpcisEvent)-[:CONCERNS]->(:Lot)
                 + what the SimpleEventQuery filters on: readPoint, recordTime, disposition, terms, facets, fieldNames,
-                numberKeys/numbers, timeKeys/times, persistentSet/Unset, errorDeclarationTime, errorReason
+                numberKeys/numbers, timeKeys/times, persistentSet/Unset, errorDeclarationTime, errorReason,
+                readPointLink, bizLocationLink (Digital Links, as master data is keyed), queryFields (the layout's
+                version: graph_schema.epcis.backfill brings older events up to it)
   (:EpcisEvent)-[:HAS_TERM]->(:EpcisTerm {key})             "<kind> <value>": epc, epcClass, bizTransaction, ...
   (:EpcisLocation {digitalLink, id, gln, extension, siteGln, firmId, name, streetAddressOne..., countryCode, latitude,
-                   longitude, site, sst, ssa, ssd, attributesJson, vocabularyTypes, updatedAt})
+                   longitude, site, sst, ssa, ssd, attributesJson, attributeNames, attributeTexts,
+                   vocabularyTypes, updatedAt})
                                                             EPCIS master data of a site (extension 0) or sub-site:
                                                             (:EpcisLocation)-[:AT_SITE]->(:Site),
                                                             (:EpcisLocation)-[:HAS_CHILD]->(:EpcisLocation)

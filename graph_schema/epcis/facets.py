@@ -1,8 +1,9 @@
 """What the SimpleEventQuery filters on, taken from one valid event: its terms, facets and scalar fields.
 
 Terms are the values an EPCIS query matches by identifier (EPCs, EPC classes, business transactions, sources,
-destinations, corrective event ids), each written ``<kind> <value>`` so that one index on one key answers every
-MATCH_ and EQ_ parameter of those kinds, exact or by prefix (``urn:epc:idpat`` patterns). Facets are the other
+destinations, corrective event ids, custom business steps and dispositions), each written ``<kind> <value>`` so
+that one index on one key answers every MATCH_ and EQ_ parameter of those kinds, exact or by prefix
+(``urn:epc:idpat`` patterns). Facets are the other
 values a query compares: extension and ILMD fields, quantities and sensor reports, as ``name=value`` texts for
 equality and as parallel key and value lists for numbers and times (Neo4j lists hold one type each).
 
@@ -185,6 +186,10 @@ def event_facets(event: EpcisEvent) -> Facets:
     terms += [term("bizTransaction", t.type or "", t.id) for t in event.biz_transactions]
     terms += [term("source", s.type, s.id) for s in event.sources]
     terms += [term("destination", d.type, d.id) for d in event.destinations]
+    # custom business steps and dispositions (full URIs; the CBV's own are compact terms): the REST binding's
+    # /bizSteps and /dispositions list them from their terms rather than from every event
+    terms += [term("bizStep", event.biz_step)] if event.biz_step and ":" in event.biz_step else []
+    terms += [term("disposition", event.disposition)] if event.disposition and ":" in event.disposition else []
     transformation = event.raw.get("transformationID")
     if isinstance(transformation, str):
         terms.append(term("transformationID", transformation))

@@ -336,6 +336,11 @@ def _attributes(given: object, *, where: str, namespaces: dict[str, str], proble
     return read
 
 
+def attribute_uri(name: str) -> str | None:
+    """An attribute's name as a query gives it (``cbvmda:sst``, a URN or a URL) as the full URI it is stored by."""
+    return _full_uri(name, {})
+
+
 def _full_uri(value: str, namespaces: dict[str, str]) -> str | None:
     """The full URI of ``prefix:name`` (a declared or standard prefix) or of a URN or URL; None for anything else.
 

@@ -55,7 +55,8 @@ MATCH (site:Site {gln: row.siteGln})
 MERGE (l:EpcisLocation {digitalLink: row.digitalLink})
 SET l += row.fields, l.id = row.id, l.gln = row.gln, l.extension = row.extension, l.siteGln = site.gln,
     l.firmId = site.firmId, l.attributesJson = row.attributesJson, l.vocabularyTypes = row.vocabularyTypes,
-    l.updatedAt = datetime($now), l.captureId = $captureId, l.described = true
+    l.updatedAt = datetime($now), l.captureId = $captureId, l.described = true,
+    l.attributeNames = row.attributeNames, l.attributeTexts = row.attributeTexts
 WITH row, site, l
 CALL (l, site) {
   OPTIONAL MATCH (l)-[old:AT_SITE]->(other:Site) WHERE other <> site
@@ -112,6 +113,22 @@ def _attributes_json(attributes: Sequence[Any]) -> str:
     return orjson.dumps([{"id": a.id, "attribute": a.value} for a in attributes]).decode()
 
 
+def attribute_text(value: Any) -> str | None:
+    """An attribute's value as HASATTR_/EQATTR_ compare it (5 and 5.0 alike), or None when it is not a scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return value if isinstance(value, str) else None
+
+
+def attribute_lists(attributes: Sequence[tuple[str, Any]]) -> tuple[list[str], list[str]]:
+    """The attribute names of an element (full URIs) and its ``<name>=<value>`` texts, as EQATTR_ reads them."""
+    names = sorted({name for name, _ in attributes})
+    texts = sorted({f"{name}={text}" for name, value in attributes if (text := attribute_text(value)) is not None})
+    return names, texts
+
+
 def location_row(location: LocationMasterData) -> dict[str, Any]:
     """A location's master data as the write's parameters (every CBV field present, null when not given)."""
     return {
@@ -123,6 +140,13 @@ def location_row(location: LocationMasterData) -> dict[str, Any]:
         "path": location.path,
         "fields": {name: location.fields.get(name) for name in LOCATION_FIELDS},
         "attributesJson": _attributes_json(location.attributes),
+        **dict(
+            zip(
+                ("attributeNames", "attributeTexts"),
+                attribute_lists([(a.id, a.value) for a in location.attributes]),
+                strict=True,
+            )
+        ),
         "vocabularyTypes": list(location.vocabulary_types),
         "children": [
             {"id": child, "digitalLink": link, "gln": _gln_of(link), "extension": _extension_of(child)}

@@ -15,6 +15,7 @@ import orjson
 from neo4j import AsyncTransaction
 
 from graph_schema.db import CheckedStep, Row, run
+from graph_schema.epcis.epc import to_digital_link
 from graph_schema.epcis.facets import error_declaration_fields, event_facets, persistent_dispositions
 from graph_schema.epcis.model import EpcisEvent
 from graph_schema.errors import Conflict, Forbidden, NotFound
@@ -102,7 +103,9 @@ ON CREATE SET e.eventHash = row.eventHash, e.eventType = row.eventType, e.eventT
               e.numberKeys = row.numberKeys, e.numbers = row.numbers,
               e.timeKeys = row.timeKeys, e.times = [t IN row.times | datetime(t)],
               e.persistentSet = row.persistentSet, e.persistentUnset = row.persistentUnset,
-              e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason
+              e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason,
+              e.readPointLink = row.readPointLink, e.bizLocationLink = row.bizLocationLink,
+              e.queryFields = row.queryFields
 WITH e, row, coalesce(e.created, false) AS created
 REMOVE e.created
 WITH e, row, created
@@ -155,15 +158,25 @@ def event_row(event: EpcisEvent, *, record_time: datetime) -> dict[str, Any]:
         "anyEpcClasses": [q.epc_class for q in event.classes],
         "lotKeys": [{"gtin": gtin, "lot": lot} for gtin, lot in lot_keys],
         "json": orjson.dumps(raw).decode(),
-        **_query_fields(event),
+        **query_fields(event),
     }
 
 
-def _query_fields(event: EpcisEvent) -> dict[str, Any]:
-    """What the SimpleEventQuery filters on (graph_schema.epcis.facets)."""
+# The layout of what the query filters on (below), kept on each event: events stored with an older layout (or
+# none: captured before the SimpleEventQuery was answered in full) are brought up to it by
+# graph_schema.epcis.backfill when the schema is applied. 1: terms and facets; 2: locations' Digital Links (master
+# data is keyed by them) and custom business steps and dispositions as terms.
+QUERY_FIELDS_VERSION: Final = 2
+
+
+def query_fields(event: EpcisEvent) -> dict[str, Any]:
+    """What the SimpleEventQuery filters on (graph_schema.epcis.facets), in the store's current layout."""
     facets = event_facets(event)
     persistent_set, persistent_unset = persistent_dispositions(event)
     return {
+        "queryFields": QUERY_FIELDS_VERSION,
+        "readPointLink": to_digital_link(event.read_point) if event.read_point else None,
+        "bizLocationLink": to_digital_link(event.biz_location) if event.biz_location else None,
         "terms": facets.terms,
         "facets": facets.texts,
         "fieldNames": sorted(set(facets.names)),
