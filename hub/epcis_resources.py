@@ -29,7 +29,7 @@ from auth.principal import Principal
 from graph_schema.access import Viewer
 from graph_schema.db import Graph, GraphUnavailable, Row
 from graph_schema.epcis import named_queries, subscriptions
-from graph_schema.epcis.event_reads import count_events, event_by_id, iso, query_events, values_in_use
+from graph_schema.epcis.event_reads import count_events, event_by_id, query_events, sort_position, values_in_use
 from graph_schema.epcis.model import EventType
 from graph_schema.epcis.query import (
     QUERY_PARAMETER_EXCEPTION,
@@ -196,7 +196,9 @@ class EpcisResources:
         graph = self._graph()
         try:
             viewer = await self._viewer(principal)
-            if parsed.max_event_count is not None and parsed.after is None:
+            # the whole result, on every page: events captured between two pages count too (the standard raises
+            # QueryTooLargeException whenever the result would exceed maxEventCount)
+            if parsed.max_event_count is not None:
                 matched = await count_events(graph, viewer, parsed.filter, at_most=parsed.max_event_count + 1)
                 if matched > parsed.max_event_count:
                     return problem(
@@ -220,7 +222,7 @@ class EpcisResources:
         more = len(rows) > size and (parsed.event_count_limit is None or served < parsed.event_count_limit)
         if more:
             last = page[-1]
-            token = page_token(parsed, sort_key=iso(last["sortKey"]), event_id=last["eventId"], served=served)
+            token = page_token(parsed, sort_key=sort_position(last), event_id=last["eventId"], served=served)
             headers["Link"] = _next_link(request, token)
         return query_document_response([orjson.loads(row["json"]) for row in page], answer, headers=headers)
 

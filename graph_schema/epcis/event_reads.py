@@ -86,11 +86,7 @@ FILTERS: Final = (
   AND ($persistentSet IS NULL OR any(d IN coalesce(e.persistentSet, []) WHERE d IN $persistentSet))
   AND ($persistentUnset IS NULL OR any(d IN coalesce(e.persistentUnset, []) WHERE d IN $persistentUnset))
   AND ($readPoints IS NULL OR e.readPoint IN $readPoints)
-  AND ($wdReadPoints IS NULL OR e.readPoint IN $wdReadPoints.exact
-       OR any(p IN $wdReadPoints.prefixes WHERE e.readPoint STARTS WITH p))
   AND ($bizLocations IS NULL OR e.bizLocation IN $bizLocations)
-  AND ($wdBizLocations IS NULL OR e.bizLocation IN $wdBizLocations.exact
-       OR any(p IN $wdBizLocations.prefixes WHERE e.bizLocation STARTS WITH p))
   AND ($errorDeclared IS NULL OR e.errorDeclarationTime IS NOT NULL)
   AND ($geErrorTime IS NULL OR e.errorDeclarationTime >= datetime($geErrorTime))
   AND ($ltErrorTime IS NULL OR e.errorDeclarationTime < datetime($ltErrorTime))
@@ -112,7 +108,22 @@ FILTERS: Final = (
       END))
   AND """
     + EVENT_VISIBLE
-    + "\n"
+    + """
+WITH e
+WHERE ($wdReadPoints IS NULL OR e.readPoint IN $wdReadPoints.exact
+       OR any(p IN $wdReadPoints.prefixes WHERE e.readPoint STARTS WITH p)
+       OR EXISTS { MATCH (:EpcisLocation {digitalLink: e.readPointLink})<-[:HAS_CHILD*1..8]-(a:EpcisLocation)
+                   WHERE a.digitalLink IN $wdReadPoints.links })
+  AND ($wdBizLocations IS NULL OR e.bizLocation IN $wdBizLocations.exact
+       OR any(p IN $wdBizLocations.prefixes WHERE e.bizLocation STARTS WITH p)
+       OR EXISTS { MATCH (:EpcisLocation {digitalLink: e.bizLocationLink})<-[:HAS_CHILD*1..8]-(a:EpcisLocation)
+                   WHERE a.digitalLink IN $wdBizLocations.links })
+  AND all(g IN $attributeGroups WHERE EXISTS {
+      MATCH (l:EpcisLocation
+             {digitalLink: CASE g.field WHEN 'readPoint' THEN e.readPointLink ELSE e.bizLocationLink END})
+      WHERE any(n IN coalesce(l.attributeNames, []) WHERE n IN g.names)
+         OR any(t IN coalesce(l.attributeTexts, []) WHERE t IN g.texts) })
+"""
 )
 
 # --- order and page ---------------------------------------------------------------------------------------------
@@ -130,6 +141,31 @@ WITH e, sortKey ORDER BY sortKey DESC, e.eventId DESC
 RETURN_PAGE: Final = """LIMIT $limit
 RETURN e.eventId AS eventId, sortKey, e.capturedBy AS capturedBy, e.json AS json
 """
+# orderBy an extension field: its first number, else time, else text; the kind found ranks first (events lacking
+# the field last, as the standard leaves them anywhere), so that a page's end compares like with like
+SORT_BY_FIELD: Final = """WITH e,
+  [i IN range(0, size(coalesce(e.numberKeys, [])) - 1) WHERE e.numberKeys[i] IN $orderKeys | e.numbers[i]] AS numbers,
+  [i IN range(0, size(coalesce(e.timeKeys, [])) - 1) WHERE e.timeKeys[i] IN $orderKeys | e.times[i]] AS times,
+  [t IN coalesce(e.facets, []) WHERE any(k IN $orderKeys WHERE t STARTS WITH k + '=')
+   | substring(t, size(split(t, '=')[0]) + 1)] AS texts
+WITH e,
+     CASE WHEN size(numbers) > 0 THEN 0 WHEN size(times) > 0 THEN 1 WHEN size(texts) > 0 THEN 2 ELSE 3 END AS sortRank,
+     coalesce(numbers[0], times[0], texts[0], '') AS sortKey
+WITH e, sortRank, sortKey,
+     CASE $after.rank WHEN 1 THEN datetime($after.key) ELSE $after.key END AS afterKey
+"""
+PAGE_BY_FIELD_ASCENDING: Final = """WHERE $after IS NULL OR sortRank > $after.rank
+   OR (sortRank = $after.rank AND (sortKey > afterKey OR (sortKey = afterKey AND e.eventId > $after.id)))
+WITH e, sortRank, sortKey ORDER BY sortRank, sortKey, e.eventId
+"""
+PAGE_BY_FIELD_DESCENDING: Final = """WHERE $after IS NULL OR sortRank > $after.rank
+   OR (sortRank = $after.rank AND (sortKey < afterKey OR (sortKey = afterKey AND e.eventId < $after.id)))
+WITH e, sortRank, sortKey ORDER BY sortRank, sortKey DESC, e.eventId DESC
+"""
+RETURN_FIELD_PAGE: Final = """LIMIT $limit
+RETURN e.eventId AS eventId, sortKey, sortRank, e.capturedBy AS capturedBy, e.json AS json
+"""
+TIME_ORDERS: Final = ("eventTime", "recordTime")
 RETURN_COUNT: Final = """WITH e LIMIT $countLimit
 RETURN count(e) AS matched
 """
@@ -153,9 +189,10 @@ class Places:
 
     exact: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # Digital Links of the same places: their master data children are within them
 
     def param(self) -> dict[str, list[str]]:
-        return {"exact": list(self.exact), "prefixes": list(self.prefixes)}
+        return {"exact": list(self.exact), "prefixes": list(self.prefixes), "links": list(self.links)}
 
 
 @dataclass(frozen=True)
@@ -185,16 +222,33 @@ class EventFilter:
     # each group is one parameter: an event satisfies it when one of its alternatives holds
     # ({"kind": "text", "text": "name=value"}, {"kind": "name", "key"}, {"kind": "number"|"time", "key", "op", ...})
     facets: tuple[tuple[dict[str, Any], ...], ...] = ()
-    order_by: str = "eventTime"  # or recordTime
+    # HASATTR_/EQATTR_: {"field": "bizLocation"|"readPoint", "names": [attribute URIs], "texts": ["<URI>=<value>"]};
+    # the event's place has master data with one of the names (HASATTR_) or one of the texts (EQATTR_)
+    attributes: tuple[dict[str, Any], ...] = ()
+    order_by: str = "eventTime"  # or recordTime, or an extension field's name (its facet keys in order_keys)
+    order_keys: tuple[str, ...] = ()
     descending: bool = False
+
+    @property
+    def by_field(self) -> bool:
+        """Whether the order is an extension field's (not eventTime or recordTime)."""
+        return self.order_by not in TIME_ORDERS
 
 
 @dataclass(frozen=True)
 class Position:
-    """Where the previous page ended: its last event's sort key (ISO 8601) and id."""
+    """Where the previous page ended: its last event's sort key (ISO 8601 for a time order) and id; ordered by an
+    extension field, the kind of its key (0 number, 1 time, 2 text, 3 none) and the key."""
 
     time: str
     event_id: str
+    rank: int | None = None
+    key: float | str | None = None
+
+    def param(self) -> dict[str, Any]:
+        if self.rank is None:
+            return {"time": self.time, "id": self.event_id}
+        return {"rank": self.rank, "key": self.key, "id": self.event_id}
 
 
 @dataclass
@@ -226,6 +280,11 @@ def _plan(query: EventFilter) -> _Plan:
         "errorReasons": query.error_reasons,
         "termGroups": [match.param() for match in query.terms],
         "facetGroups": [list(group) for group in query.facets],
+        "attributeGroups": [
+            {"field": g["field"], "names": list(g.get("names") or []), "texts": list(g.get("texts") or [])}
+            for g in query.attributes
+        ],
+        "orderKeys": list(query.order_keys),
     }
     start: LiteralString
     if query.event_ids:
@@ -251,13 +310,16 @@ def _plan(query: EventFilter) -> _Plan:
 
 
 def _ordered(query: EventFilter) -> LiteralString:
+    if query.by_field:
+        page = PAGE_BY_FIELD_DESCENDING if query.descending else PAGE_BY_FIELD_ASCENDING
+        return SORT_BY_FIELD + page + RETURN_FIELD_PAGE
     sort = SORT_BY_RECORD_TIME if query.order_by == "recordTime" else SORT_BY_EVENT_TIME
-    return sort + (PAGE_DESCENDING if query.descending else PAGE_ASCENDING)
+    return sort + (PAGE_DESCENDING if query.descending else PAGE_ASCENDING) + RETURN_PAGE
 
 
 def query_text(query: EventFilter) -> LiteralString:
     """The Cypher that answers ``query`` (for plan tests)."""
-    return _plan(query).text + _ordered(query) + RETURN_PAGE
+    return _plan(query).text + _ordered(query)
 
 
 async def query_events(
@@ -265,13 +327,8 @@ async def query_events(
 ) -> list[Row]:
     """A page of the events the viewer may see that match the query, in the query's order."""
     plan = _plan(query)
-    params = {
-        **plan.params,
-        "after": {"time": after.time, "id": after.event_id} if after else None,
-        "limit": limit,
-        **viewer.params(),
-    }
-    return await graph.read(plan.text + _ordered(query) + RETURN_PAGE, params)
+    params = {**plan.params, "after": after.param() if after else None, "limit": limit, **viewer.params()}
+    return await graph.read(plan.text + _ordered(query), params)
 
 
 async def count_events(graph: Graph, viewer: Viewer, query: EventFilter, *, at_most: int) -> int:
@@ -352,6 +409,15 @@ async def values_in_use(graph: Graph, viewer: Viewer, field: str, *, after: str,
     """Distinct values of one event field among the events the viewer may see, in order, after ``after``."""
     rows = await graph.read(VALUES_IN_USE[field], {"after": after, "limit": limit, **viewer.params()})
     return [row["value"] for row in rows]
+
+
+def sort_position(row: Row) -> Any:
+    """A page's last event's sort key as a page token keeps it: ISO 8601 for a time order, else [kind, key]."""
+    rank = row.get("sortRank")
+    if rank is None:
+        return iso(row["sortKey"])
+    key = row["sortKey"]
+    return [int(rank), iso(key) if rank == 1 else float(key) if rank == 0 else str(key)]
 
 
 def iso(value: Any) -> str:

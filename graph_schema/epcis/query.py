@@ -18,9 +18,11 @@ from typing import Any, Final
 
 import orjson
 
-from graph_schema.epcis.epc import parse_identifier
+from graph_schema.epcis.epc import parse_identifier, to_digital_link
 from graph_schema.epcis.event_reads import EventFilter, Places, Position, TermMatch
 from graph_schema.epcis.facets import SENSOR_TEXT_FIELDS, field_names, term
+from graph_schema.epcis.master_data import attribute_uri
+from graph_schema.epcis.master_data_store import attribute_text
 from graph_schema.epcis.model import EventType
 from graph_schema.epcis.standard import parse_date_time
 from graph_schema.epcis.vocabulary import BIZ_STEP, DISPOSITION, ERROR_REASON, Vocabulary
@@ -29,6 +31,9 @@ from graph_schema.errors import HubError, InvalidIdentifier
 DEFAULT_PER_PAGE: Final = 30
 MAX_PER_PAGE: Final = 1000
 MAX_VALUES: Final = 100  # values of one parameter: a query is not a bulk lookup
+MAX_PARAMETERS: Final = 64  # distinct parameters of one query, each a predicate of its Cypher
+MAX_NAME: Final = 200  # characters of a parameter's name
+MAX_VALUE: Final = 2_000  # characters of one value (an identifier, a URI, a time, a token)
 QUERY_PARAMETER_EXCEPTION: Final = "epcisException:QueryParameterException"
 
 FIXED: Final = (
@@ -90,6 +95,8 @@ PATTERNS: Final = (
     "EQ_bizTransaction_<type>",
     "EQ_source_<type>",
     "EQ_destination_<type>",
+    "HASATTR_bizLocation, HASATTR_readPoint (attribute names) and EQATTR_bizLocation_<attribute>,"
+    " EQATTR_readPoint_<attribute> (values), through the locations' master data",
     "EQ_|GT_|GE_|LT_|LE_<prefix:field> (with ILMD_, INNER_, INNER_ILMD_, ERROR_DECLARATION_, INNER_ERROR_DECLARATION_)",
     "EXISTS_<prefix:field> (likewise)",
     "EQ_quantity_<uom> and GT_|GE_|LT_|LE_quantity_<uom>",
@@ -102,6 +109,7 @@ ALIASES: Final = {
 }
 
 _FIELD: Final = r"([a-zA-Z][a-zA-Z0-9_.\-]*:[^\s:]+|https?://\S+)"
+_FIELD_NAME: Final = re.compile(_FIELD)
 _COMPARISON: Final = re.compile(
     r"(EQ|GT|GE|LT|LE)_(INNER_ERROR_DECLARATION_|ERROR_DECLARATION_|INNER_ILMD_|ILMD_|INNER_|)" + _FIELD
 )
@@ -112,8 +120,12 @@ _MEASURE: Final = re.compile(
 )
 # the standard's parameters this hub refuses by name rather than mistake for an extension field's
 _NOT_ANSWERED: Final = re.compile(
-    r"(HASATTR|EQATTR)_.*|(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT|readPoint|bizLocation)_.*"
+    r"(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT|readPoint|bizLocation)_.*"
 )
+_HAS_ATTRIBUTE: Final = re.compile(r"HASATTR_(.+)")
+_ATTRIBUTE_EQUALS: Final = re.compile(r"EQATTR_(bizLocation|readPoint)_(.+)|EQATTR_(.*)")
+# the fields whose master data the hub keeps (graph_schema.epcis.master_data: locations)
+_ATTRIBUTE_FIELDS: Final = ("bizLocation", "readPoint")
 _FACET_KIND: Final = {
     "": "field",
     "INNER_": "inner",
@@ -157,7 +169,15 @@ class _Reader:
         self.values: dict[str, list[str]] = {}
         for key, value in items:
             name = ALIASES.get(key, key)
+            if len(name) > MAX_NAME:
+                raise QueryError(f"{name[:MAX_NAME]}...: a parameter's name is not that long", field=name[:MAX_NAME])
+            if len(value) > MAX_VALUES * MAX_VALUE:
+                raise QueryError(f"{name}: its values are longer than any query needs", field=name)
+            if name not in self.values and len(self.values) == MAX_PARAMETERS:
+                raise QueryError(f"{name}: a query gives at most {MAX_PARAMETERS} different parameters", field=name)
             self.values.setdefault(name, []).append(value)
+            if len(self.values[name]) > MAX_VALUES:
+                raise QueryError(f"{name}: given more than {MAX_VALUES} times", field=name)
 
     def raw(self, name: str) -> list[str] | None:
         return self.values.get(name)
@@ -171,6 +191,8 @@ class _Reader:
             raise QueryError(f"{name}: give at least one value", field=name)
         if len(values) > MAX_VALUES:
             raise QueryError(f"{name}: at most {MAX_VALUES} values in one query", field=name)
+        if any(len(value) > MAX_VALUE for value in values):
+            raise QueryError(f"{name}: a value is longer than {MAX_VALUE:,} characters", field=name)
         return values
 
     def one(self, name: str) -> str | None:
@@ -179,6 +201,8 @@ class _Reader:
             return None
         if len(given) > 1:
             raise QueryError(f"{name}: give it once", field=name)
+        if len(given[0]) > MAX_VALUE:
+            raise QueryError(f"{name}: its value is longer than {MAX_VALUE:,} characters", field=name)
         return given[0].strip()
 
 
@@ -253,9 +277,55 @@ def _places(name: str, values: list[str] | None, *, descendants: bool) -> tuple[
     if not descendants:
         return canonical, None
     # a site (an SGLN without extension, '.0') includes every sub-location of its GLN: the same URN up to the
-    # extension; master data giving other hierarchies is not kept by this hub
+    # extension; and any location includes its children in the master data (by Digital Link, as it is keyed)
     prefixes = tuple(v[:-1] for v in canonical if v.startswith("urn:epc:id:sgln:") and v.endswith(".0"))
-    return None, Places(exact=tuple(canonical), prefixes=prefixes)
+    links = tuple(link for v in canonical if (link := to_digital_link(v)) is not None)
+    return None, Places(exact=tuple(canonical), prefixes=prefixes, links=links)
+
+
+def _attribute_name(parameter: str, name: str) -> str:
+    uri = attribute_uri(name)
+    if uri is None:
+        raise QueryError(
+            f"{parameter}: {name[:100]!r} is not an attribute's name (a full URI, or a CURIE such as cbvmda:sst)",
+            field=parameter,
+        )
+    return uri
+
+
+def _attribute_field(parameter: str, field_name: str) -> str:
+    if field_name not in _ATTRIBUTE_FIELDS:
+        raise QueryError(
+            f"{parameter}: this hub keeps master data for bizLocation and readPoint only, not {field_name[:100]!r}",
+            field=parameter,
+        )
+    return field_name
+
+
+def _attribute_group(parameter: str, values: list[str]) -> dict[str, Any]:
+    """HASATTR_<field> (attribute names) or EQATTR_<field>_<attribute> (its values) as a group of the filter."""
+    if (match := _HAS_ATTRIBUTE.fullmatch(parameter)) is not None:
+        field_name = _attribute_field(parameter, match.group(1))
+        return {"field": field_name, "names": sorted({_attribute_name(parameter, v) for v in values}), "texts": []}
+    match = _ATTRIBUTE_EQUALS.fullmatch(parameter)
+    assert match is not None
+    if match.group(1) is None:
+        raise QueryError(
+            f"{parameter}: write EQATTR_bizLocation_<attribute> or EQATTR_readPoint_<attribute>; this hub keeps"
+            " master data for those fields only",
+            field=parameter,
+        )
+    uri = _attribute_name(parameter, match.group(2))
+    texts: set[str] = set()
+    for value in values:
+        texts.add(f"{uri}={value}")
+        try:  # a number as the store writes it: 5 and 5.0 alike
+            number = float(value)
+        except ValueError:
+            continue
+        if number == number and abs(number) != float("inf"):
+            texts.add(f"{uri}={attribute_text(number)}")
+    return {"field": match.group(1), "names": [], "texts": sorted(texts)}
 
 
 def _facet_value_alternatives(name: str, key_names: list[str], value: str) -> list[dict[str, Any]]:
@@ -346,15 +416,19 @@ def parse_simple_event_query(items: Iterable[tuple[str, str]]) -> ParsedQuery:
     """The store's filter, page size and position from the query string; QueryError naming the parameter."""
     given = _Reader(items)
     builder = _Builder()
+    attribute_groups: list[dict[str, Any]] = []
     for name in given.values:
         if name in FIXED:
             continue
         if _NOT_ANSWERED.fullmatch(name):
             raise QueryError(
-                f"query parameter {name!r} is not supported by this hub: it keeps no master data attributes"
-                " (HASATTR_, EQATTR_) and does not filter on fields inside sensor elements or locations",
+                f"query parameter {name!r} is not supported by this hub: it does not filter on fields inside"
+                " sensor elements or locations",
                 field=name,
             )
+        if name.startswith(("HASATTR_", "EQATTR_")):
+            attribute_groups.append(_attribute_group(name, given.list(name, commas=False) or []))
+            continue
         # EXISTS_ parameters carry no value
         values = [] if name.startswith("EXISTS_") else given.list(name, commas=False) or []
         if not builder.facet_parameter(name, values):
@@ -418,11 +492,15 @@ def parse_simple_event_query(items: Iterable[tuple[str, str]]) -> ParsedQuery:
     biz_locations, _ = _places("EQ_bizLocation", given.list("EQ_bizLocation"), descendants=False)
     _, wd_biz_locations = _places("WD_bizLocation", given.list("WD_bizLocation"), descendants=True)
     order_by = given.one("orderBy")
+    order_keys: tuple[str, ...] = ()
     if order_by is not None and order_by not in ("eventTime", "recordTime"):
-        raise QueryError(
-            f"orderBy: {order_by!r} cannot be ordered by here; this hub orders by eventTime or recordTime",
-            field="orderBy",
-        )
+        if _FIELD_NAME.fullmatch(order_by) is None:
+            raise QueryError(
+                f"orderBy: {order_by[:200]!r} is neither eventTime, recordTime nor an extension field's name"
+                " (a prefixed name such as ex:weight, or a full IRI)",
+                field="orderBy",
+            )
+        order_keys = tuple(f"field {each}" for each in field_names(order_by, {}))
     direction = given.one("orderDirection")
     if direction is not None and direction not in ("ASC", "DESC"):
         raise QueryError("orderDirection must be ASC or DESC", field="orderDirection")
@@ -462,7 +540,9 @@ def parse_simple_event_query(items: Iterable[tuple[str, str]]) -> ParsedQuery:
         error_reasons=_vocabulary("EQ_errorReason", given.list("EQ_errorReason"), ERROR_REASON),
         terms=tuple(builder.terms),
         facets=tuple(builder.facets),
+        attributes=tuple(attribute_groups),
         order_by=order_by or "eventTime",
+        order_keys=order_keys,
         # the standard's default direction is DESC once orderBy is given; without it the hub keeps time order
         descending=(direction or "DESC") == "DESC" if order_by is not None else False,
     )
@@ -478,8 +558,9 @@ def parse_simple_event_query(items: Iterable[tuple[str, str]]) -> ParsedQuery:
     )
 
 
-def page_token(query: ParsedQuery, *, sort_key: str, event_id: str, served: int) -> str:
-    """The nextPageToken after an event: its sort key and id, the order they belong to, and how many were given."""
+def page_token(query: ParsedQuery, *, sort_key: Any, event_id: str, served: int) -> str:
+    """The nextPageToken after an event: its sort key and id, the order they belong to, and how many were given
+    (the sort key as graph_schema.epcis.event_reads.sort_position gives it)."""
     order = [query.filter.order_by, query.filter.descending]
     return base64.urlsafe_b64encode(orjson.dumps([sort_key, event_id, order, served])).decode().rstrip("=")
 
@@ -495,15 +576,40 @@ def _position(token: str, event_filter: EventFilter) -> tuple[Position, int]:
     if len(decoded) == 2:  # issued before ordering was offered: event time, ascending
         decoded = [*decoded, ["eventTime", False], 0]
     sort_key, event_id, order, served = decoded
-    if not isinstance(sort_key, str) or not isinstance(event_id, str) or not isinstance(served, int):
+    if not isinstance(event_id, str) or not isinstance(served, int) or isinstance(served, bool):
         raise bad
     if order != [event_filter.order_by, event_filter.descending]:
+        raise bad
+    if event_filter.by_field:
+        return _field_position(sort_key, event_id, bad), served
+    if not isinstance(sort_key, str):
         raise bad
     try:
         parse_date_time(sort_key)
     except ValueError:
         raise bad from None
     return Position(time=sort_key, event_id=event_id), served
+
+
+def _field_position(sort_key: Any, event_id: str, bad: QueryError) -> Position:
+    """[kind, key] of an extension field's order: 0 a number, 1 a time, 2 a text, 3 none."""
+    if not isinstance(sort_key, list) or len(sort_key) != 2 or sort_key[0] not in (0, 1, 2, 3):
+        raise bad
+    rank, key = sort_key
+    if isinstance(rank, bool) or isinstance(key, bool):
+        raise bad
+    if rank == 0:
+        if not isinstance(key, int | float):
+            raise bad
+        return Position(time="", event_id=event_id, rank=0, key=float(key))
+    if not isinstance(key, str):
+        raise bad
+    if rank == 1:
+        try:
+            parse_date_time(key)
+        except ValueError:
+            raise bad from None
+    return Position(time="", event_id=event_id, rank=int(rank), key=key)
 
 
 def with_fixed(query: ParsedQuery, **changes: Any) -> ParsedQuery:

@@ -307,3 +307,43 @@ async def test_order_limits_and_the_most_events_over_http(graph: Graph, settings
         )
         == []
     )
+
+
+async def test_the_most_events_hold_on_every_page_and_an_extension_field_orders_them(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    chain = await captured_chain(graph, settings, base_url)
+    dc, rival = bearer(settings, "dc"), bearer(settings, "rival")
+    query = f"{base_url}/epcis/events?MATCH_anyEPCClass={quote(chain.tofu)}&maxEventCount=7&perPage=2"
+    first = http.get(query, headers=dc)
+    assert len(events_of(first)) == 2
+    second_url = f"{base_url}{first.headers['Link'].split(';')[0].strip('<>')}"
+    assert len(events_of(http.get(second_url, headers=dc))) == 2  # 6 events match: within 7
+    # two more of the DC's events about the tofu: the whole result is 8 now, so the next page is too large
+    received = chain.dc_events()[0]
+    ranked = [
+        {**received, "eventTime": f"2026-09-07T1{n}:00:00+09:00", "hub:rank": rank, "hub:shelf": shelf}
+        for n, rank, shelf in ((1, 20, "B"), (2, 10, "A"))
+    ]
+    job = post_document(base_url, dc, document(ranked))
+    assert (job["success"], job["capturedCount"]) == (True, 2), job
+    too_large = http.get(second_url, headers=dc)
+    assert (too_large.status_code, too_large.json()["type"]) == (413, "epcisException:QueryTooLargeException")
+    assert too_large.json()["field"] == "maxEventCount"
+
+    # ordered by an extension field over HTTP, page by page through the Link: numbers, then those without it
+    url: str | None = (
+        f"{base_url}/epcis/events?MATCH_anyEPCClass={quote(chain.tofu)}&orderBy=hub:rank&orderDirection=ASC&perPage=1"
+    )
+    ranks: list[int | None] = []
+    while url and len(ranks) < 20:
+        page = http.get(url, headers=dc)
+        ranks += [e.get("hub:rank") for e in events_of(page)]
+        link = page.headers.get("Link")
+        url = f"{base_url}{link.split(';')[0].strip('<>')}" if link else None
+    assert ranks == [10, 20, None, None, None, None, None, None]
+    by_shelf = http.get(f"{base_url}/epcis/events", params={"orderBy": "hub:shelf", "eventCountLimit": 1}, headers=dc)
+    assert [e["hub:shelf"] for e in events_of(by_shelf)] == ["B"]  # DESC by default
+    assert events_of(http.get(f"{base_url}/epcis/events", params={"orderBy": "hub:rank"}, headers=rival)) == []
+    bad = http.get(f"{base_url}/epcis/events", params={"orderBy": "=cmd|' /C calc'!A0"}, headers=dc)
+    assert (bad.status_code, bad.json()["field"]) == (400, "orderBy")
