@@ -40,7 +40,10 @@ from hub.confinement import DeviceConfinement
 from hub.deviation_sweep import sweep_forever
 from hub.epcis import EpcisRoutes
 from hub.epcis_master_data import master_data_routes
-from hub.epcis_resources import EpcisResources  # imports the named queries: their table is created with the rest
+from hub.epcis_resources import (  # imports the named queries: their table is created with the rest
+    EpcisResources,
+    discovery_routes,
+)
 from hub.epcis_subscriptions import SubscriptionRoutes
 from hub.exports import export_routes
 from hub.faults import StoreFaults, unavailable_response
@@ -292,6 +295,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         if settings.cors_origins
         else []
     )
+    epcis_routes = [
+        *epcis.routes(),
+        *master_data_routes(),
+        *EpcisResources(lambda: graphql.state).routes(),
+        *SubscriptionRoutes().routes(),
+    ]
     return Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -301,10 +310,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             *export_routes(),
             *recall_report_routes(),
             *access_log_routes(),
-            *epcis.routes(),
-            *master_data_routes(),
-            *EpcisResources(lambda: graphql.state).routes(),
-            *SubscriptionRoutes().routes(),
+            *epcis_routes,
+            *discovery_routes(epcis_routes),  # OPTIONS on each EPCIS resource
             *HaccpRoutes(lambda: graphql.state).routes(),
             *record_routes(),
             *import_template_routes(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -21,7 +21,7 @@ import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from auth.audit import record_access
 from auth.decisions import decide_for_request
@@ -125,13 +125,14 @@ class EpcisResources:
             Route("/epcis/eventTypes", self.event_types, methods=["GET"]),
             Route("/epcis/eventTypes/{value}", sub, methods=["GET"]),
             Route("/epcis/eventTypes/{value}/events", self.events_of("eventType"), methods=["GET"]),
+            Route("/epcis/epcs", self.vocabulary("epc"), methods=["GET"]),
             Route("/epcis/epcs/{value:path}/events", self.events_of("epc"), methods=["GET"]),
             Route("/epcis/bizSteps", self.vocabulary("bizStep"), methods=["GET"]),
-            Route("/epcis/bizSteps/{value}/events", self.events_of("bizStep"), methods=["GET"]),
-            Route("/epcis/bizSteps/{value}", sub, methods=["GET"]),
+            Route("/epcis/bizSteps/{value:path}/events", self.events_of("bizStep"), methods=["GET"]),
+            Route("/epcis/bizSteps/{value:path}", sub, methods=["GET"]),
             Route("/epcis/dispositions", self.vocabulary("disposition"), methods=["GET"]),
-            Route("/epcis/dispositions/{value}/events", self.events_of("disposition"), methods=["GET"]),
-            Route("/epcis/dispositions/{value}", sub, methods=["GET"]),
+            Route("/epcis/dispositions/{value:path}/events", self.events_of("disposition"), methods=["GET"]),
+            Route("/epcis/dispositions/{value:path}", sub, methods=["GET"]),
             Route("/epcis/bizLocations", self.vocabulary("bizLocation"), methods=["GET"]),
             Route("/epcis/bizLocations/{value:path}/events", self.events_of("bizLocation"), methods=["GET"]),
             Route("/epcis/readPoints", self.vocabulary("readPoint"), methods=["GET"]),
@@ -284,8 +285,9 @@ class EpcisResources:
         return JSONResponse(collection(sorted(t.value for t in EventType)), headers=EPCIS_HEADERS)
 
     def vocabulary(self, field: str) -> Callable[[Request], Any]:
-        """GET /epcis/bizSteps, /dispositions (the CBV's terms and the custom ones in the caller's events) and
-        /bizLocations, /readPoints (the places of the events the caller may see), paged."""
+        """GET /epcis/bizSteps, /dispositions (the CBV's terms and the custom ones in the caller's events),
+        /bizLocations, /readPoints (the places of the events the caller may see) and /epcs (the EPCs and EPC classes
+        of the events the caller may see), paged."""
         standard = {"bizStep": BIZ_STEP.terms, "disposition": DISPOSITION.terms}.get(field, frozenset())
 
         async def answer(request: Request) -> Response:
@@ -298,14 +300,20 @@ class EpcisResources:
                     QueryError(f"perPage must be a whole number from 1 to {MAX_PER_PAGE}", field="perPage")
                 )
             token = request.query_params.get("nextPageToken")
-            after = ""
+            after, in_use = "", not standard  # where the last page ended, and whether past the CBV's own terms
             if token is not None:
                 decoded = _untoken(token)
-                if decoded is None or len(decoded) != 2 or decoded[0] != field or not isinstance(decoded[1], str):
+                if (
+                    decoded is None
+                    or len(decoded) not in (2, 3)
+                    or decoded[0] != field
+                    or not isinstance(decoded[1], str)
+                    or decoded[2:] not in ([], [1])
+                ):
                     return query_problem(QueryError("nextPageToken is not one this hub issued", field="nextPageToken"))
-                after = decoded[1]
+                after, in_use = decoded[1], in_use or len(decoded) == 3
             # the CBV's own terms come first (known to everyone), then the values found in events, by value
-            terms = sorted(term for term in standard if term > after)
+            terms = [] if in_use else sorted(term for term in standard if term > after)
             members = terms[: per_page + 1]
             if len(members) <= per_page:
                 try:
@@ -313,7 +321,7 @@ class EpcisResources:
                         self._graph(),
                         await self._viewer(principal),
                         field,
-                        after=max(after, "") if not terms else "",
+                        after=after if in_use else "",
                         limit=per_page + 1 - len(members),
                     )
                 except GraphUnavailable as error:
@@ -322,7 +330,8 @@ class EpcisResources:
             headers = dict(EPCIS_HEADERS)
             if len(members) > per_page:
                 members = members[:per_page]
-                headers["Link"] = _next_link(request, _token([field, members[-1]]))
+                last_in_use = per_page > len(terms)  # the page ends among the values in use
+                headers["Link"] = _next_link(request, _token([field, members[-1], *([1] if last_in_use else [])]))
             return JSONResponse(collection(members), headers=headers)
 
         return answer
@@ -495,6 +504,29 @@ class EpcisResources:
         except QueryError as error:
             return query_problem(error)
         return await self._answer(request, principal, parsed, answer, operation="GET /epcis/queries/events")
+
+
+def discovery_routes(routes: Sequence[BaseRoute]) -> list[Route]:
+    """OPTIONS on every EPCIS resource that has none of its own: 204 with ``Allow`` and the standard's discovery
+    headers (versions and EPC format), in the order of ``routes`` so that paths match as their methods' do."""
+    methods: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, Route) and route.path.startswith("/epcis/"):
+            methods.setdefault(route.path, set()).update(route.methods or ())
+    allowed = {path: kinds for path, kinds in methods.items() if "OPTIONS" not in kinds}
+
+    def answer(allow: str) -> Callable[[Request], Any]:
+        async def options(request: Request) -> Response:
+            if _principal(request) is None:
+                return unauthenticated_response()
+            return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": allow})
+
+        return options
+
+    return [
+        Route(path, answer(", ".join(["OPTIONS", *sorted(kinds - {"HEAD"})])), methods=["OPTIONS"])
+        for path, kinds in allowed.items()
+    ]
 
 
 def _fixed(parsed: ParsedQuery, resource: str, value: str) -> ParsedQuery:

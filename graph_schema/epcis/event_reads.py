@@ -407,7 +407,41 @@ RETURN value
 
 async def values_in_use(graph: Graph, viewer: Viewer, field: str, *, after: str, limit: int) -> list[str]:
     """Distinct values of one event field among the events the viewer may see, in order, after ``after``."""
+    if field in TERM_KINDS:
+        return await terms_in_use(graph, viewer, TERM_KINDS[field], after=after, limit=limit)
     rows = await graph.read(VALUES_IN_USE[field], {"after": after, "limit": limit, **viewer.params()})
+    return [row["value"] for row in rows]
+
+
+# Values kept as terms (graph_schema.epcis.facets): read in key order from the terms' unique index, each kept when
+# one event the viewer may see has it, so that a page costs its own terms rather than a scan of every event.
+TERMS_IN_USE: Final = (
+    """
+UNWIND $kinds AS kind
+CALL (kind) {
+  MATCH (t:EpcisTerm)
+  WHERE t.key STARTS WITH kind + ' ' AND t.key > kind + ' ' + $after
+    AND EXISTS { MATCH (e:EpcisEvent)-[:HAS_TERM]->(t) WHERE """
+    + EVENT_VISIBLE
+    + """ }
+  WITH t ORDER BY t.key LIMIT $limit
+  RETURN substring(t.key, size(kind) + 1) AS value
+}
+WITH DISTINCT value ORDER BY value LIMIT $limit
+RETURN value
+"""
+)
+# the custom business steps and dispositions, and every identifier /epcs lists (instances and classes)
+TERM_KINDS: Final[dict[str, tuple[str, ...]]] = {
+    "bizStep": ("bizStep",),
+    "disposition": ("disposition",),
+    "epc": ("epc", "parentID", "inputEPC", "outputEPC", "epcClass", "inputEPCClass", "outputEPCClass"),
+}
+
+
+async def terms_in_use(graph: Graph, viewer: Viewer, kinds: tuple[str, ...], *, after: str, limit: int) -> list[str]:
+    """Distinct values of terms of these kinds that events the viewer may see have, in order, after ``after``."""
+    rows = await graph.read(TERMS_IN_USE, {"kinds": list(kinds), "after": after, "limit": limit, **viewer.params()})
     return [row["value"] for row in rows]
 
 

@@ -347,3 +347,109 @@ async def test_the_most_events_hold_on_every_page_and_an_extension_field_orders_
     assert events_of(http.get(f"{base_url}/epcis/events", params={"orderBy": "hub:rank"}, headers=rival)) == []
     bad = http.get(f"{base_url}/epcis/events", params={"orderBy": "=cmd|' /C calc'!A0"}, headers=dc)
     assert (bad.status_code, bad.json()["field"]) == (400, "orderBy")
+
+
+def _walk(base_url: str, path: str, headers: dict[str, str], per_page: int) -> list[str]:
+    """Every member of a paged collection, following its Link."""
+    members: list[str] = []
+    url: str | None = f"{base_url}{path}?perPage={per_page}"
+    while url and len(members) < 1_000:
+        page = http.get(url, headers=headers)
+        assert page.status_code == 200, page.text
+        members += page.json()["member"]
+        link = page.headers.get("Link")
+        url = f"{base_url}{link.split(';')[0].strip('<>')}" if link else None
+    return members
+
+
+def _identifiers(events: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for e in events:
+        found.update(
+            e.get("epcList", []), e.get("childEPCs", []), e.get("inputEPCList", []), e.get("outputEPCList", [])
+        )
+        found.update([e["parentID"]] if "parentID" in e else [])
+        for key in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"):
+            found.update(q["epcClass"] for q in e.get(key, []))
+    return found
+
+
+async def test_the_epcs_the_custom_steps_and_options_on_every_resource(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    chain = await captured_chain(graph, settings, base_url)
+    dc, farm, rival = bearer(settings, "dc"), bearer(settings, "farm"), bearer(settings, "rival")
+    custom = {
+        **chain.dc_events()[0],
+        "eventTime": "2026-09-07T12:00:00+09:00",
+        "bizStep": "https://dc.example.org/steps/blast-chilling",
+        "disposition": "https://dc.example.org/dispositions/chilled",
+    }
+    job = post_document(base_url, dc, document([custom]))
+    assert (job["success"], job["capturedCount"]) == (True, 1), job
+
+    # /epcs: every EPC and class of the events the caller may see, and nothing else, page by page
+    for firm in (dc, farm):
+        visible = events_of(http.get(f"{base_url}/epcis/events", params={"perPage": 1000}, headers=firm))
+        assert visible
+        members = _walk(base_url, "/epcis/epcs", firm, per_page=2)
+        assert members == sorted(_identifiers(visible))
+    assert _walk(base_url, "/epcis/epcs", rival, per_page=50) == []
+    # the rival's own pallet is its own: listed for it, never for the DC
+    pallet = f"urn:epc:id:sscc:{chain.sites['rival'][:7]}.0000000099"
+    own = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-09-07T12:00:00+09:00",
+        "eventTimeZoneOffset": "+09:00",
+        "action": "OBSERVE",
+        "epcList": [pallet],
+        "bizLocation": {"id": sgln(chain.sites["rival"])},
+    }
+    job = post_document(base_url, rival, document([own]))
+    assert (job["success"], job["capturedCount"]) == (True, 1), job
+    assert _walk(base_url, "/epcis/epcs", rival, per_page=50) == [pallet]
+    assert pallet not in _walk(base_url, "/epcis/epcs", dc, per_page=50)
+    forged = http.get(f"{base_url}/epcis/epcs", params={"nextPageToken": "WyJicml6U3RlcCIsIiJd"}, headers=dc)
+    assert (forged.status_code, forged.json()["field"]) == (400, "nextPageToken")
+
+    # custom steps and dispositions after the CBV's own, once each across pages; none of the DC's for the rival
+    steps_dc = _walk(base_url, "/epcis/bizSteps", dc, per_page=7)
+    assert steps_dc[-1] == "https://dc.example.org/steps/blast-chilling"
+    assert len(steps_dc) == len(set(steps_dc))
+    assert steps_dc[:-1] == sorted(steps_dc[:-1])
+    assert "https://dc.example.org/steps/blast-chilling" not in _walk(base_url, "/epcis/bizSteps", rival, per_page=7)
+    assert _walk(base_url, "/epcis/dispositions", dc, per_page=100)[-1] == "https://dc.example.org/dispositions/chilled"
+    assert [
+        e["bizStep"]
+        for e in events_of(
+            http.get(
+                f"{base_url}/epcis/bizSteps/{quote('https://dc.example.org/steps/blast-chilling', safe='')}/events",
+                headers=dc,
+            )
+        )
+    ] == ["https://dc.example.org/steps/blast-chilling"]
+
+    # OPTIONS on every resource: its methods and the standard's discovery headers
+    for path, allow in [
+        ("/epcis/events", {"OPTIONS", "GET", "POST"}),
+        ("/epcis/events/urn:uuid:1", {"OPTIONS", "GET"}),
+        ("/epcis/epcs", {"OPTIONS", "GET"}),
+        ("/epcis/epcs/urn:epc:id:sgtin:8800000.012345.1/events", {"OPTIONS", "GET"}),
+        ("/epcis/eventTypes", {"OPTIONS", "GET"}),
+        ("/epcis/bizSteps/shipping", {"OPTIONS", "GET"}),
+        ("/epcis/bizLocations/urn:epc:id:sgln:8800000.00001.0/masterData", {"OPTIONS", "GET"}),
+        ("/epcis/capture/some-job", {"OPTIONS", "GET"}),
+        ("/epcis/queries", {"OPTIONS", "GET", "POST"}),
+        ("/epcis/queries/mine", {"OPTIONS", "GET", "DELETE"}),
+        ("/epcis/queries/mine/subscriptions", {"OPTIONS", "GET", "POST"}),
+        ("/epcis/queries/mine/subscriptions/1", {"OPTIONS", "GET", "DELETE"}),
+    ]:
+        options = http.options(f"{base_url}{path}", headers=rival)
+        assert options.status_code == 204, path
+        assert set(options.headers["Allow"].split(", ")) == allow, path
+        for header, value in (("GS1-EPCIS-Version", "2.0.0"), ("GS1-EPCIS-Min", "2.0.0"), ("GS1-EPCIS-Max", "2.0.0")):
+            assert options.headers[header] == value, path
+        for header in ("GS1-CBV-Version", "GS1-CBV-Min", "GS1-CBV-Max", "GS1-EPC-Format"):
+            assert options.headers.get(header), (path, header)
+        assert http.options(f"{base_url}{path}").status_code == 401, path
+    assert "GS1-EPCIS-Capture-Limit" in http.options(f"{base_url}/epcis/capture", headers=rival).headers
