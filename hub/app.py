@@ -44,6 +44,7 @@ from hub.epcis_resources import (  # imports the named queries: their table is c
     EpcisResources,
     discovery_routes,
 )
+from hub.epcis_schedule import SubscriptionScheduler
 from hub.epcis_subscriptions import SubscriptionRoutes
 from hub.exports import export_routes
 from hub.faults import StoreFaults, unavailable_response
@@ -192,6 +193,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         try:
             async with anyio.create_task_group() as background:
                 background.start_soon(dispatcher.run)
+                # scheduled EPCIS query subscriptions, and captures a dying process left unpublished to them
+                scheduler = SubscriptionScheduler(engine, graph=Graph(driver, database=settings.neo4j_database))
+                background.start_soon(scheduler.run)
                 if shared_limits is not None:
                     background.start_soon(shared_limits.run)
                 if settings.haccp_sweep_seconds > 0:  # CCPs gone silent: MISSED_MONITORING deviations

@@ -18,6 +18,8 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -41,7 +43,7 @@ from hub.graphql_app import unauthenticated_response
 from hub.settings import Environment
 from hub.state import HubState
 from resolvers.broadcast import Notice
-from resolvers.epcis_subscriptions import KIND, matching_documents
+from resolvers.epcis_subscriptions import KIND, matching_documents, publish_window
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +112,10 @@ class SubscriptionRoutes:
             return problem(404, "Not found", f"your firm has no named query {name!r}", NOT_FOUND, field="name")
         try:
             body = await _json_body(request)
-            dest, token = subscriptions.check_request(body)
+            asked = subscriptions.check_request(body)
             allow_private = state.settings.env is not Environment.PRODUCTION
             dest = await anyio.to_thread.run_sync(
-                lambda: check_webhook_url(dest, allow_private=allow_private, field="dest")
+                lambda: check_webhook_url(asked.dest, allow_private=allow_private, field="dest")
             )
             made = await anyio.to_thread.run_sync(
                 lambda: subscriptions.subscribe(
@@ -122,14 +124,28 @@ class SubscriptionRoutes:
                     query_name=name,
                     query=query,
                     dest=dest,
-                    signature_token=token,
+                    signature_token=asked.signature_token,
                     created_by=principal.subject,
+                    schedule=asked.schedule,
+                    report_if_empty=asked.report_if_empty,
+                    initial_record_time=asked.initial_record_time,
                 )
             )
         except subscriptions.SubscriptionLimit as error:
             return _hub_error(429, error)
         except HubError as error:
             return _hub_error(400, error)
+        if asked.initial_record_time is not None and asked.schedule is None:
+            # the events recorded since initialRecordTime, pushed now (a scheduled one's first run starts there)
+            created = datetime.fromtimestamp(made.created_at_ms / 1000, UTC)
+            await publish_window(
+                state.sql_engine,
+                subscription_id=made.id,
+                start=asked.initial_record_time,
+                end=created.isoformat(),
+                report_if_empty=False,
+                key=f"EPCIS-INITIAL:{made.id}",
+            )
         headers = {"Location": _location(name, made.id), **EPCIS_HEADERS}
         return JSONResponse(made.document(), status_code=201, headers=headers)
 
@@ -204,6 +220,12 @@ class SubscriptionRoutes:
         if params.get("stream") != "true":
             await _refuse(websocket, 400, BAD_USER_INPUT, "open the socket with ?stream=true", close=UNSUPPORTED)
             return
+        opened = datetime.now(UTC)
+        try:
+            initial = subscriptions.initial_record_time(params.get("initialRecordTime"), now=opened)
+        except HubError as error:
+            await _refuse(websocket, 400, BAD_USER_INPUT, error.message, close=UNSUPPORTED)
+            return
         state: HubState = websocket.app.state.hub
         name = websocket.path_params["name"]
         query = await self._named_query(state, principal, name)
@@ -217,18 +239,29 @@ class SubscriptionRoutes:
             return
         self.streams[firm] += 1
         try:
-            await self._push_until_closed(websocket, state, principal, name, query)
+            await self._push_until_closed(websocket, state, principal, name, query, initial=initial, opened=opened)
         finally:
             self.streams[firm] -= 1
             if not self.streams[firm]:
                 del self.streams[firm]
 
     async def _push_until_closed(
-        self, websocket: WebSocket, state: HubState, principal: Principal, name: str, query: dict[str, Any]
+        self,
+        websocket: WebSocket,
+        state: HubState,
+        principal: Principal,
+        name: str,
+        query: dict[str, Any],
+        *,
+        initial: str | None,
+        opened: datetime,
     ) -> None:
         graph = _graph(state)
         lifetime = None if principal.expires_at is None else max(0.0, principal.expires_at - time.time())
         async with state.notifier.broadcast.listen(frozenset({KIND})) as queue, anyio.create_task_group() as tasks:
+            if initial is not None:  # listening already: nothing captured from now on is missed
+                window = {"from": initial, "to": opened.isoformat()}
+                await self._push(websocket, graph, state, principal, name, query, window)
 
             async def until_closed() -> None:
                 try:
@@ -243,7 +276,8 @@ class SubscriptionRoutes:
             async def push() -> None:
                 while True:
                     notice: Notice = await queue.get()
-                    await self._push(websocket, graph, state, principal, name, query, notice)
+                    if "captureId" in notice.event.payload:  # a capture's, not one subscription's own run
+                        await self._push(websocket, graph, state, principal, name, query, notice.event.payload)
 
             tasks.start_soon(until_closed)
             tasks.start_soon(push)
@@ -260,7 +294,7 @@ class SubscriptionRoutes:
         principal: Principal,
         name: str,
         query: dict[str, Any],
-        notice: Notice,
+        payload: Mapping[str, Any],
     ) -> None:
         try:
             decision = await decide_for_request(graph, principal)  # decided now, as a query would be now
@@ -273,10 +307,10 @@ class SubscriptionRoutes:
                 query_name=name,
                 query=query,
                 subscription_id=None,
-                payload=notice.event.payload,
+                payload=payload,
             )
         except GraphUnavailable:
-            log.warning("could not read the events of capture %s for a stream", notice.event.payload.get("captureId"))
+            log.warning("could not read the events of capture %s for a stream", payload.get("captureId"))
             return
         for document in documents:
             await websocket.send_text(orjson.dumps(document).decode())

@@ -14,8 +14,10 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
+import anyio
 import orjson
 from sqlalchemy.engine import Engine
 
@@ -24,10 +26,10 @@ from auth.decisions import Decision
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
 from graph_schema.epcis.capture import CaptureOutcome
-from graph_schema.epcis.event_reads import Position, query_events
+from graph_schema.epcis.event_reads import Position, position_after, query_events, recent_captures
 from graph_schema.epcis.named_queries import query_items
 from graph_schema.epcis.query import parse_simple_event_query
-from graph_schema.notifications import EventKind, WebhookRecord, publish
+from graph_schema.notifications import EventKind, WebhookRecord, publish, published_keys
 from resolvers.broadcast import register_event_kind
 
 log = logging.getLogger(__name__)
@@ -73,21 +75,27 @@ async def matching_documents(
     Other firms' events go out only once their reading is in the access log (as GET /events); when it cannot be
     written, nothing goes out.
     """
-    recorded = datetime.fromisoformat(str(payload["recordTime"]))
     parsed = parse_simple_event_query(query_items(dict(query)))
-    # the capture's events, and no others: they share its record time to the microsecond
-    start, end = recorded.isoformat(), (recorded + timedelta(microseconds=1)).isoformat()
+    if "recordTime" in payload:
+        # the capture's events, and no others: they share its record time to the microsecond
+        recorded = datetime.fromisoformat(str(payload["recordTime"]))
+        start, end = recorded.isoformat(), (recorded + timedelta(microseconds=1)).isoformat()
+    else:  # one subscription's own window: its initialRecordTime, or a scheduled run since the one before
+        start, end = str(payload["from"]), str(payload["to"])
+    report_if_empty = bool(payload.get("reportIfEmpty", False))
     window = dataclasses.replace(
         parsed.filter,
         ge_record_time=_later(parsed.filter.ge_record_time, start),
         lt_record_time=_earlier(parsed.filter.lt_record_time, end),
     )
-    if datetime.fromisoformat(window.ge_record_time or start) >= datetime.fromisoformat(window.lt_record_time or end):
-        return []  # the query's own recordTime bounds leave this capture out
+    # the query's own recordTime bounds may leave the whole window out
+    empty = datetime.fromisoformat(window.ge_record_time or start) >= datetime.fromisoformat(
+        window.lt_record_time or end
+    )
     pages: list[list[dict[str, Any]]] = []
     counts: dict[str, int] = {}
     after: Position | None = None
-    for _ in range(MAX_DOCUMENTS_PER_PUSH):
+    for _ in range(0 if empty else MAX_DOCUMENTS_PER_PUSH):
         rows = await query_events(graph, viewer, window, after=after, limit=MAX_EVENTS_PER_DOCUMENT)
         if not rows:
             break
@@ -97,8 +105,7 @@ async def matching_documents(
                 counts[row["capturedBy"]] = counts.get(row["capturedBy"], 0) + 1
         if len(rows) < MAX_EVENTS_PER_DOCUMENT:
             break
-        last = rows[-1]
-        after = Position(time=last["sortKey"].iso_format(), event_id=last["eventId"])
+        after = position_after(rows[-1])
     if counts and engine is not None:
         await record_access(
             engine,
@@ -108,6 +115,8 @@ async def matching_documents(
             operation=OPERATION,
             counts=counts,
         )
+    if not pages and report_if_empty:
+        pages = [[]]  # a scheduled run tells that it ran and found nothing
     created = datetime.now(UTC).isoformat()
     documents: list[dict[str, Any]] = []
     for events in pages:
@@ -143,6 +152,44 @@ async def publish_captured(
         log.exception("could not tell the query subscriptions of capture %s", capture_id)
 
 
+SWEEP_HOURS: Final = 24
+SWEEP_CAPTURES: Final = 10_000
+
+
+async def publish_unpublished(graph: Graph, engine: Engine, *, now: datetime | None = None) -> int:
+    """Publish each capture of the last day whose publish a dying process never made (the outbox keeps one event per
+    capture by its key: a capture already published is left alone); how many were published now."""
+    since = (now or datetime.now(UTC)) - timedelta(hours=SWEEP_HOURS)
+    captures = [row for row in await recent_captures(graph, since=since.isoformat(), limit=SWEEP_CAPTURES)]
+    keys = [f"EPCIS:{row['captureId']}" for row in captures if row["captureId"] is not None]
+    done = await anyio.to_thread.run_sync(partial(published_keys, engine, keys))
+    published = 0
+    for row in captures:
+        key = f"EPCIS:{row['captureId']}"
+        if row["captureId"] is None or key in done:
+            continue
+        payload = captured_payload(
+            capture_id=str(row["captureId"]),
+            firm_id=str(row["firmId"]),
+            record_time=row["recordTime"].to_native(),
+            captured=int(row["captured"]),
+        )
+        await publish(engine, kind=KIND, payload=payload, key=key)
+        published += 1
+    if published:
+        log.warning("%d captures' events had not been pushed to the query subscriptions; pushed now", published)
+    return published
+
+
+async def publish_window(
+    engine: Engine, *, subscription_id: str, start: str, end: str, report_if_empty: bool, key: str
+) -> None:
+    """Push one subscription the query's events recorded from ``start`` to ``end`` (its initialRecordTime, or a
+    scheduled run): an outbox event only that subscription renders, once per ``key`` whichever process asks."""
+    payload = {"subscriptionId": subscription_id, "from": start, "to": end, "reportIfEmpty": report_if_empty}
+    await publish(engine, kind=KIND, payload=payload, key=key)
+
+
 async def render_subscription(
     graph: Graph, engine: Engine, decision: Decision, payload: Mapping[str, Any], webhook: WebhookRecord
 ) -> list[dict[str, Any]] | None:
@@ -150,6 +197,11 @@ async def render_subscription(
     definition = webhook.subscription
     if definition is None:
         return None  # a plain webhook does not listen to this kind
+    own = payload.get("subscriptionId")
+    if own is not None and own != webhook.id:
+        return None  # another subscription's initial push or scheduled run
+    if own is None and definition.get("schedule"):
+        return None  # a scheduled subscription is sent its runs, not each capture
     return await matching_documents(
         graph,
         engine,

@@ -445,6 +445,14 @@ async def terms_in_use(graph: Graph, viewer: Viewer, kinds: tuple[str, ...], *, 
     return [row["value"] for row in rows]
 
 
+def position_after(row: Row) -> Position:
+    """Where a page ending on ``row`` ends: the next page's ``after``."""
+    key = sort_position(row)
+    if isinstance(key, str):
+        return Position(time=key, event_id=row["eventId"])
+    return Position(time="", event_id=row["eventId"], rank=key[0], key=key[1])
+
+
 def sort_position(row: Row) -> Any:
     """A page's last event's sort key as a page token keeps it: ISO 8601 for a time order, else [kind, key]."""
     rank = row.get("sortRank")
@@ -457,3 +465,18 @@ def sort_position(row: Row) -> Any:
 def iso(value: Any) -> str:
     """A sort key or time from Neo4j as ISO 8601 text."""
     return value.iso_format() if hasattr(value, "iso_format") else datetime.fromisoformat(str(value)).isoformat()
+
+
+# --- captures, for the sweep of pushes a dying process left unpublished -------------------------------------------
+
+RECENT_CAPTURES: Final = """
+MATCH (e:EpcisEvent) WHERE e.recordTime >= datetime($since)
+WITH e.captureId AS captureId, e.capturedBy AS firmId, min(e.recordTime) AS recordTime, count(*) AS captured
+ORDER BY recordTime LIMIT $limit
+RETURN captureId, firmId, recordTime, captured
+"""
+
+
+async def recent_captures(graph: Graph, *, since: str, limit: int) -> list[Row]:
+    """The captures that wrote events since ``since`` (ISO 8601), oldest first: id, firm, record time, events."""
+    return await graph.read(RECENT_CAPTURES, {"since": since, "limit": limit})

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import func, update
+from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from graph_schema.epcis.schedule import Schedule, parse_schedule
+from graph_schema.epcis.standard import parse_date_time
 from graph_schema.errors import HubError
 from graph_schema.notifications import EventKind, Webhook, cancel_deliveries, now_ms
 
@@ -50,7 +53,8 @@ class SubscriptionLimit(HubError):
 
 @dataclass(frozen=True)
 class Subscription:
-    """A firm's subscription to one of its named queries."""
+    """A firm's subscription to one of its named queries: streamed (each capture's matching events) or scheduled
+    (the query's events recorded since its last run, at each time its schedule gives)."""
 
     id: str
     firm_id: str
@@ -59,6 +63,14 @@ class Subscription:
     created_at_ms: int
     created_by: str
     signature_token: str | None = None  # only in the answer that created it, when the hub made it
+    schedule: dict[str, str] | None = None
+    report_if_empty: bool = False
+    initial_record_time: str | None = None  # ISO 8601, UTC: where its first push or run starts
+
+    @property
+    def scheduled(self) -> Schedule | None:
+        """The schedule it runs on (None: streamed)."""
+        return parse_schedule(self.schedule) if self.schedule else None
 
     def document(self) -> dict[str, Any]:
         """As the REST binding shows a subscription."""
@@ -66,41 +78,69 @@ class Subscription:
             "subscriptionID": self.id,
             "queryName": self.query_name,
             "dest": self.dest,
-            "stream": True,
-            "reportIfEmpty": False,
+            "stream": self.schedule is None,
+            "reportIfEmpty": self.report_if_empty,
             "createdAt": datetime.fromtimestamp(self.created_at_ms / 1000, UTC).isoformat(),
         }
+        if self.schedule is not None:
+            body["schedule"] = dict(self.schedule)
+        if self.initial_record_time is not None:
+            body["initialRecordTime"] = self.initial_record_time
         if self.signature_token is not None:
             body["signatureToken"] = self.signature_token
         return body
 
 
-def check_request(body: object) -> tuple[str, str | None]:
-    """The ``dest`` and ``signatureToken`` of a POST .../subscriptions body, checked (the URL itself is checked by
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A POST .../subscriptions body, checked."""
+
+    dest: str
+    signature_token: str | None
+    schedule: Schedule | None
+    report_if_empty: bool
+    initial_record_time: str | None
+
+
+def initial_record_time(value: object, *, now: datetime, field: str = "initialRecordTime") -> str | None:
+    """An ``initialRecordTime`` as the store compares record times (UTC), not in the future; None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 100:
+        raise SubscriptionError(f"{field} must be a date-time such as 2026-11-01T00:00:00Z", field=field)
+    try:
+        moment = parse_date_time(value).astimezone(UTC)
+    except ValueError as error:
+        raise SubscriptionError(f"{field}: {error}", field=field) from None
+    if moment > now:
+        raise SubscriptionError(f"{field} is in the future; events are pushed from then on anyway", field=field)
+    return moment.isoformat()
+
+
+def check_request(body: object, *, now: datetime | None = None) -> SubscriptionRequest:
+    """A POST .../subscriptions body, checked (the URL itself is checked by
     ``graph_schema.notifications.check_webhook_url``); SubscriptionError naming the field otherwise."""
     if not isinstance(body, dict):
         raise SubscriptionError('the body must be a JSON object {"dest": ..., "stream": true}', field="body")
-    unknown = sorted(set(body) - SUBSCRIPTION_KEYS)
+    unknown = sorted(set(body) - SUBSCRIPTION_KEYS - set(SCHEDULE_KEYS))
     if unknown:
-        raise SubscriptionError(f"{unknown[0]!r} is not part of a query subscription", field=unknown[0])
-    if "schedule" in body or any(key in body for key in SCHEDULE_KEYS):
+        raise SubscriptionError(f"{unknown[0][:100]!r} is not part of a query subscription", field=unknown[0][:100])
+    loose = [key for key in SCHEDULE_KEYS if key in body]
+    if loose:
+        raise SubscriptionError(f'{loose[0]} belongs in "schedule": {{"{loose[0]}": ...}}', field=loose[0])
+    schedule = parse_schedule(body["schedule"]) if "schedule" in body else None
+    if schedule is None and body.get("stream") is not True:
         raise SubscriptionError(
-            'scheduled query subscriptions are not supported here; subscribe with "stream": true to be sent each '
-            "new matching event as it is captured",
-            field="schedule",
+            'give "stream": true (each new matching event pushed as it is captured) or a "schedule"', field="stream"
         )
-    if body.get("stream") is not True:
-        raise SubscriptionError(
-            'give "stream": true: the hub pushes each new matching event as it is captured', field="stream"
-        )
-    if body.get("reportIfEmpty") not in (None, False):
+    if schedule is not None and body.get("stream") not in (None, False):
+        raise SubscriptionError('a scheduled subscription is not streamed: leave "stream" out', field="stream")
+    report_if_empty = body.get("reportIfEmpty", False)
+    if not isinstance(report_if_empty, bool):
+        raise SubscriptionError("reportIfEmpty must be true or false", field="reportIfEmpty")
+    if report_if_empty and schedule is None:
         raise SubscriptionError("reportIfEmpty applies to scheduled subscriptions only", field="reportIfEmpty")
-    if body.get("initialRecordTime") is not None:
-        raise SubscriptionError(
-            "initialRecordTime is not supported: a subscription pushes events captured from its creation on; "
-            "query /queries/{name}/events with GE_recordTime for the ones before",
-            field="initialRecordTime",
-        )
+    initial = initial_record_time(body.get("initialRecordTime"), now=now or datetime.now(UTC))
     dest = body.get("dest")
     if not isinstance(dest, str):
         raise SubscriptionError("dest must be the URL the events are POSTed to", field="dest")
@@ -113,7 +153,13 @@ def check_request(body: object) -> tuple[str, str | None]:
             "key of the HMAC-SHA256 that signs each body)",
             field="signatureToken",
         )
-    return dest, token
+    return SubscriptionRequest(
+        dest=dest,
+        signature_token=token,
+        schedule=schedule,
+        report_if_empty=report_if_empty,
+        initial_record_time=initial,
+    )
 
 
 def _subscription(row: Webhook, *, token: str | None = None) -> Subscription:
@@ -126,6 +172,9 @@ def _subscription(row: Webhook, *, token: str | None = None) -> Subscription:
         created_at_ms=row.created_at_ms,
         created_by=row.created_by,
         signature_token=token,
+        schedule=definition.get("schedule"),
+        report_if_empty=bool(definition.get("reportIfEmpty", False)),
+        initial_record_time=definition.get("initialRecordTime"),
     )
 
 
@@ -138,6 +187,9 @@ def subscribe(
     dest: str,
     signature_token: str | None,
     created_by: str,
+    schedule: Schedule | None = None,
+    report_if_empty: bool = False,
+    initial_record_time: str | None = None,
 ) -> Subscription:
     """Subscribe a firm to one of its named queries (``dest`` already checked; ``query`` the named query's
     parameters, kept with the subscription: a named query is never changed, only deleted with its subscriptions);
@@ -160,7 +212,15 @@ def subscribe(
             secret=token,
             created_at_ms=now_ms(),
             created_by=created_by[:300],
-            subscription=json.dumps({"queryName": query_name, "query": query}),
+            subscription=json.dumps(
+                {
+                    "queryName": query_name,
+                    "query": query,
+                    "schedule": schedule.document() if schedule is not None else None,
+                    "reportIfEmpty": report_if_empty,
+                    "initialRecordTime": initial_record_time,
+                }
+            ),
         )
         session.add(row)
         session.commit()
@@ -203,6 +263,9 @@ def unsubscribe(engine: Engine, *, firm_id: str, query_name: str, subscription_i
             return False
         cancel_deliveries(session, subscription_id)
         session.delete(row)
+        run = session.get(EpcisScheduleRun, subscription_id)
+        if run is not None:
+            session.delete(run)
         session.commit()
         return True
 
@@ -216,3 +279,50 @@ def unsubscribe_query(engine: Engine, *, firm_id: str, query_name: str) -> int:
             session.delete(row)
         session.commit()
         return len(rows)
+
+
+# --- scheduled runs -----------------------------------------------------------------------------------------------
+
+
+class EpcisScheduleRun(SQLModel, table=True):
+    """When a scheduled subscription last ran: the lease that lets one hub process, of however many, run it at each
+    time its schedule gives (a compare-and-set on ``last_run_ms``), and where its next run's events start."""
+
+    __tablename__ = "epcis_schedule_run"
+
+    subscription_id: str = Field(primary_key=True, max_length=100)
+    last_run_ms: int
+
+
+def scheduled_subscriptions(engine: Engine) -> list[Subscription]:
+    """Every scheduled subscription of every firm."""
+    with Session(engine) as session:
+        rows = session.exec(select(Webhook).where(col(Webhook.subscription).is_not(None))).all()
+    return [found for row in rows if (found := _subscription(row)).schedule is not None]
+
+
+def claim_run(engine: Engine, subscription: Subscription, *, run_ms: int) -> int | None:
+    """Take the run of ``subscription`` at ``run_ms`` for this process: where its events start (its last run, else
+    its initialRecordTime, else its creation), or None when another process (or this one) has taken it already."""
+    with Session(engine) as session:
+        row = session.get(EpcisScheduleRun, subscription.id)
+        if row is None:
+            start = subscription.created_at_ms
+            if subscription.initial_record_time is not None:
+                start = int(datetime.fromisoformat(subscription.initial_record_time).timestamp() * 1000)
+            session.add(EpcisScheduleRun(subscription_id=subscription.id, last_run_ms=run_ms))
+            try:
+                session.commit()
+            except IntegrityError:  # another process took this first run
+                return None
+            return start
+        last = row.last_run_ms
+        if last >= run_ms:
+            return None
+        taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(EpcisScheduleRun)
+            .where(col(EpcisScheduleRun.subscription_id) == subscription.id, col(EpcisScheduleRun.last_run_ms) == last)
+            .values(last_run_ms=run_ms)
+        )
+        session.commit()
+        return last if taken.rowcount == 1 else None

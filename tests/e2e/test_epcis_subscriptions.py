@@ -14,6 +14,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,11 +25,16 @@ from websockets.exceptions import ConnectionClosed
 
 from auth.principal import Role
 from graph_schema.db import Graph
+from graph_schema.epcis.capture import capture as capture_events
+from graph_schema.epcis.schedule import parse_schedule
+from graph_schema.epcis.validation import validate_event
 from graph_schema.notifications import WebhookDelivery
 from hub.app import create_app, open_issuer
+from hub.epcis_schedule import SubscriptionScheduler
 from hub.server import serve_in_thread
 from hub.settings import Settings
 from hub.sql_store import create_sql_engine
+from resolvers.epcis_subscriptions import publish_unpublished
 from tests.e2e.hub_settings import hub_settings
 from tests.e2e.test_notifications import Receiver, receiver, wait_for  # noqa: F401  (the receiver fixture)
 from tests.epcis_chain import document, sgln
@@ -224,10 +230,14 @@ async def test_what_is_refused_and_what_bounds_a_subscriber(
         assert (await http.post(f"{base_url}/epcis/queries", json=QUERY, headers=dc)).status_code == 201
         hook = {"dest": receiver.url("/dc"), "stream": True}
         for body, field in [
-            ({**hook, "schedule": {"hour": "1"}}, "schedule"),
+            ({**hook, "schedule": {"hour": "1"}}, "stream"),
             ({"dest": receiver.url("/dc")}, "stream"),
             ({**hook, "signatureToken": "short"}, "signatureToken"),
-            ({**hook, "initialRecordTime": "2026-01-01T00:00:00Z"}, "initialRecordTime"),
+            ({**hook, "initialRecordTime": "2999-01-01T00:00:00Z"}, "initialRecordTime"),
+            ({**hook, "reportIfEmpty": True}, "reportIfEmpty"),
+            ({"dest": receiver.url("/dc"), "schedule": {"second": "[0-59]"}}, "schedule.second"),
+            ({"dest": receiver.url("/dc"), "schedule": {"minute": "=1+1"}}, "schedule.minute"),
+            ({"dest": receiver.url("/dc"), "hour": "1"}, "hour"),
             ({**hook, "dest": "ftp://example.com/x"}, "dest"),
             ({**hook, "colour": "red"}, "colour"),
         ]:
@@ -281,3 +291,112 @@ async def test_what_is_refused_and_what_bounds_a_subscriber(
     assert sorted(event_ids(documents[0]) + event_ids(documents[1])) == sorted(e["eventID"] for e in many)
     for socket in opened:
         await socket.close()
+
+
+async def test_initial_record_time_and_scheduled_runs_once_across_processes(
+    graph: Graph,
+    settings: Settings,
+    base_url: str,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    sites = await register_firms(graph, ["plant", "dc", "rival"])
+    plant, dc, rival = (bearer(settings, firm) for firm in ("plant", "dc", "rival"))
+    morning = {"name": "morning", "query": {"EQ_bizStep": ["shipping"]}}
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    async with httpx.AsyncClient(timeout=60) as http:
+        await http.delete(f"{base_url}/epcis/queries/morning", headers=dc)  # the SQL store outlives each test
+        assert (await http.post(f"{base_url}/epcis/queries", json=morning, headers=dc)).status_code == 201
+        grant = (await graphql(http, base_url, plant, GRANT))["grantSharing"]["id"]
+        # captured before anyone subscribes: the plant's (shared with the DC), the rival's, the DC's own
+        await capture(http, base_url, plant, [shipping(sites["plant"], "urn:uuid:plant-early")])
+        await capture(http, base_url, rival, [shipping(sites["rival"], "urn:uuid:rival-early")])
+        await capture(http, base_url, dc, [shipping(sites["dc"], "urn:uuid:dc-early")])
+        early = ["urn:uuid:dc-early", "urn:uuid:plant-early"]
+
+        # initialRecordTime: what was recorded since then is pushed at once, by webhook and by websocket
+        subscriptions = f"{base_url}/epcis/queries/morning/subscriptions"
+        since = before.isoformat()
+        streamed = await http.post(
+            subscriptions,
+            json={
+                "dest": receiver.url("/initial"),
+                "stream": True,
+                "signatureToken": TOKEN,
+                "initialRecordTime": since,
+            },
+            headers=dc,
+        )
+        assert streamed.status_code == 201, streamed.text
+        assert streamed.json()["initialRecordTime"] == before.astimezone(UTC).isoformat()
+        await wait_for(lambda: len(receiver.at("/initial")) == 1, seconds=60)
+        assert sorted(event_ids(signed(receiver.at("/initial")[0]))) == early
+        url = (
+            base_url.replace("http://", "ws://")
+            + f"/epcis/queries/morning/events?stream=true&initialRecordTime={since.replace('+', '%2B')}"
+        )
+        async with connect(url, additional_headers=dc, open_timeout=120) as socket:
+            first = json.loads(await asyncio.wait_for(socket.recv(), timeout=120))
+        assert sorted(event_ids(first)) == early
+
+        # a schedule: every day at an hour ago's minute and second; its first run tomorrow (the hub's own ticks will
+        # not reach it during this test), taken by one of two processes
+        ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        daily = {"second": str(ago.second), "minute": str(ago.minute), "hour": str(ago.hour)}
+        scheduled = await http.post(
+            subscriptions,
+            json={
+                "dest": receiver.url("/scheduled"),
+                "schedule": daily,
+                "reportIfEmpty": True,
+                "signatureToken": TOKEN,
+                "initialRecordTime": since,
+            },
+            headers=dc,
+        )
+        assert scheduled.status_code == 201, scheduled.text
+        assert (scheduled.json()["stream"], scheduled.json()["schedule"]) == (False, daily)
+        # a capture now is streamed to the first subscription, not to the scheduled one
+        await capture(http, base_url, dc, [shipping(sites["dc"], "urn:uuid:dc-late")])
+        await wait_for(lambda: len(receiver.at("/initial")) == 2, seconds=60)
+        assert event_ids(signed(receiver.at("/initial")[1])) == ["urn:uuid:dc-late"]
+
+        engine = create_sql_engine(settings.database_url)
+        one, other = SubscriptionScheduler(engine), SubscriptionScheduler(engine)
+        tomorrow = ago + timedelta(days=1)
+        assert not parse_schedule(daily).matches(tomorrow + timedelta(seconds=1))
+        assert sorted([await one.fire_due(tomorrow), await other.fire_due(tomorrow)]) == [0, 1]
+        await wait_for(lambda: len(receiver.at("/scheduled")) == 1, seconds=60)
+        run = signed(receiver.at("/scheduled")[0])
+        assert sorted(event_ids(run)) == ["urn:uuid:dc-early", "urn:uuid:dc-late", "urn:uuid:plant-early"]
+        assert run["epcisBody"]["queryResults"]["subscriptionID"] == scheduled.json()["subscriptionID"]
+        assert schema_errors(run) == []
+        # the plant stops sharing, then ships again: decided at the run, that event is not the DC's to be sent
+        await graphql(http, base_url, plant, f'mutation {{ revokeSharing(id: "{grant}") }}')
+        await capture(http, base_url, plant, [shipping(sites["plant"], "urn:uuid:plant-late")])
+        # so the next day's run finds nothing new it may see: reportIfEmpty sends an empty result, once
+        day_after = tomorrow + timedelta(days=1)
+        assert sorted([await other.fire_due(day_after), await one.fire_due(day_after)]) == [0, 1]
+        assert await one.fire_due(day_after) == 0
+        await wait_for(lambda: len(receiver.at("/scheduled")) == 2, seconds=60)
+        assert event_ids(signed(receiver.at("/scheduled")[1])) == []
+        # the other subscription was sent none of the scheduled runs
+        await asyncio.sleep(0.5)
+        assert len(receiver.at("/initial")) == 2
+
+    # a capture committed by a process that died before it published: found and pushed by the next one's sweep, once
+    lost = validate_event(shipping(sites["dc"], "urn:uuid:dc-lost"), index=0, namespaces={})
+    assert not isinstance(lost, list)
+    outcome = await capture_events(
+        graph,
+        lambda: iter([(0, lost)]),
+        firm_id="dc",
+        capture_id="died-before-publishing",
+        proceed=False,
+        placeholders=False,
+        record_time=datetime.now(UTC),
+    )
+    assert outcome.committed
+    assert await publish_unpublished(graph, engine) == 1
+    assert await publish_unpublished(graph, engine) == 0
+    await wait_for(lambda: len(receiver.at("/initial")) == 3, seconds=60)
+    assert event_ids(signed(receiver.at("/initial")[2])) == ["urn:uuid:dc-lost"]
