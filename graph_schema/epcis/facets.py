@@ -143,7 +143,13 @@ def _walk(facets: Facets, kind: str, inner: str, values: dict[str, Any], namespa
                     facets.value(key, item)
 
 
-def _sensor(facets: Facets, elements: list[Any]) -> None:
+def _extensions(values: dict[str, Any]) -> dict[str, Any]:
+    """The extension fields of a sensor element, its metadata or a report: prefixed names or IRIs (the standard's
+    own fields have no colon)."""
+    return {name: value for name, value in values.items() if ":" in name and not name.startswith("@")}
+
+
+def _sensor(facets: Facets, elements: list[Any], namespaces: dict[str, str]) -> None:
     if elements:
         facets.names.append("sensorElementList")
     for element in elements:
@@ -151,6 +157,12 @@ def _sensor(facets: Facets, elements: list[Any]) -> None:
             continue
         metadata = element.get("sensorMetadata") or {}
         reports = [r for r in element.get("sensorReport") or [] if isinstance(r, dict)]
+        # EQ_/GT_/.../EXISTS_ SENSORELEMENT_, SENSORMETADATA_, SENSORREPORT_ (and INNER_) of extension fields
+        _walk(facets, "sensorElement", "innerSensorElement", _extensions(element), namespaces)
+        if isinstance(metadata, dict):
+            _walk(facets, "sensorMetadata", "innerSensorMetadata", _extensions(metadata), namespaces)
+        for report in reports:
+            _walk(facets, "sensorReport", "innerSensorReport", _extensions(report), namespaces)
         for part in [metadata, *reports]:
             if not isinstance(part, dict):
                 continue
@@ -206,7 +218,7 @@ def event_facets(event: EpcisEvent) -> Facets:
     _walk(facets, "ilmd", "innerIlmd", event.ilmd or {}, event.namespaces)
     declared = {k: v for k, v in declaration.items() if k not in ("declarationTime", "reason", "correctiveEventIDs")}
     _walk(facets, "errorDeclaration", "innerErrorDeclaration", declared, event.namespaces)
-    _sensor(facets, event.sensor_elements)
+    _sensor(facets, event.sensor_elements, event.namespaces)
     facets.terms = sorted(set(terms))
     return facets
 

@@ -97,7 +97,8 @@ PATTERNS: Final = (
     "EQ_destination_<type>",
     "HASATTR_bizLocation, HASATTR_readPoint (attribute names) and EQATTR_bizLocation_<attribute>,"
     " EQATTR_readPoint_<attribute> (values), through the locations' master data",
-    "EQ_|GT_|GE_|LT_|LE_<prefix:field> (with ILMD_, INNER_, INNER_ILMD_, ERROR_DECLARATION_, INNER_ERROR_DECLARATION_)",
+    "EQ_|GT_|GE_|LT_|LE_<prefix:field> (with ILMD_, INNER_, INNER_ILMD_, ERROR_DECLARATION_, INNER_ERROR_DECLARATION_,"
+    " SENSORELEMENT_, SENSORMETADATA_, SENSORREPORT_ and their INNER_)",
     "EXISTS_<prefix:field> (likewise)",
     "EQ_quantity_<uom> and GT_|GE_|LT_|LE_quantity_<uom>",
     "EQ_value_<uom> and GT_|GE_|LT_|LE_ of value, minValue, maxValue, meanValue, sDev, percValue _<uom>",
@@ -110,18 +111,19 @@ ALIASES: Final = {
 
 _FIELD: Final = r"([a-zA-Z][a-zA-Z0-9_.\-]*:[^\s:]+|https?://\S+)"
 _FIELD_NAME: Final = re.compile(_FIELD)
-_COMPARISON: Final = re.compile(
-    r"(EQ|GT|GE|LT|LE)_(INNER_ERROR_DECLARATION_|ERROR_DECLARATION_|INNER_ILMD_|ILMD_|INNER_|)" + _FIELD
+# the longer sections first: INNER_ alone would take INNER_SENSORREPORT_ex:x for a field named SENSORREPORT_ex:x
+_SECTIONS: Final = (
+    "(INNER_ERROR_DECLARATION_|ERROR_DECLARATION_|INNER_ILMD_|ILMD_|INNER_SENSORELEMENT_|SENSORELEMENT_"
+    "|INNER_SENSORMETADATA_|SENSORMETADATA_|INNER_SENSORREPORT_|SENSORREPORT_|INNER_|)"
 )
-_EXISTS: Final = re.compile(r"EXISTS_(INNER_ERROR_DECLARATION_|ERROR_DECLARATION_|INNER_ILMD_|ILMD_|INNER_|)" + _FIELD)
+_COMPARISON: Final = re.compile(r"(EQ|GT|GE|LT|LE)_" + _SECTIONS + _FIELD)
+_EXISTS: Final = re.compile(r"EXISTS_" + _SECTIONS + _FIELD)
 _PARTY: Final = re.compile(r"EQ_(bizTransaction|source|destination)_([a-zA-Z][a-zA-Z0-9_]*)")
 _MEASURE: Final = re.compile(
     r"(EQ|GT|GE|LT|LE)_(quantity|value|minValue|maxValue|meanValue|sDev|percValue)_([A-Z0-9]{2,4})"
 )
 # the standard's parameters this hub refuses by name rather than mistake for an extension field's
-_NOT_ANSWERED: Final = re.compile(
-    r"(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT|readPoint|bizLocation)_.*"
-)
+_NOT_ANSWERED: Final = re.compile(r"(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(readPoint|bizLocation)_.*")
 _HAS_ATTRIBUTE: Final = re.compile(r"HASATTR_(.+)")
 _ATTRIBUTE_EQUALS: Final = re.compile(r"EQATTR_(bizLocation|readPoint)_(.+)|EQATTR_(.*)")
 # the fields whose master data the hub keeps (graph_schema.epcis.master_data: locations)
@@ -133,6 +135,12 @@ _FACET_KIND: Final = {
     "INNER_ILMD_": "innerIlmd",
     "ERROR_DECLARATION_": "errorDeclaration",
     "INNER_ERROR_DECLARATION_": "innerErrorDeclaration",
+    "SENSORELEMENT_": "sensorElement",
+    "INNER_SENSORELEMENT_": "innerSensorElement",
+    "SENSORMETADATA_": "sensorMetadata",
+    "INNER_SENSORMETADATA_": "innerSensorMetadata",
+    "SENSORREPORT_": "sensorReport",
+    "INNER_SENSORREPORT_": "innerSensorReport",
 }
 _TIME_PARAMS: Final = {"GE_time", "LT_time", "GE_startTime", "LT_startTime", "GE_endTime", "LT_endTime"}
 
@@ -423,7 +431,7 @@ def parse_simple_event_query(items: Iterable[tuple[str, str]]) -> ParsedQuery:
         if _NOT_ANSWERED.fullmatch(name):
             raise QueryError(
                 f"query parameter {name!r} is not supported by this hub: it does not filter on fields inside"
-                " sensor elements or locations",
+                " read points or business locations",
                 field=name,
             )
         if name.startswith(("HASATTR_", "EQATTR_")):

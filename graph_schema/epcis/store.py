@@ -165,8 +165,9 @@ def event_row(event: EpcisEvent, *, record_time: datetime) -> dict[str, Any]:
 # The layout of what the query filters on (below), kept on each event: events stored with an older layout (or
 # none: captured before the SimpleEventQuery was answered in full) are brought up to it by
 # graph_schema.epcis.backfill when the schema is applied. 1: terms and facets; 2: locations' Digital Links (master
-# data is keyed by them) and custom business steps and dispositions as terms.
-QUERY_FIELDS_VERSION: Final = 2
+# data is keyed by them) and custom business steps and dispositions as terms; 3: extension fields of sensor
+# elements, their metadata and reports.
+QUERY_FIELDS_VERSION: Final = 3
 
 
 def query_fields(event: EpcisEvent) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from graph_schema.db import Graph
 from graph_schema.epcis.backfill import BackfillOutcome, backfill
 from graph_schema.epcis.event_reads import query_events
 from graph_schema.epcis.query import parse_simple_event_query
-from graph_schema.epcis.store import event_row
+from graph_schema.epcis.store import QUERY_FIELDS_VERSION, event_row
 from graph_schema.epcis.validation import validate_event
 from tests.epcis_chain import CONTEXT, register_chain, sgln
 
@@ -55,6 +55,9 @@ def _old_events(plant: str, count: int) -> list[dict[str, Any]]:
             "epcList": [f"urn:epc:id:sgtin:{prefix}.012345.OLD{n}"],
             "bizTransactionList": [{"type": "po", "bizTransaction": PO}],
             "hub:grade": "B",
+            "sensorElementList": [
+                {"sensorReport": [{"type": "Temperature", "value": 4.0, "uom": "CEL", "hub:probe": "P1"}]}
+            ],
         }
         for n in range(count)
     ]
@@ -97,11 +100,13 @@ async def test_old_events_are_found_after_the_backfill_and_a_second_run_changes_
         "EQ_bizTransaction_po": [("EQ_bizTransaction_po", PO)],
         "EQ_ extension field": [("EQ_hub:grade", "B")],
         "EQ_bizStep": [("EQ_bizStep", STEP)],
+        "EQ_SENSORREPORT_": [("EQ_SENSORREPORT_hub:probe", "P1")],
         "GE_eventTime": [("GE_eventTime", "2026-09-06T03:00:00+09:00")],
     }
     before = {what: await _found(graph, "plant", params) for what, params in asked.items()}
     # the gap: by identifier and extension field, the old events are not found
     assert (before["MATCH_epc"], before["EQ_bizTransaction_po"], before["EQ_ extension field"]) == ([], [], [])
+    assert before["EQ_SENSORREPORT_"] == []
 
     outcome = await backfill(graph, batch_size=2)  # three batches
     assert outcome == BackfillOutcome(events=5, unreadable=0, locations=0)
@@ -113,13 +118,14 @@ async def test_old_events_are_found_after_the_backfill_and_a_second_run_changes_
         "EQ_bizTransaction_po": every,
         "EQ_ extension field": every,
         "EQ_bizStep": every,
+        "EQ_SENSORREPORT_": every,
         "GE_eventTime": ["03", "04"],
     }
     # another firm finds none of them by any of these parameters
     assert {what: await _found(graph, "rival", params) for what, params in asked.items()} == {w: [] for w in asked}
 
     state = await _state(graph)
-    assert all(row["e"]["queryFields"] == 2 and row["keys"] for row in state)
+    assert all(row["e"]["queryFields"] == QUERY_FIELDS_VERSION and row["keys"] for row in state)
     assert await backfill(graph) == BackfillOutcome()
     assert await _state(graph) == state
     # even forced to read every event again (an older layout's mark), it writes the same fields and terms, once

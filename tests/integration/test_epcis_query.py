@@ -306,7 +306,7 @@ async def test_selective_parameters_start_from_their_index(
 
 
 def test_an_unsupported_parameter_is_refused_by_name() -> None:
-    for name in ("EQ_bogus", "HASATTR_ex:x", "EQATTR_ex:x_cbvmda:sst", "EQ_SENSORREPORT_ex:x", "orderBy"):
+    for name in ("EQ_bogus", "HASATTR_ex:x", "EQATTR_ex:x_cbvmda:sst", "EQ_bizLocation_ex:x", "orderBy"):
         value = "not a field" if name == "orderBy" else "1"
         with pytest.raises(QueryError) as refused:
             parse_simple_event_query([(name, value)])

@@ -260,7 +260,7 @@ def test_a_page_token_of_another_order_or_a_forged_key_is_refused() -> None:
         ([("orderBy", "not a field")], "orderBy"),
         ([("orderBy", "=SUM(A1)")], "orderBy"),
         ([("WD_bizLocation", "x" * 100_000)], "WD_bizLocation"),
-        ([("EQ_SENSORREPORT_ex:x", "1")], "EQ_SENSORREPORT_ex:x"),
+        ([("EQ_readPoint_ex:x", "1")], "EQ_readPoint_ex:x"),
     ],
 )
 def test_hostile_or_unanswerable_parameters_are_refused_naming_them(params: list[tuple[str, str]], field: str) -> None:

@@ -58,7 +58,7 @@ def test_patterns_become_terms_and_facets() -> None:
     [
         ([("EQ_nothing", "1")], "EQ_nothing"),
         ([("HASATTR_ex:x", "1")], "HASATTR_ex:x"),
-        ([("EQ_SENSORREPORT_ex:x", "1")], "EQ_SENSORREPORT_ex:x"),
+        ([("EQ_INNER_readPoint_ex:x", "1")], "EQ_INNER_readPoint_ex:x"),
         ([("EQ_readPoint_ex:x", "1")], "EQ_readPoint_ex:x"),
         ([("GE_eventTime", "yesterday")], "GE_eventTime"),
         ([("GE_eventTime", "2026-01-01T00:00:00")], "GE_eventTime"),  # no time zone
