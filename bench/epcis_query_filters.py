@@ -23,8 +23,9 @@ from bench.common import median_ms, open_driver, remove_firm, write_result
 from graph_schema import parties
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
-from graph_schema.epcis.capture import capture
+from graph_schema.epcis.capture import SourceItem, capture
 from graph_schema.epcis.event_reads import query_events
+from graph_schema.epcis.master_data import MasterData, header_master_data
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.query import parse_simple_event_query
 from graph_schema.epcis.validation import validate_event
@@ -75,7 +76,9 @@ def events(firm: str, count: int) -> Iterator[dict[str, Any]]:
             "sensorElementList": [
                 {
                     "sensorMetadata": {"time": (start + timedelta(minutes=i)).isoformat()},
-                    "sensorReport": [{"type": "Temperature", "value": float(i % 120) / 10, "uom": "CEL"}],
+                    "sensorReport": [
+                        {"type": "Temperature", "value": float(i % 120) / 10, "uom": "CEL", "ex:probe": f"P{i % 10}"}
+                    ],
                 }
             ],
         }
@@ -85,6 +88,27 @@ def events(firm: str, count: int) -> Iterator[dict[str, Any]]:
                 "reason": "incorrect_data",
             }
         yield event
+
+
+def master_data(firm: str) -> dict[str, Any]:
+    """The firm's site and its 20 docks as children, every other dock a cold room (cbvmda:sst 202)."""
+    site = SITES[firm]
+    docks = [sgln(site, f"dock{n}") for n in range(20)]
+    elements = [
+        {"id": sgln(site), "attributes": [{"id": "cbvmda:name", "attribute": f"Plant of {firm}"}], "children": docks},
+        *(
+            {
+                "id": dock,
+                "attributes": [
+                    {"id": "cbvmda:site", "attribute": site},
+                    {"id": "cbvmda:sst", "attribute": "20" + "12"[n % 2]},
+                ],
+            }
+            for n, dock in enumerate(docks)
+        ),
+    ]
+    vocabulary = {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": elements}
+    return {"epcisHeader": {"epcisMasterData": {"vocabularyList": [vocabulary]}}}
 
 
 async def prepare(graph: Graph, count: int) -> None:
@@ -101,9 +125,14 @@ async def prepare(graph: Graph, count: int) -> None:
         if bad:
             raise RuntimeError(f"benchmark events are invalid: {bad[0][:2]}")
 
+        master = header_master_data(master_data(firm), namespaces=NAMESPACES)
+        if not isinstance(master, MasterData):
+            raise RuntimeError(f"benchmark master data is invalid: {master}")
+
         def source(
-            validated: list[EpcisEvent | list[EventError]] = validated,
-        ) -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+            validated: list[EpcisEvent | list[EventError]] = validated, master: MasterData = master
+        ) -> Iterator[tuple[int, SourceItem]]:
+            yield -1, master
             yield from enumerate(validated)
 
         outcome = await capture(
@@ -194,6 +223,34 @@ def filters(count: int) -> list[tuple[str, list[tuple[str, str]], LiteralString,
             [("EQ_ex:grade", "E")],
             "MATCH (e:EpcisEvent) WHERE $text IN e.facets" + order,
             {"text": "field ex:grade=E"},
+        ),
+        (
+            "EQ_SENSORREPORT_ extension field",
+            [("EQ_SENSORREPORT_ex:probe", "P3")],
+            "MATCH (e:EpcisEvent) WHERE $text IN e.facets" + order,
+            {"text": "sensorReport ex:probe=P3"},
+        ),
+        (
+            "EQATTR_readPoint_",
+            [("EQATTR_readPoint_cbvmda:sst", "202")],
+            "MATCH (e:EpcisEvent) WHERE EXISTS { MATCH (l:EpcisLocation {digitalLink: e.readPointLink})"
+            " WHERE $text IN l.attributeTexts }" + order,
+            {"text": "urn:epcglobal:cbv:mda:sst=202"},
+        ),
+        (
+            "WD_readPoint (master data)",
+            [("WD_readPoint", f"https://id.gs1.org/414/{site}")],
+            "MATCH (e:EpcisEvent) WHERE e.readPoint STARTS WITH $prefix OR EXISTS { MATCH (:EpcisLocation"
+            " {digitalLink: e.readPointLink})<-[:HAS_CHILD*1..8]-(a:EpcisLocation) WHERE a.digitalLink = $link }"
+            + order,
+            {"link": f"https://id.gs1.org/414/{site}", "prefix": sgln(site)[:-1]},
+        ),
+        (
+            "orderBy extension field",
+            [("orderBy", "ex:brix"), ("orderDirection", "ASC")],
+            "MATCH (e:EpcisEvent) WITH e, [i IN range(0, size(e.numberKeys) - 1) WHERE e.numberKeys[i] = $key"
+            " | e.numbers[i]][0] AS brix RETURN e.eventId AS eventId, e.json AS json ORDER BY brix, e.eventId LIMIT 30",
+            {"key": "field ex:brix"},
         ),
         (
             "GE_value_CEL",

@@ -144,10 +144,12 @@ RETURN e.eventId AS eventId, sortKey, e.capturedBy AS capturedBy, e.json AS json
 # orderBy an extension field: its first number, else time, else text; the kind found ranks first (events lacking
 # the field last, as the standard leaves them anywhere), so that a page's end compares like with like
 SORT_BY_FIELD: Final = """WITH e,
-  [i IN range(0, size(coalesce(e.numberKeys, [])) - 1) WHERE e.numberKeys[i] IN $orderKeys | e.numbers[i]] AS numbers,
-  [i IN range(0, size(coalesce(e.timeKeys, [])) - 1) WHERE e.timeKeys[i] IN $orderKeys | e.times[i]] AS times,
+  [i IN range(0, size(coalesce(e.numberKeys, [])) - 1) WHERE e.numberKeys[i] IN $orderKeys | e.numbers[i]] AS numbers
+WITH e, numbers, CASE WHEN size(numbers) > 0 THEN [] ELSE
+  [i IN range(0, size(coalesce(e.timeKeys, [])) - 1) WHERE e.timeKeys[i] IN $orderKeys | e.times[i]] END AS times
+WITH e, numbers, times, CASE WHEN size(numbers) + size(times) > 0 THEN [] ELSE
   [t IN coalesce(e.facets, []) WHERE any(k IN $orderKeys WHERE t STARTS WITH k + '=')
-   | substring(t, size(split(t, '=')[0]) + 1)] AS texts
+   | substring(t, size(split(t, '=')[0]) + 1)] END AS texts
 WITH e,
      CASE WHEN size(numbers) > 0 THEN 0 WHEN size(times) > 0 THEN 1 WHEN size(texts) > 0 THEN 2 ELSE 3 END AS sortRank,
      coalesce(numbers[0], times[0], texts[0], '') AS sortKey
