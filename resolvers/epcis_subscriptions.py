@@ -160,7 +160,7 @@ async def publish_unpublished(graph: Graph, engine: Engine, *, now: datetime | N
     """Publish each capture of the last day whose publish a dying process never made (the outbox keeps one event per
     capture by its key: a capture already published is left alone); how many were published now."""
     since = (now or datetime.now(UTC)) - timedelta(hours=SWEEP_HOURS)
-    captures = [row for row in await recent_captures(graph, since=since.isoformat(), limit=SWEEP_CAPTURES)]
+    captures = await recent_captures(graph, since=since.isoformat(), limit=SWEEP_CAPTURES)
     keys = [f"EPCIS:{row['captureId']}" for row in captures if row["captureId"] is not None]
     done = await anyio.to_thread.run_sync(partial(published_keys, engine, keys))
     published = 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, update
+from sqlalchemy import BigInteger, Column, func, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -291,7 +291,7 @@ class EpcisScheduleRun(SQLModel, table=True):
     __tablename__ = "epcis_schedule_run"
 
     subscription_id: str = Field(primary_key=True, max_length=100)
-    last_run_ms: int
+    last_run_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # milliseconds: past 32 bits
 
 
 def scheduled_subscriptions(engine: Engine) -> list[Subscription]:

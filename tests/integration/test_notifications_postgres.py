@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from auth.audit import create_tables
 from graph_schema import notifications
+from graph_schema.epcis import subscriptions
+from graph_schema.epcis.schedule import parse_schedule
 from hub.sql_store import create_sql_engine
 from tests.postgres import scratch_postgres
 
@@ -87,3 +90,52 @@ def test_deliveries_are_claimed_by_one_process_each_with_skip_locked(url: str, e
     assert len(set(every)) == 150
     for other in engines:
         other.dispose()
+
+
+def test_a_scheduled_subscriptions_run_is_taken_by_one_process_of_several(url: str, engine: Engine) -> None:
+    query = {"EQ_bizStep": ["shipping"]}
+    made = subscriptions.subscribe(
+        engine,
+        firm_id="pg-dc",
+        query_name="nightly",
+        query=query,
+        dest="https://example.com/epcis",
+        signature_token=None,
+        created_by="admin@pg-dc",
+        schedule=parse_schedule({"hour": "1"}),
+    )
+    (subscription,) = [s for s in subscriptions.scheduled_subscriptions(engine) if s.id == made.id]
+    engines = [create_sql_engine(url) for _ in range(4)]
+    windows = (
+        (made.created_at_ms + 60_000, made.created_at_ms),
+        (made.created_at_ms + 120_000, made.created_at_ms + 60_000),
+    )
+    for run_ms, expected_start in windows:
+        # one process takes the run, and its window starts where the run before ended (or at the creation)
+        taken = _race(engines, partial(_claim, subscription=subscription, run_ms=run_ms))
+        assert sorted(taken, key=lambda t: t is not None) == [None, None, None, expected_start]
+    assert subscriptions.claim_run(engine, subscription, run_ms=made.created_at_ms + 90_000) is None  # not backwards
+    assert subscriptions.unsubscribe(engine, firm_id="pg-dc", query_name="nightly", subscription_id=made.id)
+    for other in engines:
+        other.dispose()
+
+
+def _race(engines: list[Engine], work: Callable[[Engine], int | None]) -> list[int | None]:
+    """``work`` run at once in a thread per engine; what each returned."""
+    start = threading.Barrier(len(engines))
+    taken: list[int | None] = []
+
+    def one(each: Engine) -> None:
+        start.wait()
+        taken.append(work(each))
+
+    threads = [threading.Thread(target=one, args=(each,)) for each in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return taken
+
+
+def _claim(each: Engine, *, subscription: subscriptions.Subscription, run_ms: int) -> int | None:
+    return subscriptions.claim_run(each, subscription, run_ms=run_ms)
