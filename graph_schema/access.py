@@ -46,12 +46,19 @@ CCP_IN_DETAIL: Final = "(c.firmId IN $ccpDetail)"
 # SUMMARY, and to the agency, which oversees the whole cluster's compliance.
 CCP_IN_SUMMARY: Final = "(c.firmId IN $ccpDetail OR c.firmId IN $ccpSummary OR $ccpOverseer)"
 
+
 # Deviation ``d`` of CCP ``c``: shown in detail by the CCP's rule, and while a recall is open to its coordinator
 # and the agency when the deviation touched a lot in the recall's trace.
-DEVIATION_IN_DETAIL: Final = (
-    "(" + CCP_IN_DETAIL + " OR (size($recalls) > 0 AND EXISTS { MATCH (d)-[:DURING]->(:Lot)<-[:AFFECTS]-(rd:Recall)"
-    " WHERE rd.id IN $recalls }))"
-)
+def deviation_in_detail(ccp: str = "c", deviation: str = "d", suffix: str = "") -> str:
+    """Cypher true when deviation ``deviation`` of CCP ``ccp`` is shown in detail to the viewer (``suffix`` as in
+    lot_in_detail)."""
+    return (
+        f"(({ccp}.firmId IN $ccpDetail) OR (size($recalls) > 0 AND EXISTS {{ MATCH ({deviation})-[:DURING]->(:Lot)"
+        f"<-[:AFFECTS]-(rd{suffix}:Recall) WHERE rd{suffix}.id IN $recalls }}))"
+    )
+
+
+DEVIATION_IN_DETAIL: Final = deviation_in_detail()
 
 
 def held_by(firm: LiteralString) -> LiteralString:

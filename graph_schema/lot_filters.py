@@ -1,11 +1,13 @@
-"""The lot list: the lots a viewer may see, filtered and sorted inside each visibility lookup.
+"""The lot list: the lots a viewer may see, filtered and sorted, with their count and quantities.
 
 A viewer may list the lots of firms it sees in detail, the lots shipped to it, and the lots in the trace of
-an open recall it coordinates or oversees (the rule of LOT_IN_DETAIL, as three lookups). Each filter given is
-written into each lookup (one query text per combination of filters and sort, built once and kept), so the
-planner starts from the filter's index (a lot number, a status, a production date, a site's or a product's
-lots) instead of reading every lot of the viewer's firm; each lookup takes its first page in sort order, then
-the page is the first of those. A page is keyed on (sort key, id): a cursor names the last lot's pair.
+an open recall it coordinates or oversees (LOT_IN_DETAIL). A list filtered by what names a small part of the graph
+(a site's, a product's or a firm's lots, a lot number or its prefix) reads that part through its index and tests
+each lot with LOT_IN_DETAIL itself, in order of the sort (a site's lots by LGTIN straight from the (siteGln, id)
+index, so a page stops after its last lot). Other lists (no filter, or only a status or production dates) start
+from the rule's three lookups, joined by UNION, with the filters written into each, each taking its first page
+in sort order, then the page is the first of those. One query text per combination of filters and sort, built
+once and kept. A page is keyed on (sort key, id): a cursor names the last lot's pair.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Final, LiteralString
 
-from graph_schema.access import Viewer
+from graph_schema.access import LOT_IN_DETAIL, Viewer
 from graph_schema.db import Graph, Row
 from graph_schema.lots import LOT_FIELDS_AS_TEXT
 
@@ -88,6 +90,32 @@ _LOT_LOOKUPS: Final = (
 )
 
 
+# The filters as conditions on lot ``{l}`` whose parameter ``${p}<name>`` may be null (then not filtered): a list
+# nested in another answer (Firm.lots, resolvers/compiled.py) takes the request's filters in one query text.
+_OPTIONAL_FILTER_TEXT: Final[dict[str, str]] = {
+    "productGtin": "{l}.productGtin = {v}",
+    "siteGln": "{l}.siteGln = {v}",
+    "ownerFirmId": "{l}.ownerFirmId = {v}",
+    "lotNumber": "{l}.lotNumber = {v}",
+    "lotNumberPrefix": "{l}.lotNumber STARTS WITH {v}",
+    "status": "{l}.status = {v}",
+    "producedFrom": "{l}.producedAt >= {v}",
+    "producedTo": "{l}.producedAt < {v}",
+}
+
+
+def optional_filters(lot: str, prefix: str) -> str:
+    """Cypher true when lot ``lot`` passes each filter of LotFilter.params() given as ``$<prefix><name>``."""
+    return " AND ".join(
+        f"(${prefix}{name} IS NULL OR {text.format(l=lot, v='$' + prefix + name)})"
+        for name, text in _OPTIONAL_FILTER_TEXT.items()
+    )
+
+
+# Filters naming a small part of the graph, each read through its own index.
+_ANCHORS: Final = frozenset({"product_gtin", "site_gln", "owner_firm_id", "lot_number", "lot_number_prefix"})
+
+
 def _filters(given: tuple[str, ...]) -> LiteralString:
     text: LiteralString = ""
     for name in _FILTER_TEXT:
@@ -96,10 +124,16 @@ def _filters(given: tuple[str, ...]) -> LiteralString:
     return text
 
 
+def _anchored(given: tuple[str, ...]) -> bool:
+    return any(name in _ANCHORS for name in given)
+
+
 def _page(sort: LotSort) -> tuple[LiteralString, LiteralString]:
     """The keyset condition after the cursor and the ORDER BY of a page in ``sort`` order."""
     if sort is LotSort.ID:
-        return " AND ($afterId IS NULL OR l.id > $afterId)", "l.id"
+        # $afterId is '' on a first page (page_params): a range every LGTIN is in, so the planner may read an
+        # index of (..., id) from the cursor on
+        return " AND l.id > $afterId", "l.id"
     if sort is LotSort.PRODUCED_AT_DESC:
         return (
             " WITH DISTINCT l, " + _SORT_KEY[sort] + " AS k"
@@ -113,6 +147,14 @@ def _page(sort: LotSort) -> tuple[LiteralString, LiteralString]:
     )
 
 
+def page_params(sort: LotSort, after: tuple[Any, str] | None, limit: int) -> dict[str, Any]:
+    """The cursor's and the page size's parameters of a page query."""
+    after_key, after_id = after if after is not None else (None, None)
+    if sort is LotSort.ID and after_id is None:
+        after_id = ""
+    return {"afterKey": after_key, "afterId": after_id, "limit": limit}
+
+
 @cache
 def list_lots_query(given: tuple[str, ...], sort: LotSort) -> LiteralString:
     """The page query for one combination of filters and one sort (built from constants only)."""
@@ -124,6 +166,21 @@ def list_lots_page(given: tuple[str, ...], sort: LotSort) -> LiteralString:
     """The page's lots ``l`` with their sort keys ``k``, in order, for a query to return as it needs."""
     after, order = _page(sort)
     key = _SORT_KEY[sort]
+    if _anchored(given):
+        if sort is LotSort.ID:
+            # a site's lots read in the (siteGln, id) index's own order: the page ends at its last lot (the hint
+            # because on a small or young store the planner may rather scan every LGTIN from the cursor on)
+            site = "site_gln" in given
+            by: LiteralString = "l.siteGln, l.id" if site else order
+            hint: LiteralString = " USING INDEX l:Lot(siteGln, id)" if site else ""
+            return (
+                "MATCH (l:Lot)" + hint + " WHERE true" + _filters(given) + after + " AND " + LOT_IN_DETAIL
+                + "\nWITH l, l.id AS k ORDER BY " + by + " LIMIT $limit"
+            )  # fmt: skip
+        return (
+            "MATCH (l:Lot) WHERE true" + _filters(given) + " AND " + LOT_IN_DETAIL + after
+            + "\nWITH l, k ORDER BY " + order + " LIMIT $limit"
+        )  # fmt: skip
     branches: list[LiteralString] = []
     for lookup in _LOT_LOOKUPS:
         branches.append(
@@ -140,10 +197,52 @@ def list_lots_page(given: tuple[str, ...], sort: LotSort) -> LiteralString:
 
 
 @cache
+def visible_lots(given: tuple[str, ...]) -> LiteralString:
+    """Every lot ``l`` the viewer may see with these filters, once each, for a query to count or sum."""
+    if _anchored(given):
+        return "MATCH (l:Lot) WHERE true" + _filters(given) + " AND " + LOT_IN_DETAIL
+    branches = [lookup + _filters(given) + " RETURN l" for lookup in _LOT_LOOKUPS]
+    return "CALL () {\n  " + "\n  UNION\n  ".join(branches) + "\n}"
+
+
+@cache
 def count_lots_query(given: tuple[str, ...]) -> LiteralString:
     """The count query for one combination of filters."""
-    branches = [lookup + _filters(given) + " RETURN l" for lookup in _LOT_LOOKUPS]
-    return "CALL () {\n  " + "\n  UNION\n  ".join(branches) + "\n}\nRETURN count(l) AS total"
+    return visible_lots(given) + "\nRETURN count(l) AS total"
+
+
+# The lots' quantities per owner, product and unit: an answer sums the owners' figures per product and unit
+# (sum_quantities), and notes each owner's lots for the access log.
+def quantity_rows(lot: str) -> str:
+    """Cypher grouping lots ``lot`` into rows (owner, productGtin, uom, quantity, lotCount), in order."""
+    return (
+        f"\nWITH {lot}.ownerFirmId AS owner, {lot}.productGtin AS productGtin, {lot}.uom AS uom,"
+        f" sum({lot}.quantity) AS quantity, count({lot}) AS lotCount ORDER BY productGtin, uom, owner"
+    )
+
+
+QUANTITY_ROWS: Final = quantity_rows("l")
+QUANTITIES: Final = QUANTITY_ROWS + "\nRETURN owner, productGtin, uom, quantity, lotCount"
+
+
+@cache
+def lot_quantities_query(given: tuple[str, ...]) -> LiteralString:
+    """The quantities query for one combination of filters."""
+    return visible_lots(given) + QUANTITIES
+
+
+def sum_quantities(rows: list[Row]) -> list[dict[str, Any]]:
+    """Rows of lot_quantities_query as totals per product and unit (productGtin, uom, quantity, lotCount), in
+    that order; quantities rounded to 6 decimals as a trace's summary rounds them."""
+    totals: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        total = totals.setdefault((row["productGtin"], row["uom"]), [0.0, 0])
+        total[0] += row["quantity"]
+        total[1] += row["lotCount"]
+    return [
+        {"productGtin": gtin, "uom": uom, "quantity": round(quantity, 6), "lotCount": count}
+        for (gtin, uom), (quantity, count) in totals.items()
+    ]
 
 
 async def list_lots(
@@ -156,8 +255,7 @@ async def list_lots(
     limit: int,
 ) -> list[Row]:
     """A page of the lots the viewer may see, each row {sortKey, lot}; ``after`` is the last (sort key, id)."""
-    after_key, after_id = after if after is not None else (None, None)
-    params = {"afterKey": after_key, "afterId": after_id, "limit": limit, **where.params(), **viewer.params()}
+    params = {**page_params(sort, after, limit), **where.params(), **viewer.params()}
     return await graph.read(list_lots_query(where.given(), sort), params)
 
 
@@ -165,3 +263,9 @@ async def count_lots(graph: Graph, viewer: Viewer, *, where: LotFilter) -> int:
     """How many lots the viewer may see with these filters."""
     params = {**where.params(), **viewer.params()}
     return int((await graph.read(count_lots_query(where.given()), params))[0]["total"])
+
+
+async def lot_quantities(graph: Graph, viewer: Viewer, *, where: LotFilter) -> list[Row]:
+    """The quantities of the lots the viewer may see with these filters, per owner, product and unit."""
+    params = {**where.params(), **viewer.params()}
+    return await graph.read(lot_quantities_query(where.given()), params)

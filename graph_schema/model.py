@@ -216,7 +216,11 @@ NATURAL_KEYS: Final[dict[Label, str]] = {
 
 # Several properties looked up together: EPCIS names a lot by GTIN and lot number (a Digital Link carries no
 # company prefix length, so the LGTIN URI cannot be rebuilt from it).
-COMPOSITE_INDEXED: Final[tuple[tuple[Label, tuple[str, ...]], ...]] = ((Label.LOT, ("productGtin", "lotNumber")),)
+# A site's lots by LGTIN: the lot list's page of a site read in the index's order (graph_schema.lot_filters).
+COMPOSITE_INDEXED: Final[tuple[tuple[Label, tuple[str, ...]], ...]] = (
+    (Label.LOT, ("productGtin", "lotNumber")),
+    (Label.LOT, ("siteGln", "id")),
+)
 
 # Relationship properties looked up by sweeps: the joins to an open recall whose holders are not told yet.
 RELATIONSHIP_INDEXED: Final[tuple[tuple[str, str], ...]] = (("AFFECTS", "notice"),)

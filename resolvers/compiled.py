@@ -3,7 +3,9 @@
 The resolvers answer a lot detail page in several queries: the lot, then its inputs and shipments through their
 DataLoaders, then the inputs' shipments, each a round trip, and graphql-core then completes every field of the
 Python objects built from the rows. For the reads partner apps send all day (``lot``, ``firm``, ``site``,
-``product`` and their nested fields; ``trace`` with its lots, shipments and summary) this module compiles the
+``product``, the connections ``lots``, ``firms`` and ``inventory``, and their nested fields: a firm's sites,
+certifications and its lots' count and quantities, a lot's deviations; ``trace`` with its lots, shipments and
+summary) this module compiles the
 operation once into a plan: one Cypher query per root field whose map projection has the shape of the answer, with
 the visibility predicates of graph_schema/access.py inside (the same builders every other read calls), and a
 shaper that writes the JSON value of each field from the driver's values with the leaf's own GraphQL output
@@ -50,14 +52,27 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from graph_schema.access import lot_in_detail, shipment_in_detail
+from graph_schema.access import deviation_in_detail, lot_in_detail, shipment_in_detail
 from graph_schema.db import Graph
 from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
-from graph_schema.lot_filters import LotSort, count_lots_query, list_lots_page
+from graph_schema.inventory import COUNT_STOCK, VISIBLE_STOCK
+from graph_schema.lot_filters import (
+    QUANTITY_ROWS,
+    LotFilter,
+    LotSort,
+    count_lots_query,
+    list_lots_page,
+    optional_filters,
+    page_params,
+    quantity_rows,
+    sum_quantities,
+    visible_lots,
+)
 from graph_schema.model import TraceDirection
+from graph_schema.parties import COUNT_FIRMS
 from resolvers.context import Context
 from resolvers.limits import DocumentChecks, query_cost
-from resolvers.types.connection import check_page_size, encode_cursor
+from resolvers.types.connection import check_page_size, decode_cursor, encode_cursor
 from resolvers.types.lot_list import decode_lot_cursor, lot_cursor_key, lot_cursor_kind, lot_filter
 from resolvers.types.node import PRODUCT_ID_PREFIX, SITE_ID_PREFIX
 from resolvers.types.values import native_datetime
@@ -103,12 +118,19 @@ def _leaf_output(leaf: GraphQLLeafType) -> Convert:
     return output
 
 
+@dataclass(frozen=True)
+class Custom:
+    """A field written from its compiled value by a function that may note records for the access log."""
+
+    write: Callable[[Any, Callable[[Any], None]], Any]
+
+
 @dataclass
 class Shape:
     """How one object of the answer is written from a compiled map (or, for ``walk``, from a Python object)."""
 
     typename: str
-    fields: list[tuple[str, str, Convert | Shape | None, bool, bool]] = field(default_factory=list)
+    fields: list[tuple[str, str, Convert | Shape | Custom | None, bool, bool]] = field(default_factory=list)
     # (response key, source key or attribute, leaf output / nested shape / None for __typename, non-null, list)
     note: str | None = None  # the key whose value names the owner firm to note for the access log
 
@@ -132,6 +154,8 @@ def shape_map(shape: Shape, value: Mapping[str, Any], accessed: Callable[[Any], 
                 out[key] = [shape_map(kind, element, accessed) for element in item]
             else:
                 out[key] = shape_map(kind, item, accessed)
+        elif isinstance(kind, Custom):
+            out[key] = kind.write(item, accessed)
         elif is_list:
             out[key] = [kind(element) for element in item]
         else:
@@ -153,6 +177,8 @@ def walk(shape: Shape, value: Any) -> dict[str, Any]:
             out[key] = None
         elif isinstance(kind, Shape):
             out[key] = [walk(kind, element) for element in item] if is_list else walk(kind, item)
+        elif isinstance(kind, Custom):
+            raise Fallback
         elif is_list:
             out[key] = [kind(element) for element in item]
         else:
@@ -228,6 +254,41 @@ _LEAVES: Final[dict[str, dict[str, str]]] = {
         "docType": "{v}.docType",
         "docNumber": "{v}.docNumber",
     },
+    "Certification": {
+        "id": "{v}.id",
+        "kind": "{v}.kind",
+        "number": "{v}.number",
+        "validFrom": "toString({v}.validFrom)",
+        "validUntil": "toString({v}.validUntil)",
+    },
+    # a row of graph_schema.inventory's VISIBLE_STOCK (a map: its firm, site and lot are null at SUMMARY)
+    "Inventory": {
+        "level": "{v}.level",
+        "productGtin": "{v}.productGtin",
+        "region": "{v}.region",
+        "quantity": "{v}.quantity",
+        "uom": "{v}.uom",
+        "asOf": "toString({v}.asOf)",
+        "lotCount": "{v}.lotCount",
+        "lotId": "{v}.lotId",
+    },
+    "Deviation": {
+        "id": "{v}.id",
+        "ccpId": "{v}.ccpId",
+        "kind": "{v}.kind",
+        "status": "{v}.status",
+        "openedAt": "toString({v}.openedAt)",
+        "closedAt": "toString({v}.closedAt)",
+        "windowStart": "toString({v}.windowStart)",
+        "windowEnd": "toString({v}.windowEnd)",
+        "worstValue": "{v}.worstValue",
+    },
+    "CorrectiveAction": {
+        "action": "{v}.action",
+        "takenAt": "toString({v}.takenAt)",
+        "by": "{v}.by",
+        "recordedAt": "toString({v}.recordedAt)",
+    },
     "LotLink": {
         "transformationId": "{t}.id",
         "occurredAt": "toString({t}.occurredAt)",
@@ -254,7 +315,84 @@ _PROFILE_OF: Final[dict[tuple[str, str], tuple[str, str]]] = {
     ("Shipment", "toSite"): ("Site", "{v}.toGln"),
     ("Shipment", "shipper"): ("Firm", "{v}.fromFirmId"),
     ("Shipment", "receiver"): ("Firm", "{v}.toFirmId"),
+    ("Certification", "site"): ("Site", "{v}.siteGln"),
+    ("Inventory", "product"): ("Product", "{v}.productGtin"),
+    ("Inventory", "firm"): ("Firm", "{v}.firmId"),
+    ("Inventory", "site"): ("Site", "{v}.siteGln"),
+    ("Deviation", "site"): ("Site", "{v}.siteGln"),
 }
+# A firm's records every member may see, in the resolvers' order (graph_schema.parties)
+_OF_FIRM: Final[dict[str, tuple[str, str, str]]] = {
+    "sites": ("Site", "({x}:Site {{firmId: {v}.id}})", "{x}.gln"),
+    "certifications": ("Certification", "({x}:Certification {{firmId: {v}.id}})", "{x}.kind, {x}.id"),
+}
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """A nested field with arguments (Firm.lots): its parameters, named ``<prefix><name>``, are the request's."""
+
+    prefix: str
+    node: FieldNode
+    definition: GraphQLField
+
+
+def _bound(bindings: tuple[_Binding, ...], variables: VariableValues, context: Context) -> dict[str, Any]:
+    """The parameters of the nested fields' arguments, checked as their resolvers check them (Fallback where they
+    would refuse)."""
+    params: dict[str, Any] = {}
+    for binding in bindings:
+        arguments = get_argument_values(binding.definition, binding.node, variables)
+        try:
+            check_page_size(arguments["first"], context.max_page_size)
+            sort = arguments["sort"]
+            if not isinstance(sort, LotSort):
+                raise Fallback
+            decode_lot_cursor(lot_cursor_kind(sort), arguments.get("after"))
+            where = _lot_filter(arguments, owner=None)
+        except Exception:
+            raise Fallback from None
+        params.update({binding.prefix + name: value for name, value in where.params().items()})
+    return params
+
+
+def _lot_filter(arguments: dict[str, Any], *, owner: Any) -> LotFilter:
+    return lot_filter(
+        product_gtin=arguments.get("productGtin"),
+        site_gln=arguments.get("siteGln"),
+        lot_number=arguments.get("lotNumber"),
+        lot_number_prefix=arguments.get("lotNumberPrefix"),
+        status=arguments.get("status"),
+        owner_firm_id=owner,
+        produced_from=arguments.get("producedFrom"),
+        produced_to=arguments.get("producedTo"),
+    )
+
+
+def _quantity_fields(selection_set: SelectionSetNode | None) -> tuple[tuple[str, str], ...]:
+    """The leaves asked of ProductQuantity in a lot connection's quantities (its product is the resolvers')."""
+    fields = []
+    for node in _fields(selection_set):
+        name = node.name.value
+        if name not in ("productGtin", "uom", "quantity", "lotCount", "__typename") or node.arguments:
+            raise Fallback
+        fields.append(((node.alias or node.name).value, name))
+    return tuple(fields)
+
+
+def _quantities(rows: list[Any], fields: tuple[tuple[str, str], ...], note: Callable[[Any], None]) -> list[Any]:
+    """A lot connection's quantities from its rows per owner, product and unit (lot_filters.sum_quantities), the
+    lots counted noted for the access log as LotConnection.quantities notes them."""
+    for row in rows:
+        for _ in range(row["lotCount"]):
+            note(row["owner"])
+    return [
+        {key: "ProductQuantity" if name == "__typename" else total[name] for key, name in fields}
+        for total in sum_quantities(rows)
+    ]
+
+
+_QUANTITY_MAP: Final = "{owner: owner, productGtin: productGtin, uom: uom, quantity: quantity, lotCount: lotCount}"
 
 
 class _Compiler:
@@ -263,6 +401,16 @@ class _Compiler:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
         self.count = 0
+        self.bindings: list[_Binding] = []
+
+    def returning(self, projection: str, name: str | None = None) -> str:
+        """RETURN of a projection; one holding a firm's lot aggregates (Firm.lots) is written in a WITH that keeps
+        every variable first: Neo4j 5.26 takes an aggregate inside a subquery of a RETURN's expression for the
+        RETURN's own and refuses the variables beside it as implicit grouping keys."""
+        if not self.bindings:
+            return f"RETURN {projection}" + (f" AS {name}" if name else "")
+        column = name or self.fresh("m")
+        return f"WITH *, {projection} AS {column} RETURN {column}"
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -290,6 +438,11 @@ class _Compiler:
                 shape.fields.append((key, key, None, True, False))
                 continue
             definition: GraphQLField | None = graphql_type.fields.get(name)
+            if typename == "Firm" and name == "lots" and definition is not None:
+                counted, custom = self.firm_lots(node, definition, names)
+                entries.append(f"{_quote(key)}: {counted}")
+                shape.fields.append((key, key, custom, True, False))
+                continue
             if definition is None or node.arguments:
                 raise Fallback
             named, non_null, is_list = _unwrap(definition.type)
@@ -319,7 +472,54 @@ class _Compiler:
             x = self.fresh("p")
             projection, shape = self.selection(kind, selection_set, {"v": x})
             pattern = _PROFILE[kind].format(key=key.format(v=v)).replace("(x:", f"({x}:", 1)
-            return f"COLLECT {{ MATCH {pattern} RETURN {projection} }}[0]", shape
+            return f"COLLECT {{ MATCH {pattern} {self.returning(projection)} }}[0]", shape
+        of_firm = _OF_FIRM.get(name) if typename == "Firm" else None
+        if of_firm is not None:
+            kind, pattern, order = of_firm
+            x = self.fresh("r")
+            projection, shape = self.selection(kind, selection_set, {"v": x})
+            return (
+                f"COLLECT {{ MATCH {pattern.format(x=x, v=v)} WITH {x} ORDER BY {order.format(x=x)}"
+                f" {self.returning(projection)} }}",
+                shape,
+            )
+        if typename == "Lot" and name == "deviations":
+            # DEVIATIONS_OF_LOTS (graph_schema.haccp.deviations): those the viewer sees in detail, by window
+            d, c = self.fresh("d"), self.fresh("c")
+            projection, shape = self.selection("Deviation", selection_set, {"v": d})
+            visible = deviation_in_detail(c, d, d.removeprefix("d"))
+            return (
+                f"COLLECT {{ MATCH ({v})<-[:DURING]-({d}:Deviation)<-[:HAS_DEVIATION]-({c}:CCP) WHERE {visible}"
+                f" WITH {d} ORDER BY {d}.windowStart, {d}.id {self.returning(projection)} }}",
+                shape,
+            )
+        if typename == "Deviation" and name == "lots":
+            # Deviation.lots: the lots made during it that the viewer sees in detail, by LGTIN, each noted
+            x = self.fresh("l")
+            projection, shape = self.selection("Lot", selection_set, {"v": x}, note="{v}.ownerFirmId")
+            return (
+                f"COLLECT {{ MATCH ({v})-[:DURING]->({x}:Lot) WHERE {lot_in_detail(x, x.removeprefix('l'))}"
+                f" WITH {x} ORDER BY {x}.id {self.returning(projection)} }}",
+                shape,
+            )
+        if typename == "Deviation" and name == "correctiveActions":
+            # in the order Deviation.from_record sorts them: by the text of their recording time, then id
+            a = self.fresh("a")
+            projection, shape = self.selection("CorrectiveAction", selection_set, {"v": a})
+            return (
+                f"COLLECT {{ MATCH ({v})-[:CORRECTED_BY]->({a}) WITH {a} ORDER BY toString({a}.recordedAt), {a}.id"
+                f" {self.returning(projection)} }}",
+                shape,
+            )
+        if typename == "Inventory" and name == "lot":
+            # the held lot's record when the viewer sees it in detail (InventoryPosition.lot), noted when shown
+            x = self.fresh("l")
+            projection, shape = self.selection("Lot", selection_set, {"v": x}, note="{v}.ownerFirmId")
+            return (
+                f"COLLECT {{ MATCH ({x}:Lot {{id: {v}.lotId}}) WHERE {lot_in_detail(x, x.removeprefix('l'))}"
+                f" {self.returning(projection)} }}[0]",
+                shape,
+            )
         if typename == "Lot" and name in ("inputs", "outputs"):
             t, c, lot, vis = self.fresh("t"), self.fresh("c"), self.fresh("l"), self.fresh("vis")
             link = {"v": lot, "t": t, "c": c, "vis": vis}
@@ -332,7 +532,7 @@ class _Compiler:
             projection, shape = self.link(selection_set, link)
             return (
                 f"COLLECT {{ MATCH {pattern} WITH *, {lot_in_detail(lot, suffix)} AS {vis} ORDER BY {lot}.id"
-                f" RETURN {projection} }}",
+                f" {self.returning(projection)} }}",
                 shape,
             )
         if typename == "Lot" and name == "shipments":
@@ -343,10 +543,39 @@ class _Compiler:
             return (
                 f"COLLECT {{ MATCH ({v})<-[{c}:CARRIES]-({sh}:Shipment)"
                 f" WHERE {shipment_in_detail(sh, sh.removeprefix('sh'))}"
-                f" WITH * ORDER BY {sh}.shippedAt, {sh}.id RETURN {projection} }}",
+                f" WITH * ORDER BY {sh}.shippedAt, {sh}.id {self.returning(projection)} }}",
                 shape,
             )
         raise Fallback
+
+    def firm_lots(self, node: FieldNode, definition: GraphQLField, names: dict[str, str]) -> tuple[str, Custom]:
+        """Firm.lots asking only for totalCount and quantities (edges and pageInfo are the resolvers'): one sum per
+        firm over its lots the viewer may see, under the rule of every lot read; its filters are the request's."""
+        selection: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
+        for sub in _fields(node.selection_set):
+            key, name = (sub.alias or sub.name).value, sub.name.value
+            if sub.arguments or name not in ("totalCount", "quantities", "__typename"):
+                raise Fallback
+            selection.append((key, name, _quantity_fields(sub.selection_set) if name == "quantities" else ()))
+        x = self.fresh("l")
+        self.bindings.append(_Binding(f"{x}_", node, definition))
+        expression = (
+            f"COLLECT {{ MATCH ({x}:Lot) WHERE {x}.ownerFirmId = {names['v']}.id AND {optional_filters(x, x + '_')}"
+            f" AND {lot_in_detail(x, x.removeprefix('l'))}{quantity_rows(x)} RETURN {_QUANTITY_MAP} }}"
+        )
+
+        def write(rows: list[Any], note: Callable[[Any], None]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, name, inner in selection:
+                if name == "__typename":
+                    out[key] = "LotConnection"
+                elif name == "totalCount":
+                    out[key] = sum(row["lotCount"] for row in rows)
+                else:
+                    out[key] = _quantities(rows, inner, note)
+            return out
+
+        return expression, Custom(write)
 
     def link(self, selection_set: SelectionSetNode | None, names: dict[str, str]) -> tuple[str, Shape]:
         """A LotLink's map; its lot is there when visible, noted for the access log as LotLink.lot notes it."""
@@ -411,13 +640,16 @@ def _walk_shape(schema: GraphQLSchema, typename: str, selection_set: SelectionSe
 
 @dataclass(frozen=True)
 class _Page:
-    """A connection of lots: the node's projection and shape, and the connection's own selection."""
+    """A connection of lots or firms: the node's projection and shape, and the connection's own selection."""
 
     typename: str
     node_projection: str | None  # None when no edge's node is asked for
     node_shape: Shape | None
     selection: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (key, field, (subkey, subfield)...)
     counted: bool  # totalCount asked for
+    paged: bool = True  # edges or pageInfo asked for
+    quantities: bool = False  # a lot connection's quantities asked for
+    bindings: tuple[_Binding, ...] = ()  # nested fields' arguments in the node's projection
 
 
 @dataclass(frozen=True)
@@ -431,6 +663,7 @@ class _Root:
     cypher: str | None  # None: the trace and lots, whose Cypher depends on their arguments
     shape: Shape
     page: _Page | None = None
+    bindings: tuple[_Binding, ...] = ()  # nested fields' arguments in the projection
 
 
 @dataclass(frozen=True)
@@ -481,7 +714,7 @@ def compile_operation(schema: GraphQLSchema, document: DocumentNode, operation_n
         if name == "trace":
             roots.append(_Root(key, name, node, definition, None, _walk_shape(schema, named.name, node.selection_set)))
             continue
-        if name == "lots":
+        if name in _PAGE_NODES:
             roots.append(_Root(key, name, node, definition, None, Shape(named.name), _page(schema, named.name, node)))
             continue
         lookup = _ROOT_LOOKUP.get(name)
@@ -490,7 +723,8 @@ def compile_operation(schema: GraphQLSchema, document: DocumentNode, operation_n
         typename, match, note = lookup
         compiler = _Compiler(schema)
         projection, shape = compiler.selection(typename, node.selection_set, {"v": "v"}, note=note)
-        roots.append(_Root(key, name, node, definition, f"{match} RETURN {projection} AS value", shape))
+        cypher = f"{match} {compiler.returning(projection, 'value')}"
+        roots.append(_Root(key, name, node, definition, cypher, shape, bindings=tuple(compiler.bindings)))
     label_roots = ",".join(root.name for root in roots) or "?"
     name_value = operation.name.value if operation.name else None
     label = f"{name_value}:{label_roots}"[:200] if name_value else label_roots[:200]
@@ -503,12 +737,19 @@ _PAGE_FIELDS: Final = {
 }
 
 
+# root connections compiled: (the node's type, its variable in the page query)
+_PAGE_NODES: Final = {"lots": ("Lot", "l"), "firms": ("Firm", "v"), "inventory": ("Inventory", "row")}
+
+
 def _page(schema: GraphQLSchema, typename: str, node: FieldNode) -> _Page:
-    """The plan of a lot connection's selection (edges, their cursors and nodes, pageInfo, totalCount)."""
+    """The plan of a connection's selection (edges, their cursors and nodes, pageInfo, totalCount, and a lot
+    connection's quantities)."""
+    node_type, variable = _PAGE_NODES[node.name.value]
     selection: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
     projection: str | None = None
     node_shape: Shape | None = None
-    counted = False
+    compiler = _Compiler(schema)
+    counted = paged = quantities = False
     for field_node in _fields(node.selection_set):
         key, name = (field_node.alias or field_node.name).value, field_node.name.value
         if field_node.arguments:
@@ -517,9 +758,14 @@ def _page(schema: GraphQLSchema, typename: str, node: FieldNode) -> _Page:
             counted = counted or name == "totalCount"
             selection.append((key, name, ()))
             continue
+        if name == "quantities" and node_type == "Lot":
+            quantities = True
+            selection.append((key, name, _quantity_fields(field_node.selection_set)))
+            continue
         allowed = _PAGE_FIELDS.get(name)
         if allowed is None:
             raise Fallback
+        paged = True
         inner: list[tuple[str, str]] = []
         for sub in _fields(field_node.selection_set):
             subkey, subname = (sub.alias or sub.name).value, sub.name.value
@@ -528,10 +774,11 @@ def _page(schema: GraphQLSchema, typename: str, node: FieldNode) -> _Page:
             if subname == "node":
                 if projection is not None:
                     raise Fallback  # one node selection per connection
-                projection, node_shape = _Compiler(schema).selection("Lot", sub.selection_set, {"v": "l"})
+                projection, node_shape = compiler.selection(node_type, sub.selection_set, {"v": variable})
             inner.append((subkey, subname))
         selection.append((key, name, tuple(inner)))
-    return _Page(typename, projection, node_shape, tuple(selection), counted)
+    bindings = tuple(compiler.bindings)
+    return _Page(typename, projection, node_shape, tuple(selection), counted, paged, quantities, bindings)
 
 
 def _root_key(name: str, arguments: dict[str, Any]) -> str:
@@ -575,13 +822,20 @@ async def execute_plan(
     for root in plan.roots:
         arguments = get_argument_values(root.definition, root.node, variables)
         if root.page is not None:
-            data[root.key] = await _lots(root.page, context, arguments, note)
+            read = _PAGE_READS[root.name]
+            bound = _bound(root.page.bindings, variables, context)
+            data[root.key] = await read(root.page, context, arguments, bound, note)
             continue
         if root.cypher is None:
             data[root.key] = await _trace(root, context, arguments)
             continue
         graph: Graph = context.graph
-        rows = await graph.read_maps(root.cypher, {"key": _root_key(root.name, arguments), **viewer.params()})
+        params = {
+            "key": _root_key(root.name, arguments),
+            **viewer.params(),
+            **_bound(root.bindings, variables, context),
+        }
+        rows = await graph.read_maps(root.cypher, params)
         if len(rows) > 1:
             raise Fallback
         data[root.key] = shape_map(root.shape, rows[0]["value"], note) if rows else None
@@ -601,23 +855,16 @@ async def _trace(root: _Root, context: Context, arguments: dict[str, Any]) -> di
     return walk(root.shape, trace)
 
 
-async def _lots(page: _Page, context: Context, arguments: dict[str, Any], note: Callable[[Any], None]) -> Any:
+async def _lots(
+    page: _Page, context: Context, arguments: dict[str, Any], bound: dict[str, Any], note: Callable[[Any], None]
+) -> Any:
     """A page of lots in one query: the resolver's page query (graph_schema.lot_filters) with the nodes' projection,
-    and its count query beside it when totalCount is asked for; arguments checked as the resolver checks them."""
+    its count and quantities queries beside it when asked for; arguments checked as the resolver checks them."""
     _, viewer = context.require_principal()
     try:
         first = arguments["first"]
         check_page_size(first, context.max_page_size)
-        where = lot_filter(
-            product_gtin=arguments.get("productGtin"),
-            site_gln=arguments.get("siteGln"),
-            lot_number=arguments.get("lotNumber"),
-            lot_number_prefix=arguments.get("lotNumberPrefix"),
-            status=arguments.get("status"),
-            owner_firm_id=arguments.get("ownerFirmId"),
-            produced_from=arguments.get("producedFrom"),
-            produced_to=arguments.get("producedTo"),
-        )
+        where = _lot_filter(arguments, owner=arguments.get("ownerFirmId"))
         sort = arguments["sort"]
         if not isinstance(sort, LotSort):
             raise Fallback
@@ -629,25 +876,127 @@ async def _lots(page: _Page, context: Context, arguments: dict[str, Any], note: 
     given = where.given()
     node = page.node_projection or "null"
     cypher = (
-        list_lots_page(given, sort)
-        + f"\nWITH collect({{k: k, id: l.id, owner: l.ownerFirmId, node: {node}}}) AS rows"
-        + (f"\nCALL () {{ {count_lots_query(given)} }}" if page.counted else "\nWITH rows, null AS total")
-        + "\nRETURN rows, total"
+        (
+            list_lots_page(given, sort)
+            # the node written before collect(): a node's own aggregates (Firm.lots) may not sit inside another
+            + f"\nWITH l, k, {node} AS node"
+            + "\nWITH collect({k: k, id: l.id, owner: l.ownerFirmId, node: node}) AS rows"
+        )
+        if page.paged
+        else "WITH [] AS rows"
     )
-    after_key, after_id = cursor if cursor is not None else (None, None)
-    params = {"afterKey": after_key, "afterId": after_id, "limit": first + 1, **where.params(), **viewer.params()}
+    cypher += f"\nCALL () {{ {count_lots_query(given)} }}" if page.counted else "\nWITH rows, null AS total"
+    if page.quantities:
+        cypher += f"\nCALL () {{ {visible_lots(given)}{QUANTITY_ROWS} RETURN collect({_QUANTITY_MAP}) AS quantities }}"
+    cypher += "\nRETURN rows, total" + (", quantities" if page.quantities else "")
+    params = {**page_params(sort, cursor, first + 1), **where.params(), **viewer.params(), **bound}
     [record] = await context.graph.read_maps(cypher, params)
     rows = record["rows"]
     shown = rows[:first]
     for row in shown:
         note(row["owner"])
     cursors = [encode_cursor(kind, lot_cursor_key(sort, row["k"], row["id"])) for row in shown]
+    return _connection(page, record, rows, first, after, cursors, note)
+
+
+async def _firms(
+    page: _Page, context: Context, arguments: dict[str, Any], bound: dict[str, Any], note: Callable[[Any], None]
+) -> Any:
+    """A page of firms (profiles every member may see) in one query, with what each node asks for (its lots'
+    counts and quantities under the viewer's rule) and the count beside it; checked as the resolver checks."""
+    _, viewer = context.require_principal()
+    try:
+        first = arguments["first"]
+        check_page_size(first, context.max_page_size)
+        role = arguments.get("role")
+        if role is not None and not isinstance(role, Enum):
+            raise Fallback
+        after = arguments.get("after")
+        after_id = decode_cursor("firm", after)
+    except Exception:
+        raise Fallback from None
+    node = page.node_projection or "null"
+    cypher = (
+        (
+            "MATCH (v:Firm) WHERE ($role IS NULL OR $role IN v.roles) AND ($after IS NULL OR v.id > $after)"
+            f"\nWITH v ORDER BY v.id LIMIT $limit\nWITH v, {node} AS node"
+            "\nWITH collect({id: v.id, node: node}) AS rows"
+        )
+        if page.paged
+        else "WITH [] AS rows"
+    )
+    cypher += f"\nCALL () {{ {COUNT_FIRMS} }}" if page.counted else "\nWITH rows, null AS total"
+    cypher += "\nRETURN rows, total"
+    params = {"role": role.value if role is not None else None, "after": after_id, "limit": first + 1}
+    [record] = await context.graph.read_maps(cypher, {**params, **viewer.params(), **bound})
+    rows = record["rows"]
+    cursors = [encode_cursor("firm", row["id"]) for row in rows[:first]]
+    return _connection(page, record, rows, first, after, cursors, note)
+
+
+async def _inventory(
+    page: _Page, context: Context, arguments: dict[str, Any], bound: dict[str, Any], note: Callable[[Any], None]
+) -> Any:
+    """A page of stock positions in one query: the resolver's (graph_schema.inventory) with each row's projection
+    (its lot under the TRACE rule) and the count beside it; the detail rows noted as the resolver notes them."""
+    from resolvers.inventory import region_filter  # the resolver's own check of the argument
+
+    _, viewer = context.require_principal()
+    try:
+        first = arguments["first"]
+        check_page_size(first, context.max_page_size)
+        gtin = arguments.get("productGtin")
+        gtin = normalize_gtin(gtin, field="productGtin") if gtin is not None else None
+        region = region_filter(arguments.get("region"))
+        after = arguments.get("after")
+        after_key = decode_cursor("inventory", after)
+    except Exception:
+        raise Fallback from None
+    node = page.node_projection or "null"
+    cypher = (
+        (
+            VISIBLE_STOCK
+            + "WITH key, row WHERE $after IS NULL OR key > $after\nWITH key, row ORDER BY key LIMIT $limit"
+            + f"\nWITH key, row, {node} AS node"
+            + "\nWITH collect({key: key, level: row.level, firm: row.firmId, node: node}) AS rows"
+        )
+        if page.paged
+        else "WITH [] AS rows"
+    )
+    cypher += f"\nCALL () {{ {COUNT_STOCK} }}" if page.counted else "\nWITH rows, null AS total"
+    cypher += "\nRETURN rows, total"
+    params = {"productGtin": gtin, "region": region, "after": after_key, "limit": first + 1, **bound}
+    [record] = await context.graph.read_maps(cypher, {**params, **viewer.params(), **viewer.shared_params()})
+    rows = record["rows"]
+    for row in rows[:first]:
+        if row["level"] == "DETAIL":
+            note(row["firm"])
+    cursors = [encode_cursor("inventory", str(row["key"] or "")) for row in rows[:first]]
+    return _connection(page, record, rows, first, after, cursors, note)
+
+
+_PAGE_READS: Final = {"lots": _lots, "firms": _firms, "inventory": _inventory}
+
+
+def _connection(
+    page: _Page,
+    record: Mapping[str, Any],
+    rows: list[Any],
+    first: int,
+    after: str | None,
+    cursors: list[str],
+    note: Callable[[Any], None],
+) -> dict[str, Any]:
+    """A connection's answer from its page query's record (rows, total, quantities) as build_connection builds it."""
+    shown = rows[:first]
     out: dict[str, Any] = {}
     for key, name, inner in page.selection:
         if name == "__typename":
             out[key] = page.typename
         elif name == "totalCount":
             out[key] = record["total"]
+        elif name == "quantities":
+            out[key] = _quantities(record["quantities"], inner, note)
         elif name == "pageInfo":
             info = {
                 "hasNextPage": len(rows) > first,

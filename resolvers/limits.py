@@ -9,7 +9,8 @@ repeated fields); the cost, which depends on the variables, after validation.
 
 The cost of a field is 1 plus its multiplier times the cost of what it selects. The multiplier is the page
 size (``first``, its schema default when absent), the trace's ``maxDepth``, or ``default_list_size`` for any
-other list; a connection's ``edges`` and ``nodes`` are already paid for by its ``first``. Introspection fields
+other list; a connection's ``edges`` and ``nodes`` are already paid for by its ``first``, which multiplies only
+them: its ``totalCount``, ``pageInfo`` and aggregates are read once, whatever the page size. Introspection fields
 cost 1 each, without multipliers: their answer is bounded by the schema, not by the graph.
 """
 
@@ -270,7 +271,22 @@ class _CostWalk:
         else:
             if is_list_type(get_nullable_type(definition.type)) and name not in _CONNECTION_LISTS:
                 multiplier = self.default_list_size
-        return 1 + multiplier * self.selections(node.selection_set, get_named_type(definition.type))
+        named = get_named_type(definition.type)
+        if "first" in definition.args and isinstance(named, GraphQLObjectType) and "edges" in named.fields:
+            # a connection: its page size multiplies its edges (and nodes), not its totalCount, pageInfo or
+            # aggregates, which are read once whatever the page
+            return 1 + self.connection(node.selection_set, named, multiplier)
+        return 1 + multiplier * self.selections(node.selection_set, named)
+
+    def connection(self, selection_set: SelectionSetNode | None, parent: GraphQLObjectType, page: int) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            once = isinstance(selection, FieldNode) and selection.name.value not in _CONNECTION_LISTS
+            cost = self.selections(SelectionSetNode(selections=(selection,)), parent)
+            total += cost if once else page * cost
+        return total
 
     def _count(self, selection_set: SelectionSetNode | None) -> int:
         if selection_set is None:

@@ -6,7 +6,6 @@ from datetime import datetime
 
 import strawberry
 
-from graph_schema import lot_filters as lot_lists
 from graph_schema import parties
 from graph_schema import trace as trace_reads
 from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
@@ -15,7 +14,8 @@ from resolvers.permissions import AUTHENTICATED
 from resolvers.types.connection import Connection, build_connection, check_page_size, decode_cursor
 from resolvers.types.firm import Firm, load_firm
 from resolvers.types.lot import Lot
-from resolvers.types.lot_list import decode_lot_cursor, lot_cursor_key, lot_cursor_kind, lot_filter
+from resolvers.types.lot_connection import LotConnection, lot_connection
+from resolvers.types.lot_list import lot_filter
 from resolvers.types.principal import Me
 from resolvers.types.product import Product, load_product
 from resolvers.types.site import Site, load_site
@@ -86,10 +86,7 @@ class Query:
         produced_from: datetime | None = None,
         produced_to: datetime | None = None,
         sort: LotSort = LotSort.ID,
-    ) -> Connection[Lot]:
-        check_page_size(first, info.context.max_page_size)
-        _, viewer = info.context.require_principal()
-        graph = info.context.graph
+    ) -> LotConnection:
         where = lot_filter(
             product_gtin=product_gtin,
             site_gln=site_gln,
@@ -100,20 +97,7 @@ class Query:
             produced_from=produced_from,
             produced_to=produced_to,
         )
-        kind = lot_cursor_kind(sort)
-        rows = await lot_lists.list_lots(
-            graph, viewer, where=where, sort=sort, after=decode_lot_cursor(kind, after), limit=first + 1
-        )
-        info.context.note_access(row["lot"]["ownerFirmId"] for row in rows[:first])
-        keys = {row["lot"]["id"]: lot_cursor_key(sort, row["sortKey"], row["lot"]["id"]) for row in rows}
-        return build_connection(
-            [Lot.from_record(row["lot"]) for row in rows],
-            kind=kind,
-            key=lambda lot: keys[str(lot.id)],
-            first=first,
-            after=after,
-            count=lambda: lot_lists.count_lots(graph, viewer, where=where),
-        )
+        return await lot_connection(info, where=where, sort=sort, first=first, after=after)
 
     @strawberry.field(
         permission_classes=AUTHENTICATED,

@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from typing import Any
 
-from graphql import GraphQLError, parse
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
@@ -18,8 +17,9 @@ from auth.decisions import DecisionCache
 from auth.principal import Principal, Role
 from graph_schema.db import Graph
 from resolvers.access_log import ACCESS_LOG_WITHHELD
-from resolvers.compiled import Fallback, Plans, coerce_variables, compile_operation, execute_plan
+from resolvers.compiled import CompiledReads, Fallback, coerce_variables, execute_plan
 from resolvers.context import Context
+from resolvers.limits import DocumentChecks, DocumentLimits
 from resolvers.loaders import ProfileCache
 from resolvers.schema import build_schema
 
@@ -71,7 +71,8 @@ async def execute(
     return result
 
 
-PLANS = Plans()
+# planned as the hub plans (hub/graphql_app.py): a document refused by the limits or validation is never compiled
+COMPILED = CompiledReads(SCHEMA._schema, DocumentChecks(DocumentLimits()))
 # what the differential check saw this session: operations answered both ways and found equal, and fallbacks
 COMPILED_CHECKS: Counter[str] = Counter()
 
@@ -94,12 +95,8 @@ async def compare_compiled(
         # ago (tests/integration/test_process_caches.py); the compiled plan reads them from the graph, fresh
         return
     schema = SCHEMA._schema
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return  # nothing ran
-    plan = PLANS.get(query, None, lambda: compile_operation(schema, document, None))
-    if plan is None:
+    plan = COMPILED.plan_for(query, None)
+    if plan is None or not COMPILED.within_cost(plan, variables):
         return
     context = Context(
         graph=Graph(graph.driver, database=graph.database),

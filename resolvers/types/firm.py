@@ -11,9 +11,10 @@ from graph_schema.db import Row
 from resolvers.context import Info
 from resolvers.types.master_data import EpcisParty
 from resolvers.types.node import Node
-from resolvers.types.values import CertificationKind, FirmRole, native_datetime
+from resolvers.types.values import CertificationKind, FirmRole, LotSort, LotStatus, native_datetime
 
 if TYPE_CHECKING:
+    from resolvers.types.lot_connection import LotConnection
     from resolvers.types.site import Site
 
 
@@ -65,6 +66,37 @@ class Firm(Node):
         from resolvers.types.site import Site
 
         return [Site.from_record(row) for row in await info.context.loaders.sites_of_firm.load(self.id)]
+
+    @strawberry.field(
+        description="The firm's lots you may see, by the rule lots follows (what the firm shares with yours, what "
+        "was shipped to you, an open recall's lots), filtered as lots is; totalCount and quantities count only those"
+    )
+    async def lots(
+        self,
+        info: Info,
+        product_gtin: str | None = None,
+        site_gln: str | None = None,
+        status: LotStatus | None = None,
+        produced_from: datetime | None = None,
+        produced_to: datetime | None = None,
+        first: int = 20,
+        after: str | None = None,
+        sort: LotSort = LotSort.ID,
+    ) -> Annotated[LotConnection, strawberry.lazy("resolvers.types.lot_connection")]:
+        from resolvers.types.lot_connection import lot_connection  # imports lot.py, which imports this module
+        from resolvers.types.lot_list import lot_filter
+
+        where = lot_filter(
+            product_gtin=product_gtin,
+            site_gln=site_gln,
+            lot_number=None,
+            lot_number_prefix=None,
+            status=status,
+            owner_firm_id=str(self.id),
+            produced_from=produced_from,
+            produced_to=produced_to,
+        )
+        return await lot_connection(info, where=where, sort=sort, first=first, after=after)
 
     @strawberry.field(description="EPCIS party master data the firm captured about itself")
     async def epcis_parties(self, info: Info) -> list[EpcisParty]:

@@ -84,10 +84,10 @@ async def test_traces_compile_with_redaction_as_the_resolvers_give_it(graph: Gra
 async def test_what_the_plan_cannot_answer_is_left_to_the_resolvers(graph: Graph, chain: Chain) -> None:
     schema = SCHEMA._schema
     for text in (
-        "{ firms { totalCount } }",  # not compiled
+        "{ firms { edges { node { lots { edges { node { id } } } } } } }",  # a page of lots per firm: not compiled
         "query($id: ID!) { lot(id: $id) { ...F } } fragment F on Lot { id }",
         "query($id: ID!) { lot(id: $id) { id @include(if: true) } }",
-        "query($id: ID!) { lot(id: $id) { deviations { id } } }",
+        "query($id: ID!) { lot(id: $id) { deviations { ccp { id } } } }",  # a deviation's CCP: the resolvers'
         "query($id: ID!) { trace(lotId: $id, direction: UPSTREAM) { shipments { fromSite { gln } } } }",
         'mutation { revokeSharing(id: "x") }',
     ):

@@ -15,7 +15,7 @@ from graph_schema.haccp.readings import ReadingSpan, from_ms, to_ms
 from graph_schema.model import LotHold
 from graph_schema.recalls import close_recall, declare_recall
 from resolvers.types.values import native_datetime
-from tests.graphql_client import SQL_ENGINE, codes, execute, principal
+from tests.graphql_client import COMPILED_CHECKS, SQL_ENGINE, codes, execute, principal
 from tests.integration.haccp_fixtures import Plant, plant
 
 
@@ -227,6 +227,9 @@ query($site: String) {
 }
 """
 LOT_DEVIATIONS = "query($id: ID!) { lot(id: $id) { id deviations { id kind } } }"
+LOT_DEVIATIONS_IN_FULL = """query($id: ID!) { lot(id: $id) { deviations { __typename id ccpId kind status openedAt
+  closedAt windowStart windowEnd worstValue site { gln name } lots { id owner { id } }
+  correctiveActions { action takenAt by recordedAt } } } }"""
 TRACE = """
 query($id: ID!) { trace(lotId: $id, direction: DOWNSTREAM) { lots { id redacted madeDuringDeviation } } }
 """
@@ -288,3 +291,11 @@ async def test_graphql_deviation_lifecycle_and_who_sees_it(p: Plant) -> None:
     assert closed["correctiveActions"] == [
         {"action": "Burner relit, lots re-heated", "takenAt": "2026-09-01T09:08:00+00:00", "by": "test:plant"}
     ]
+    # a lot's deviations, their lots and corrective actions compiled into the lot's one query
+    # (resolvers/compiled.py), answered as the resolvers answer them for each firm (tests.graphql_client.execute)
+    before = COMPILED_CHECKS["equal"]
+    for firm in ("plant", "rival"):
+        shown = await execute(p.graph, LOT_DEVIATIONS_IN_FULL, principal(firm, Role.VIEWER), {"id": made})
+        assert shown.errors is None
+    assert COMPILED_CHECKS["equal"] == before + 2
+    assert shown.data == {"lot": {"deviations": []}}  # the rival sees the lot (TRACE grant), not its deviation

@@ -16,7 +16,7 @@ import pytest
 from graph_schema import lots, parties
 from graph_schema.db import Graph
 from graph_schema.identifiers import lgtin_for
-from graph_schema.lot_filters import LotSort, count_lots_query, list_lots_query
+from graph_schema.lot_filters import LotSort, count_lots_query, list_lots_query, page_params
 from graph_schema.records import LotRecord, ProductRecord
 from graph_schema.shipment_filters import count_shipments_query, list_shipments_query
 from tests.factories import T0, gtin
@@ -345,3 +345,22 @@ async def test_node_finds_each_type_by_its_id_within_what_the_caller_sees(graph:
     assert data(await execute(graph, NODE, rival, {"id": recall}))["node"] is None
     assert data(await execute(graph, NODE, rival, {"id": "nobody"}))["node"] is None
     assert codes(await execute(graph, NODE, rival, {"id": "site/123"})) == ["BAD_USER_INPUT"]
+
+
+def _plan_steps(plan: Any) -> list[tuple[str, str]]:
+    found = [(plan["operatorType"].split("@")[0], str(plan.get("args", {}).get("Details", "")))]
+    for child in plan.get("children", []):
+        found.extend(_plan_steps(child))
+    return found
+
+
+@pytest.mark.parametrize("after", [None, ("urn:epc:class:lgtin:0", "urn:epc:class:lgtin:0")])
+async def test_a_sites_page_of_lots_is_read_in_the_order_of_its_index(graph: Graph, after: Any) -> None:
+    # one branch under the visibility rule, the (siteGln, id) index read from the cursor on in the page's order:
+    # no sort of the site's lots, so the page stops after its last lot, however many the site made
+    params = {**LOT_PARAMS, **page_params(LotSort.ID, after, 21)}
+    result = await graph.driver.execute_query("EXPLAIN " + list_lots_query(("site_gln",), LotSort.ID), params)
+    steps = _plan_steps(result.summary.plan)
+    seeks = [details for op, details in steps if op == "NodeIndexSeek"]
+    assert any("Lot(siteGln, id)" in details and "id >" in details for details in seeks), steps
+    assert not any(op in ("Sort", "Top", "PartialSort", "PartialTop", "Union") for op, _ in steps), steps

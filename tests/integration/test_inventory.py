@@ -15,7 +15,7 @@ from graph_schema.errors import NotFound
 from graph_schema.inventory import StockMove
 from graph_schema.records import LotQuantity, ShipmentRecord
 from tests.factories import T0, gln
-from tests.graphql_client import codes, execute, principal
+from tests.graphql_client import COMPILED_CHECKS, codes, execute, principal
 from tests.integration.commerce import firm, product, share, stocked_lot
 
 pytestmark = pytest.mark.neo4j
@@ -116,6 +116,15 @@ async def test_detail_sharers_show_lots_summary_sharers_only_regional_totals_oth
 
 
 async def test_pages_follow_the_cursor_and_count_every_row(graph: Graph, stock: Stock) -> None:
+    # compiled into one query (resolvers/compiled.py) and answered as the resolvers answer
+    before = COMPILED_CHECKS["equal"]
+    full = """query($gtin: String) { inventory(productGtin: $gtin, first: 50) { __typename totalCount
+      edges { __typename cursor node { __typename level productGtin region quantity uom asOf lotCount lotId
+        product { gtin name } firm { id name } site { gln region } lot { id status owner { id } } } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+    for caller in ("viewer", "holder-a", "holder-b", "holder-c"):
+        assert (await execute(graph, full, principal(caller, Role.VIEWER), {"gtin": stock.tofu})).errors is None
+    assert COMPILED_CHECKS["equal"] == before + 4
     first = await execute(graph, INVENTORY, principal("viewer"), {"gtin": stock.tofu, "first": 3})
     assert first.data is not None
     page = first.data["inventory"]

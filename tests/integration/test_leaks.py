@@ -336,6 +336,22 @@ async def check(graph: Graph, spec: Spec) -> None:
     seen_plants = [f for f in range(len(written.firms)) if oracle.deviation_visible(f)]
     assert sorted(shown_deviations) == sorted(f"CCP-{written.firms[f]}" for f in seen_plants)
     assert data["deviations"]["totalCount"] == len(seen_plants)
+    # each firm's lots counted and summed (Firm.lots: compiled into one query, checked against the resolvers by
+    # tests.graphql_client.execute): only what the list shows counts, or the figures would tell what it hides
+    per_firm = await execute(
+        graph,
+        "{ firms(first: 100) { edges { node { id lots { totalCount quantities { uom quantity lotCount } } } } } }",
+        caller,
+    )
+    assert per_firm.errors is None
+    for edge in (per_firm.data or {})["firms"]["edges"]:
+        if edge["node"]["id"] not in written.firms:
+            continue  # another test's firm
+        owned = [i for i in visible if written.firms[spec.owners[i]] == edge["node"]["id"]]
+        figures = edge["node"]["lots"]
+        assert figures["totalCount"] == len(owned), edge
+        assert sum(q["lotCount"] for q in figures["quantities"]) == len(owned)
+        assert sum(q["quantity"] for q in figures["quantities"]) == sum(spec.quantities[i] for i in owned)
     for f in seen_plants:  # a deviation's lots: those of its plant made in its window that the caller may see
         expected_lots = sorted(written.lots[i] for i in visible if spec.owners[i] == f)
         assert sorted(x["id"] for x in shown_deviations[f"CCP-{written.firms[f]}"]["lots"]) == expected_lots
@@ -363,7 +379,8 @@ async def check(graph: Graph, spec: Spec) -> None:
     for i, lot in enumerate(written.lots):
         page = await execute(
             graph,
-            "query($id: ID!) { lot(id: $id) { id owner { id } inputs { redacted lot { id } } shipments { id } } }",
+            "query($id: ID!) { lot(id: $id) { id owner { id } inputs { redacted lot { id } } shipments { id }"
+            " deviations { ccpId lots { id } } } }",
             caller,
             {"id": lot},
         )
@@ -378,6 +395,7 @@ async def check(graph: Graph, spec: Spec) -> None:
             assert [x["lot"] for x in shown["inputs"] if x["redacted"]] == [None] * sum(
                 1 for j in inputs if j not in visible
             )
+            assert shown["deviations"] == data[f"l{i}"]["deviations"]  # checked against the rules above
 
     for down in (True, False):
         direction = "DOWNSTREAM" if down else "UPSTREAM"
