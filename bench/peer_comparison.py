@@ -5,8 +5,10 @@ store, seeded with the same generator and seed as `hub seed`, APOC in its plugin
 `hub serve` runs it for `make run` (uvicorn, one worker), the peer as the Node.js project in bench/peer/
 (`@neo4j/graphql` on Apollo Server, one process). wrk, written in neither server's language, posts the same
 GraphQL questions to both with the same concurrency: a partner app's list page (20 lots of one of its sites,
-with product, site and owner firm, by cursor), a lot detail page (inputs and shipments, two levels deep), and
-the trace downstream and upstream (the peer's as `@cypher` fields running the hub's trace Cypher). Runs
+with product, site and owner firm, by cursor), a lot detail page (inputs and shipments, two levels deep), a
+filtered and sorted list with its count, a count with a nested aggregate (the firms of a role, each with its lots'
+count and quantity), and the trace downstream and upstream (the peer's as `@cypher` fields running the hub's trace
+Cypher). Runs
 alternate between the servers; the figures are requests per second and p50/p99 latency, as ratios hub/peer.
 
 Before any load, both servers are asked a few of the sampled questions and must give the same answers (no
@@ -96,6 +98,19 @@ PEER_FILTERED: Final = """query Filtered($gtin: String!) {
     first: 20) {
     totalCount edges { node { id lotNumber quantity uom producedAt site { gln name } } } } }"""
 
+# A count with a nested aggregate: the firms of a role, how many, and per firm how many lots and how much of them.
+# The hub asks each firm for its lots (those the principal may see) with their count and quantities per product and
+# unit; the Library, whose firms reach their lots through the sites that made them (a lot's owner is its site's
+# firm: the answers are compared), asks each site's lots for their aggregate, its everyday `lotsConnection {
+# aggregate }`.
+HUB_COUNTS: Final = """query Counts($role: FirmRole!) {
+  firms(role: $role, first: 20) {
+    totalCount edges { node { id name lots { totalCount quantities { productGtin uom quantity lotCount } } } } } }"""
+PEER_COUNTS: Final = """query Counts($role: String!) {
+  firmsConnection(where: {roles: {includes: $role}}, sort: [{id: ASC}], first: 20) {
+    totalCount edges { node { id name sites { lotsConnection { aggregate {
+      count { nodes } node { quantity { sum } } } } } } } } }"""
+
 # --- sampling, on the benchmark's database --------------------------------------------------------------------
 
 # Ids only, collected into one list each: the large seed's million lots as records would hold gigabytes.
@@ -118,6 +133,7 @@ MATCH (l:Lot {status: 'ACTIVE'}) WITH l.productGtin AS gtin, count(*) AS lots WH
 RETURN collect(gtin) AS gtins
 """
 AGENCY: Final = "MATCH (f:Firm) WHERE 'AGENCY' IN f.roles RETURN f.id AS id ORDER BY id LIMIT 1"
+ROLES: Final = "MATCH (f:Firm) UNWIND f.roles AS role RETURN DISTINCT role ORDER BY role"
 FIRMS: Final = "MATCH (f:Firm) RETURN f.id AS id ORDER BY id"
 
 
@@ -203,6 +219,36 @@ def hub_filtered_answer(data: dict[str, Any]) -> Any:
 
 def peer_filtered_answer(data: dict[str, Any]) -> Any:
     return _filtered(data["lotsConnection"])
+
+
+def _total(value: float) -> float:
+    # sums of the same quantities added in another order (per firm, per site) may differ in the last bits
+    return round(value, 3)
+
+
+def hub_counts_answer(data: dict[str, Any]) -> Any:
+    page = data["firms"]
+    firms = [
+        (
+            node["id"],
+            node["name"],
+            node["lots"]["totalCount"],
+            _total(sum(q["quantity"] for q in node["lots"]["quantities"])),
+        )
+        for node in (edge["node"] for edge in page["edges"])
+    ]
+    return page["totalCount"], firms
+
+
+def peer_counts_answer(data: dict[str, Any]) -> Any:
+    page = data["firmsConnection"]
+    firms = []
+    for node in (edge["node"] for edge in page["edges"]):
+        aggregates = [site["lotsConnection"]["aggregate"] for site in node["sites"]]
+        count = sum(a["count"]["nodes"] for a in aggregates)
+        total = sum(a["node"]["quantity"]["sum"] or 0.0 for a in aggregates)
+        firms.append((node["id"], node["name"], count, _total(total)))
+    return page["totalCount"], firms
 
 
 def hub_list_answer(data: dict[str, Any]) -> Any:
@@ -312,6 +358,7 @@ class Sample:
     upstream: list[str]
     agency: str
     counts: dict[str, int]
+    roles: list[str]
 
 
 async def grant_agency_everything(graph: Graph, agency: str) -> int:
@@ -341,6 +388,7 @@ async def sample(settings: Settings, count: int, seed: int) -> Sample:
         agency = agency_row["id"]
         granted = await grant_agency_everything(graph, agency)
         products = (await graph.read(ACTIVE_PRODUCTS, {}))[0]["gtins"]
+        roles = [row["role"] for row in await graph.read(ROLES, {})]
         lists = []
         for lot_id in rng.sample(ids["any"], min(count, len(ids["any"]))):
             [start] = await graph.read(PAGE_START, {"id": lot_id})
@@ -354,11 +402,12 @@ async def sample(settings: Settings, count: int, seed: int) -> Sample:
         upstream=rng.sample(made, min(count, len(made))),
         agency=agency,
         counts={"lots": len(ids["any"]), "made": len(made), "consumed": len(consumed), "grants_written": granted},
+        roles=roles,
     )
 
 
 def build_queries(sampled: Sample, settings: Settings) -> list[Query]:
-    """The four questions with a token per asking firm (tokens outlive the run: the issuer's ttl is a day)."""
+    """The questions with a token per asking firm (tokens outlive the run: the issuer's ttl is a day)."""
     issuer = open_issuer(settings)
     tokens: dict[str, str] = {}
 
@@ -383,6 +432,9 @@ def build_queries(sampled: Sample, settings: Settings) -> list[Query]:
     filtered = [
         Ask(body(HUB_FILTERED, {"gtin": g}), agency, body(PEER_FILTERED, {"gtin": g})) for g in sampled.products
     ]
+    counts = [
+        Ask(body(HUB_COUNTS, {"role": role}), agency, body(PEER_COUNTS, {"role": role})) for role in sampled.roles
+    ]
     traces = {
         direction: [
             Ask(
@@ -401,6 +453,8 @@ def build_queries(sampled: Sample, settings: Settings) -> list[Query]:
               hub_detail_answer, peer_detail_answer),
         Query("filtered_sorted_list", "20 active lots of a product, latest first, with their site and count",
               filtered, hub_filtered_answer, peer_filtered_answer),
+        Query("count_aggregate", "the firms of a role and their count, each with its lots' count and quantity",
+              counts, hub_counts_answer, peer_counts_answer),
         Query("trace_downstream", "every lot made from a lot, with shipments (breadth-first, maxDepth 25)",
               traces["downstream"], hub_trace_answer, peer_trace_answer("traceDownstream")),
         Query("trace_upstream", "every lot a lot was made from, with shipments (breadth-first, maxDepth 25)",

@@ -14,11 +14,13 @@ from bench.peer_comparison import (
     Ask,
     Query,
     cpu_seconds,
+    hub_counts_answer,
     hub_detail_answer,
     hub_list_answer,
     hub_trace_answer,
     instant,
     parse_wrk,
+    peer_counts_answer,
     peer_cursor,
     peer_detail_answer,
     peer_list_answer,
@@ -233,6 +235,38 @@ def test_traces_agree_lot_for_lot_and_a_redacted_one_never_does() -> None:
     peer = peer_trace_answer("traceDownstream")
     assert hub_trace_answer(_hub_trace(redacted=False)) == peer({"traceDownstream": [step]})
     assert hub_trace_answer(_hub_trace(redacted=True)) != peer({"traceDownstream": [step]})
+
+
+def test_counts_agree_per_firm_whether_summed_by_product_or_by_site() -> None:
+    hub = {
+        "firms": {
+            "totalCount": 2,
+            "edges": [
+                {"node": {"id": "farm", "name": "Farm", "lots": {"totalCount": 3, "quantities": [
+                    {"productGtin": "1", "uom": "kg", "quantity": 10.1, "lotCount": 2},
+                    {"productGtin": "2", "uom": "EA", "quantity": 5.0, "lotCount": 1}]}}},
+                {"node": {"id": "idle", "name": "Idle", "lots": {"totalCount": 0, "quantities": []}}},
+            ],
+        }
+    }  # fmt: skip
+
+    def site(count: int, total: float | None) -> dict[str, Any]:
+        return {"lotsConnection": {"aggregate": {"count": {"nodes": count}, "node": {"quantity": {"sum": total}}}}}
+
+    peer = {
+        "firmsConnection": {
+            "totalCount": 2,
+            "edges": [
+                {"node": {"id": "farm", "name": "Farm", "sites": [site(1, 5.0), site(2, 10.1), site(0, None)]}},
+                {"node": {"id": "idle", "name": "Idle", "sites": []}},
+            ],
+        }
+    }
+    expected = (2, [("farm", "Farm", 3, 15.1), ("idle", "Idle", 0, 0)])
+    assert hub_counts_answer(hub) == peer_counts_answer(peer) == expected
+    sites: list[Any] = peer["firmsConnection"]["edges"][0]["node"]["sites"]  # type: ignore[index]
+    sites.pop(1)
+    assert hub_counts_answer(hub) != peer_counts_answer(peer)  # a site's lots missing
 
 
 def test_request_file_holds_one_request_a_line_with_the_token_only_for_the_hub(tmp_path: Path) -> None:
