@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -
 COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --generate-hashes --universal \
 	--python-version 3.11 --quiet --custom-compile-command 'make lock'
 
-.PHONY: run test install lock lint typecheck unit neo4j-start neo4j-stop seed-large bench clean portal chromium
+.PHONY: run test install lock lint typecheck unit neo4j-start neo4j-stop seed-large bench clean portal chromium epcis-xsd
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,13 +45,17 @@ chromium:
 		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium chromium-driver fonts-noto-cjk; \
 	fi
 
+# The GS1 EPCIS XSDs XML capture is checked against: fetched once from Maven Central (checksum-pinned) into .local/
+epcis-xsd: install
+	$(BIN)/hub epcis-xsd fetch
+
 ## the lock files again from pyproject.toml (after adding or changing a dependency; then `make install`)
 lock: install
 	$(COMPILE) --extra dev -o requirements/dev.lock
 	$(COMPILE) --extra postgres -o requirements/runtime.lock
 
 ## the hub on 127.0.0.1:8000 with GraphiQL, on the local Neo4j, with the demo cluster (seeded once)
-run: install portal
+run: install portal epcis-xsd
 	$(BIN)/hub neo4j start
 	$(BIN)/hub schema apply
 	$(BIN)/hub seed --scale demo --if-empty
@@ -66,7 +70,7 @@ run: install portal
 	$(BIN)/hub serve
 
 ## lint, types, and the whole test suite against a real Neo4j that the tests start themselves
-test: install lint typecheck portal chromium
+test: install lint typecheck portal chromium epcis-xsd
 	$(BIN)/pytest
 
 lint: install

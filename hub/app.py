@@ -46,6 +46,7 @@ from hub.epcis_resources import (  # imports the named queries: their table is c
 )
 from hub.epcis_schedule import SubscriptionScheduler
 from hub.epcis_subscriptions import SubscriptionRoutes
+from hub.epcis_xsd import EpcisXsdUnavailable, epcis_xml_schemas
 from hub.exports import export_routes
 from hub.faults import StoreFaults, unavailable_response
 from hub.graph_health import GraphWatchdog
@@ -144,6 +145,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # XML capture is checked against the GS1 XSDs: without them the hub does not start (hub/epcis_xsd.py)
+        try:
+            await anyio.to_thread.run_sync(epcis_xml_schemas, settings)
+        except EpcisXsdUnavailable as missing:
+            log.error("the hub cannot start without the GS1 EPCIS XSDs: %s", missing)
+            raise
         driver = open_driver(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         settings.state_dir.chmod(0o700)  # keys, the SQLite file and the spool: the hub's user only

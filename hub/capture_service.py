@@ -34,6 +34,7 @@ from graph_schema.epcis.xml_reading import XmlRefused, check_prolog, xml_documen
 from graph_schema.errors import UNAVAILABLE
 from hub import capture_jobs
 from hub.capture_jobs import CaptureJob
+from hub.epcis_xsd import epcis_xml_schemas
 from hub.haccp import ingest_captured_sensors
 from hub.metrics import Metrics
 from hub.state import HubState
@@ -166,7 +167,7 @@ class CaptureService:
             self._release(principal.firm_id, size)
             await anyio.Path(path).unlink(missing_ok=True)
             raise
-        source = self._source(path, binding)
+        source = self._source(path, binding, proceed=proceed)
         task = asyncio.create_task(
             self._run(job_id, path, source, firm_id=principal.firm_id, proceed=proceed, placeholders=placeholders)
         )
@@ -175,10 +176,13 @@ class CaptureService:
         task.add_done_callback(self.running.discard)
         return job_id
 
-    def _source(self, path: Path, binding: Binding) -> EventSource:
+    def _source(self, path: Path, binding: Binding, *, proceed: bool) -> EventSource:
         most = self.state().settings.epcis_max_document_events  # announced by OPTIONS /epcis/capture
         if binding is Binding.XML:
-            return capped(xml_document_source(path, limits=self.limits()), most)
+            schemas = epcis_xml_schemas(self.state().settings)  # loaded at start-up: the hub needs them
+            # proceed writes as it reads (no validation pass first): the whole document meets its XSD before that
+            source = xml_document_source(path, schemas=schemas, limits=self.limits(), schema_first=proceed)
+            return capped(source, most)
         return capped(document_source(path, limits=self.limits()), most)
 
     async def _check_xml(self, path: Path) -> None:

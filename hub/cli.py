@@ -18,6 +18,7 @@ from auth.principal import Role
 from graph_schema.constraints import apply_schema
 from graph_schema.db import Graph
 from hub import haccp_cli, users_cli
+from hub.epcis_xsd import EpcisXsdUnavailable, epcis_xml_schemas
 from hub.logs import configure_logging
 from hub.neo4j_connection import local_server, open_driver
 from hub.neo4j_local import Neo4jLaunchError
@@ -379,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     neo4j.add_argument("action", choices=["start", "stop", "status"])
     schema = commands.add_parser("schema", help="graph constraints and indexes")
     schema.add_argument("action", choices=["apply"])
+    xsd = commands.add_parser("epcis-xsd", help="the GS1 EPCIS XSDs XML capture is checked against")
+    xsd.add_argument("action", choices=["fetch"], help="fetch them from Maven Central unless already there")
     seed = commands.add_parser("seed", help="write a generated cluster into the graph")
     seed.add_argument("--scale", choices=["demo", "large"], default="demo")
     seed.add_argument("--seed", type=int, default=7)
@@ -441,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _neo4j(settings, args.action)
         if args.command == "schema":
             return _schema_apply(settings)
+        if args.command == "epcis-xsd":
+            schemas = epcis_xml_schemas(settings)
+            print(f"GS1 EPCIS XSDs (1.2 and 2.0) in {schemas.folder}")
+            return 0
         if args.command == "seed":
             return _seed(settings, scale=args.scale, seed=args.seed, if_empty=args.if_empty, checked=args.checked)
         if args.command == "clients" and args.action == "create":
@@ -467,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "users":
             return users_cli.run(settings, args)
         return _token(settings, firm=args.firm, roles=args.role, scopes=args.scope)
-    except Neo4jLaunchError as error:
+    except (Neo4jLaunchError, EpcisXsdUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     epcis_max_jobs_per_firm: int = Field(default=4, ge=1, le=1000)
     epcis_max_jobs: int = Field(default=16, ge=1, le=10_000)
     epcis_max_spool_mb_per_firm: int = Field(default=1024, ge=1, le=1_048_576)
+    # the GS1 EPCIS XSDs XML capture is checked against (hub/epcis_xsd.py): default .local/epcis-xsd-<version> of
+    # the repository, fetched there from Maven Central on first use; the hub does not start without them
+    epcis_xsd_dir: Path | None = None
 
     # events people are told about (hub/notifications.py): how often each process polls the outbox for events
     # other processes published (its own wake it at once), and how webhook deliveries are attempted: each

@@ -33,10 +33,17 @@ from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.standard import parse_date_time
 from graph_schema.epcis.validation import validate_event
+from graph_schema.epcis.xml_schema import (
+    XML_SCHEMA_INVALID,
+    EpcisXmlSchemas,
+    locate_violation,
+    schema_errors,
+)
 from graph_schema.errors import BAD_USER_INPUT
 
 EPCIS_2_NS: Final = "urn:epcglobal:epcis:xsd:2"
 EPCIS_1_NS: Final = "urn:epcglobal:epcis:xsd:1"
+__all__ = ["XML_SCHEMA_INVALID"]  # re-exported: the code of a document the GS1 XSD refuses
 EPCIS_NAMESPACES: Final = frozenset({EPCIS_2_NS, EPCIS_1_NS})
 XML_DTD_FORBIDDEN: Final = "XML_DTD_FORBIDDEN"
 XML_NOT_WELL_FORMED: Final = "XML_NOT_WELL_FORMED"
@@ -162,18 +169,49 @@ def _display(element: Any) -> str:
     return f"{prefix}:{name}" if prefix else name
 
 
-def xml_document_source(path: Path, *, limits: ReadingLimits | None = None) -> EventSource:
-    """The events of the XML document at ``path``, validated one by one as they are read (bounded memory)."""
+def xml_document_source(
+    path: Path, *, schemas: EpcisXmlSchemas | None, limits: ReadingLimits | None = None, schema_first: bool = False
+) -> EventSource:
+    """The events of the XML document at ``path``, validated one by one as they are read (bounded memory), the
+    document checked against the GS1 XSD of its version while it streams (``schemas``; None only to measure
+    without). ``schema_first``: the whole document is checked against its XSD before its first event is given (for a
+    capture that writes as it reads), once however often the source is read."""
+    verdict: list[EventError | None] = []
 
     def events() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+        if schema_first and schemas is not None:
+            if not verdict:
+                verdict.append(schema_violation(path, schemas))
+            if verdict[0] is not None:
+                yield HEADER, [verdict[0]]
+                return
         with path.open("rb") as stream:
-            for index, item in XmlDocumentReader(stream, limits=limits).events():
+            for index, item in XmlDocumentReader(stream, schemas=schemas, limits=limits).events():
                 if isinstance(item, list):
                     yield index, item
                 else:
                     yield index, validate_xml_event(item, index=index)
 
     return events
+
+
+def schema_violation(path: Path, schemas: EpcisXmlSchemas) -> EventError | None:
+    """The document's first violation of its XSD, read as a stream with nothing kept (None: it follows its XSD, or
+    it is no EPCIS document at all, which its reading says)."""
+    with path.open("rb") as stream:
+        schema = schemas.for_namespace(_root_namespace(stream))
+        if schema is None:
+            return None
+        stream.seek(0)
+        parser: Any = etree.iterparse(stream, events=("end",), schema=schema, **_parser_options())
+        try:
+            for _, element in parser:
+                _forget(element)
+        except etree.XMLSyntaxError:
+            pass  # broken XML: its reading says where
+        if not schema_errors(parser.error_log):
+            return None
+        return XmlDocumentReader(stream, schemas=schemas).violation(schema, 0, parser.error_log)
 
 
 def validate_xml_event(event: XmlEvent, *, index: int) -> EpcisEvent | list[EventError]:
@@ -252,8 +290,11 @@ def _in_xml(error: EventError, event: XmlEvent) -> EventError:
 class XmlDocumentReader:
     """Stream the events of an EPCIS XML capture document (see the module docstring)."""
 
-    def __init__(self, stream: IO[bytes], *, limits: ReadingLimits | None = None) -> None:
+    def __init__(
+        self, stream: IO[bytes], *, schemas: EpcisXmlSchemas | None, limits: ReadingLimits | None = None
+    ) -> None:
         self._stream = stream
+        self._schemas = schemas
         self._limits = limits or ReadingLimits()
         self.version: str | None = None  # "2.0" or "1.2" once the root has been read
         self.event_count = 0
@@ -269,8 +310,12 @@ class XmlDocumentReader:
         root_prefix = "epcis"
         event_depth = 0  # the depth of event elements: 3, or 4 for 1.2's EventList/extension/TransformationEvent
         values = size = 0  # of the current event, against the event limits
+        start = self._stream.tell()
+        schema = self._schemas.for_namespace(_root_namespace(self._stream)) if self._schemas else None
+        self._stream.seek(start)
+        parser: Any = None
         try:
-            parser = etree.iterparse(self._stream, events=("start", "end"), **_parser_options())
+            parser = etree.iterparse(self._stream, events=("start", "end"), schema=schema, **_parser_options())
             for kind, element in parser:
                 if kind == "start":
                     depth += 1
@@ -336,6 +381,10 @@ class XmlDocumentReader:
                         )
                         return
                     continue
+                # the XSD's verdict first (as far as the parser has read): an event, or anything of the lists' level
+                if schema is not None and (level <= 4 or level == event_depth) and schema_errors(parser.error_log):
+                    yield HEADER, [self.violation(schema, start, parser.error_log)]
+                    return
                 if event_depth and level == event_depth:
                     name = _local(element.tag)
                     counts[name] = counts.get(name, 0) + 1
@@ -350,8 +399,15 @@ class XmlDocumentReader:
                 if level >= 2:
                     _forget(element)
         except etree.XMLSyntaxError as broken:
+            # the parser's own log (the exception's gathers this thread's earlier parses too)
+            if schema is not None and parser is not None and schema_errors(parser.error_log):
+                yield HEADER, [self.violation(schema, start, parser.error_log)]
+                return
             code, message = _syntax(broken)
             yield HEADER, [_header(code, "document", message)]
+            return
+        if schema is not None and parser is not None and schema_errors(parser.error_log):
+            yield HEADER, [self.violation(schema, start, parser.error_log)]
             return
         self.event_count = index
         if not saw_body:
@@ -370,6 +426,17 @@ class XmlDocumentReader:
                     )
                 ],
             )
+
+    def violation(self, schema: etree.XMLSchema, start: int, log: Any) -> EventError:
+        """The document's first violation of its XSD, found again to name its line and element."""
+        self._stream.seek(start)
+        violation = locate_violation(self._stream, schema, fallback=str(schema_errors(log)[0].message))
+        return EventError(
+            index=None,
+            field=violation.path,
+            code=XML_SCHEMA_INVALID,
+            message=f"{violation.describe()}; nothing of the document was captured",
+        )
 
     def _root(self, root: Any) -> list[EventError]:
         namespace = _ns(root.tag)
@@ -425,6 +492,16 @@ class XmlDocumentReader:
             f" TransformationEvent and AssociationEvent elements{hint}"
         )
         return EventError(index=index, field=where, code=BAD_USER_INPUT, message=message)
+
+
+def _root_namespace(stream: IO[bytes]) -> str | None:
+    """The namespace of the document's root element (None when there is none to read: the reading says why)."""
+    try:
+        for _, element in etree.iterparse(stream, events=("start",), **_parser_options()):
+            return _ns(element.tag)
+    except etree.XMLSyntaxError:
+        return None
+    return None
 
 
 def _starts_event(element: Any, depth: int) -> bool:

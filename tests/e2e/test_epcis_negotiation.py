@@ -23,6 +23,7 @@ from hub.server import serve_in_thread
 from hub.settings import Settings
 from tests.e2e.hub_settings import hub_settings
 from tests.epcis_chain import EpcisChain, document, register_chain
+from tests.epcis_data import xml_schemas
 
 pytestmark = pytest.mark.neo4j
 
@@ -98,7 +99,7 @@ async def test_json_ld_by_default_and_xml_on_request_with_the_same_events(
     etree.SubElement(etree.SubElement(capture_doc, "EPCISBody"), "EventList").extend(list(event_list))
     (tmp_path / "back.xml").write_bytes(etree.tostring(capture_doc))
     (tmp_path / "back.json").write_bytes(orjson.dumps(document(json_events)))
-    from_xml = [event for _, event in xml_document_source(tmp_path / "back.xml")()]
+    from_xml = [event for _, event in xml_document_source(tmp_path / "back.xml", schemas=xml_schemas())()]
     from_json = [event for _, event in document_source(tmp_path / "back.json")()]
     hashes = [getattr(event, "event_hash", event) for event in from_xml]
     assert hashes == [getattr(event, "event_hash", event) for event in from_json]

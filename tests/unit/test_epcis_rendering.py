@@ -16,7 +16,7 @@ from graph_schema.epcis.rendering import EPCIS_QUERY_NS, EpcFormat, query_docume
 from graph_schema.epcis.store import event_row
 from graph_schema.epcis.validation import validate_event
 from graph_schema.epcis.xml_reading import EPCIS_2_NS, xml_document_source
-from tests.epcis_data import OPENEPCIS
+from tests.epcis_data import OPENEPCIS, xml_schemas
 
 DOCUMENTS = sorted((OPENEPCIS / "Capture" / "Documents").glob("*.json"))
 
@@ -45,7 +45,7 @@ def test_events_written_in_xml_read_back_with_the_same_hash(path: Path, tmp_path
     )
     etree.SubElement(etree.SubElement(capture, "EPCISBody"), "EventList").extend(list(event_list))
     (tmp_path / "back.xml").write_bytes(etree.tostring(capture))
-    back = [event for _, event in xml_document_source(tmp_path / "back.xml")()]
+    back = [event for _, event in xml_document_source(tmp_path / "back.xml", schemas=xml_schemas())()]
     assert [getattr(event, "event_hash", event) for event in back] == [event.event_hash for event in events]
 
 
