@@ -81,3 +81,19 @@ def test_dockerfile_builds_the_portal_from_its_lock_and_points_the_hub_at_it() -
     assert "portal_dir" in Settings.model_fields
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"portal/node_modules", "portal/dist", ".local", ".venv"} <= set(ignored)
+
+
+def test_dockerfile_puts_the_pinned_epcis_xsds_where_the_hub_looks() -> None:
+    from hub import epcis_xsd
+
+    text = (ROOT / "Dockerfile").read_text()
+    group, _, artifact = epcis_xsd.ARTIFACT.partition(":")
+    assert f"{group.replace('.', '/')}/{artifact}/{epcis_xsd.VERSION}/{artifact}-{epcis_xsd.VERSION}.jar" in text
+    assert f"hashlib.sha256(jar).hexdigest() == '{epcis_xsd.JAR_SHA256}'" in text
+    copied = re.search(r"COPY --from=epcis-xsd /epcis-xsd (\S+)", text)
+    assert copied is not None
+    workdir = re.findall(r"^WORKDIR (\S+)$", text, re.MULTILINE)[-1]
+    xsd_dir = re.search(r"HUB_EPCIS_XSD_DIR=(\S+)", text)
+    assert xsd_dir is not None
+    assert Path(xsd_dir.group(1)) == Path(workdir) / copied.group(1)
+    assert "(out / '.complete')" in text  # taken as fetched: the image has no Maven to fetch with
