@@ -259,6 +259,8 @@ async def _write_master_data(tx: AsyncTransaction, state: _Pass, master: MasterD
     )
     for error in problems:
         where = error.field or "epcisHeader"
+        if where.startswith("/"):  # an XML element path: the id is the element's attribute, children its element
+            where = re.sub(r"\.id$", "/@id", re.sub(r"\.children$", "/children", where))
         state.fail(None, EventError(index=None, field=where, code=error.code, message=error.message))
 
 

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Final
 
 from lxml import etree
 
 from graph_schema.epcis import standard as std
-from graph_schema.epcis.capture import EventSource
+from graph_schema.epcis.capture import EventSource, SourceItem
 from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
+from graph_schema.epcis.master_data import MasterData, read_vocabulary_list
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.standard import parse_date_time
 from graph_schema.epcis.validation import validate_event
@@ -87,6 +88,10 @@ ELEMENT_ORDER: Final[dict[str, tuple[str, ...]]] = {
     ),
 }  # fmt: skip
 _WRAPPERS: Final = frozenset({"extension", "baseExtension"})  # EPCIS 1.x's extension points, read through
+# What a document's EPCISHeader (its master data) may make the reader hold while it is read: far above the master
+# data's own limits (10,000 vocabulary elements of up to 200 attributes), and bounded.
+HEADER_MAX_VALUES: Final = 500_000
+HEADER_MAX_BYTES: Final = 32 * 1_048_576
 
 
 class XmlRefused(Exception):
@@ -178,7 +183,7 @@ def xml_document_source(
     capture that writes as it reads), once however often the source is read."""
     verdict: list[EventError | None] = []
 
-    def events() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
+    def events() -> Iterator[tuple[int, SourceItem]]:
         if schema_first and schemas is not None:
             if not verdict:
                 verdict.append(schema_violation(path, schemas))
@@ -187,7 +192,7 @@ def xml_document_source(
                 return
         with path.open("rb") as stream:
             for index, item in XmlDocumentReader(stream, schemas=schemas, limits=limits).events():
-                if isinstance(item, list):
+                if isinstance(item, list | MasterData):
                     yield index, item
                 else:
                     yield index, validate_xml_event(item, index=index)
@@ -299,9 +304,9 @@ class XmlDocumentReader:
         self.version: str | None = None  # "2.0" or "1.2" once the root has been read
         self.event_count = 0
 
-    def events(self) -> Iterator[tuple[int, XmlEvent | list[EventError]]]:
+    def events(self) -> Iterator[tuple[int, XmlEvent | list[EventError] | MasterData]]:
         """``(index, event)`` for each event of EventList in document order; ``(HEADER, errors)`` for the document's
-        own problems (then nothing more is read)."""
+        own problems (then nothing more is read); ``(HEADER, master data)`` from its header, before any event."""
         max_depth = self._limits.max_depth
         depth = 0
         index = 0
@@ -310,6 +315,8 @@ class XmlDocumentReader:
         root_prefix = "epcis"
         event_depth = 0  # the depth of event elements: 3, or 4 for 1.2's EventList/extension/TransformationEvent
         values = size = 0  # of the current event, against the event limits
+        in_header = False  # inside EPCISHeader: kept whole until it ends (its master data), within its own bounds
+        header_values = header_size = 0
         start = self._stream.tell()
         schema = self._schemas.for_namespace(_root_namespace(self._stream)) if self._schemas else None
         self._stream.seek(start)
@@ -341,12 +348,21 @@ class XmlDocumentReader:
                             yield HEADER, problems
                             return
                         root_prefix = element.prefix or "epcis"
+                    elif depth == 2 and _local(element.tag) == "EPCISHeader" and _ns(element.tag) is None:
+                        in_header = True
                     elif depth == 2 and _local(element.tag) == "EPCISBody" and _ns(element.tag) is None:
                         saw_body = True
                     elif depth == 3 and saw_body and _local(element.tag) == "EventList" and _ns(element.tag) is None:
                         saw_list = True
                     elif saw_list and not event_depth and _starts_event(element, depth):
                         event_depth, values, size = depth, 0, 0
+                    if in_header and depth > 2:
+                        header_values += 1 + len(element.attrib)
+                        header_size += sum(len(value) for value in element.attrib.values())
+                        if header_values > HEADER_MAX_VALUES:
+                            too_many = f"more than {HEADER_MAX_VALUES:,} XML elements and attributes"
+                            yield HEADER, [_header_limit(too_many)]
+                            return
                     if event_depth and depth > event_depth:
                         values += 1 + len(element.attrib)
                         size += sum(len(value) for value in element.attrib.values())
@@ -385,6 +401,20 @@ class XmlDocumentReader:
                 if schema is not None and (level <= 4 or level == event_depth) and schema_errors(parser.error_log):
                     yield HEADER, [self.violation(schema, start, parser.error_log)]
                     return
+                if in_header and level > 2:  # kept until the header ends
+                    header_size += len(element.text or "")
+                    if header_size > HEADER_MAX_BYTES:
+                        yield HEADER, [_header_limit(f"more than {HEADER_MAX_BYTES:,} characters")]
+                        return
+                    continue
+                if in_header:  # the header, read whole: its master data, written before the events
+                    in_header = False
+                    master = master_data_in(element, where=f"/{root_prefix}:EPCISDocument/EPCISHeader")
+                    if isinstance(master, list):
+                        yield HEADER, master
+                        return
+                    if master:
+                        yield HEADER, master
                 if event_depth and level == event_depth:
                     name = _local(element.tag)
                     counts[name] = counts.get(name, 0) + 1
@@ -517,6 +547,16 @@ def _is_list_entry(element: Any) -> bool:
     in_list = parent is not None and _local(parent.tag) == "EventList" and _ns(parent.tag) is None
     local = _local(element.tag)
     return not in_list or (_ns(element.tag) is None and (local in EVENT_TYPES or local == "extension"))
+
+
+def _header_limit(what: str) -> EventError:
+    return EventError(
+        index=None,
+        field="document",
+        code=LIMIT_EXCEEDED,
+        message=f"the document's EPCISHeader holds {what}; send its master data in several documents; nothing of the"
+        " document was captured",
+    )
 
 
 def _header(code: str, where: str, message: str) -> EventError:
@@ -748,3 +788,99 @@ def _add(target: dict[str, Any], key: str, value: Any) -> None:
         target[key].append(value)
     else:
         target[key] = [target[key], value]
+
+
+# --- master data: a VocabularyList as the JSON-LD binding's vocabularyList ------------------------------------
+
+
+def master_data_in(holder: Any, *, where: str) -> MasterData | list[EventError] | None:
+    """The master data of an EPCISHeader (``extension/EPCISMasterData/VocabularyList``, in EPCIS 1.2 and in the
+    2.0 XSD alike) or of a master-data document's EPCISBody (``VocabularyList``): None when it has none, else read
+    by the JSON-LD binding's rules, problems named by their XML path."""
+    if _local(holder.tag) == "EPCISHeader":
+        found = [
+            (f"{where}/extension/EPCISMasterData/VocabularyList", vocabulary_list)
+            for extension in _named(holder, "extension")
+            for master in _named(extension, "EPCISMasterData")
+            for vocabulary_list in _named(master, "VocabularyList")
+        ]
+    else:
+        found = [(f"{where}/VocabularyList", vocabulary_list) for vocabulary_list in _named(holder, "VocabularyList")]
+    if not found:
+        return None
+    path, vocabulary_list = found[0]
+    namespaces = {
+        prefix: uri
+        for prefix, uri in (vocabulary_list.nsmap or {}).items()
+        if prefix and uri not in EPCIS_NAMESPACES and uri not in _NOT_EXTENSIONS
+    }
+    read = read_vocabulary_list(_vocabularies(vocabulary_list, namespaces), namespaces=namespaces, path=_AT)
+    if isinstance(read, list):
+        return [_md_error(error, path) for error in read]
+    read.locations = [replace(location, path=_md_path(location.path, path)) for location in read.locations]
+    read.parties = [replace(party, path=_md_path(party.path, path)) for party in read.parties]
+    return read
+
+
+_AT: Final = "\x00"  # where read_vocabulary_list's paths start: replaced by the list's XML path
+_MD_STEP: Final = re.compile(r"\[(\d+)\]|\.(\w+)(?:\[(\d+)\])?")
+
+
+def _md_path(json_path: str, base: str) -> str:
+    """``\x00[0].vocabularyElementList[2].attributes[1].attribute`` as ``<base>/Vocabulary[1]/VocabularyElementList/
+    VocabularyElement[3]/attribute[2]``."""
+    out = base
+    for step in _MD_STEP.finditer(json_path.removeprefix(_AT)):
+        vocabulary, name, number = step.groups()
+        if vocabulary is not None:
+            out += f"/Vocabulary[{int(vocabulary) + 1}]"
+        elif name == "vocabularyElementList":
+            out += "/VocabularyElementList" + (f"/VocabularyElement[{int(number) + 1}]" if number else "")
+        elif name == "attributes":
+            out += f"/attribute[{int(number) + 1}]" if number else ""
+        elif name == "children":
+            out += "/children" + (f"/id[{int(number) + 1}]" if number else "")
+        elif name in ("id", "type"):
+            out += f"/@{name}"
+        elif name != "attribute":  # an attribute's value is the attribute element's content
+            out += f"/{name}"
+    return out
+
+
+def _md_error(error: EventError, base: str) -> EventError:
+    where = _md_path(error.field, base)
+    message = error.message
+    if message.startswith(f"{error.field}: "):
+        message = f"{where}: {message[len(error.field) + 2 :]}"
+    return error.model_copy(update={"field": where, "message": message.replace(_AT, base)})
+
+
+def _named(element: Any, name: str) -> list[Any]:
+    return [child for child in element if _local(child.tag) == name and _ns(child.tag) is None]
+
+
+def _vocabularies(vocabulary_list: Any, namespaces: dict[str, str]) -> list[dict[str, Any]]:
+    """The JSON-LD shape of a VocabularyList (extension elements of other namespaces left out, as the XSD allows)."""
+    holder = XmlEvent(raw={}, namespaces=dict(namespaces), path="")
+    vocabularies: list[dict[str, Any]] = []
+    for vocabulary in _named(vocabulary_list, "Vocabulary"):
+        entry: dict[str, Any] = {"type": (vocabulary.get("type") or "").strip()}
+        elements: list[dict[str, Any]] = []
+        for element_list in _named(vocabulary, "VocabularyElementList"):
+            for element in _named(element_list, "VocabularyElement"):
+                item: dict[str, Any] = {"id": (element.get("id") or "").strip()}
+                attributes = []
+                for attribute in _named(element, "attribute"):
+                    children = [child for child in attribute if isinstance(child.tag, str)]
+                    value: Any = _extension_value(attribute, holder) if children else _text(attribute)
+                    if isinstance(value, dict):
+                        value.pop("id", None)  # the attribute's own id, not part of its value
+                    attributes.append({"id": (attribute.get("id") or "").strip(), "attribute": value})
+                if attributes:
+                    item["attributes"] = attributes
+                for listed in _named(element, "children"):
+                    item["children"] = [_text(child) for child in _named(listed, "id")]
+                elements.append(item)
+        entry["vocabularyElementList"] = elements
+        vocabularies.append(entry)
+    return vocabularies

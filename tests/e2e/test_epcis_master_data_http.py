@@ -119,3 +119,45 @@ async def test_master_data_captured_over_http_is_served_by_rest_and_graphql(
             },
         ],
     }
+
+
+async def test_master_data_in_an_xml_header_is_served_like_json_lds(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    from tests.e2e.test_epcis_xml_http import captured
+    from tests.integration.test_epcis_xml_master_data import HEADER_LIST, observation_xml, xml_with_master_data
+
+    sites = await register_firms(graph, ["plant", "rival"])
+    plant, rival = sites["plant"], sites["rival"]
+    for version in ("1.2", "2.0"):
+        job = captured(
+            base_url,
+            bearer(settings, "plant"),
+            xml_with_master_data([observation_xml(plant)], [plant_description(plant)], version=version),
+        )
+        assert (job["success"], job["errors"]) == (True, []), job
+    rival_reader = bearer(settings, "rival", Role.VIEWER)
+    site = http.get(f"{base_url}/epcis/bizLocations/{quote(sgln(plant), safe='')}/masterData", headers=rival_reader)
+    assert site.status_code == 200, site.text
+    assert site.json()["cbvAttributes"] == {
+        "name": "Eumseong tofu plant",
+        "streetAddressOne": "12 Daeso-ro",
+        "city": "Eumseong-gun",
+        "postalCode": "27654",
+        "countryCode": "KR",
+    }
+    assert site.json()["children"] == [sub_site(plant, "201")]
+
+    # the rival's XML document naming the plant's site: refused at the element's path, nothing renamed
+    job = captured(
+        base_url,
+        bearer(settings, "rival"),
+        xml_with_master_data([observation_xml(rival)], [plant_description(plant, name='=HYPERLINK("x")')]),
+    )
+    assert (job["success"], job["capturedCount"]) == (False, 0)
+    assert (job["errors"][0]["code"], job["errors"][0]["field"]) == (
+        "FORBIDDEN",
+        f"{HEADER_LIST}/Vocabulary[1]/VocabularyElementList/VocabularyElement[1]/@id",
+    )
+    again = http.get(f"{base_url}/epcis/bizLocations/{quote(sgln(plant), safe='')}/masterData", headers=rival_reader)
+    assert again.json()["cbvAttributes"]["name"] == "Eumseong tofu plant"

@@ -387,3 +387,34 @@ def test_a_capture_that_writes_as_it_reads_meets_the_xsd_before_its_first_event(
     results = list(xml_document_source(valid, schemas=xml_schemas(), schema_first=True)())
     assert len(results) == 50
     assert all(isinstance(item, EpcisEvent) for _, item in results)
+
+
+def _header_with_locations(count: int, *, attributes: int = 1) -> bytes:
+    element = (
+        '<VocabularyElement id="urn:epc:id:sgln:8801234.00001.%d">'
+        + '<attribute id="urn:epcglobal:cbv:mda:name">Room</attribute>' * attributes
+        + "</VocabularyElement>"
+    )
+    return (
+        b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0"'
+        b' creationDate="2026-11-28T10:00:00Z"><EPCISHeader><extension><EPCISMasterData><VocabularyList>'
+        b'<Vocabulary type="urn:epcglobal:epcis:vtype:BusinessLocation"><VocabularyElementList>'
+        + b"".join((element % n).encode() for n in range(count))
+        + b"</VocabularyElementList></Vocabulary></VocabularyList></EPCISMasterData></extension></EPCISHeader>"
+        b"<EPCISBody><EventList/></EPCISBody></epcis:EPCISDocument>"
+    )
+
+
+def test_a_huge_vocabulary_in_the_header_is_refused_before_any_event(tmp_path: Path) -> None:
+    errors = errors_of(read_bytes(_header_with_locations(10_001), tmp_path))
+    assert [(error.code, error.field) for error in errors] == [
+        ("BAD_USER_INPUT", "/epcis:EPCISDocument/EPCISHeader/extension/EPCISMasterData/VocabularyList")
+    ]
+    assert "holds more than 10,000 vocabulary elements; send them in several documents" in errors[0].message
+
+
+def test_a_header_past_what_the_reader_holds_is_refused_as_it_streams(tmp_path: Path) -> None:
+    # 2,000 elements of 300 attributes: 602,000 XML elements, past the header's bound before it is read whole
+    errors = errors_of(read_bytes(_header_with_locations(2_000, attributes=300), tmp_path))
+    assert [(error.code, error.field) for error in errors] == [(LIMIT_EXCEEDED, "document")]
+    assert "EPCISHeader holds more than 500,000 XML elements and attributes" in errors[0].message
