@@ -10,6 +10,7 @@ from graph_schema.epcis.capture import EventSource, SourceItem
 from graph_schema.epcis.document import DocumentReader, read_single_event
 from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
 from graph_schema.epcis.master_data import header_master_data
+from graph_schema.epcis.master_data_document import MASTER_DATA_DOCUMENT, document_type, read_master_data_document
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.validation import validate_event
 
@@ -21,6 +22,11 @@ def document_source(path: Path, *, limits: ReadingLimits | None = None) -> Event
 
     def events() -> Iterator[tuple[int, SourceItem]]:
         with path.open("rb") as stream:
+            if document_type(stream, limits or ReadingLimits()) == MASTER_DATA_DOCUMENT:
+                stream.seek(0)  # master data alone: no events
+                yield HEADER, read_master_data_document(stream, limits or ReadingLimits())
+                return
+            stream.seek(0)
             reader = DocumentReader(stream, limits=limits)
             read = reader.events()
             first = next(read, None)  # a file is seekable: its header has been read by now, wherever it stands

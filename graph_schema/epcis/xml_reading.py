@@ -46,6 +46,19 @@ EPCIS_2_NS: Final = "urn:epcglobal:epcis:xsd:2"
 EPCIS_1_NS: Final = "urn:epcglobal:epcis:xsd:1"
 __all__ = ["XML_SCHEMA_INVALID"]  # re-exported: the code of a document the GS1 XSD refuses
 EPCIS_NAMESPACES: Final = frozenset({EPCIS_2_NS, EPCIS_1_NS})
+MASTER_DATA_2_NS: Final = "urn:epcglobal:epcis-masterdata:xsd:2"
+MASTER_DATA_1_NS: Final = "urn:epcglobal:epcis-masterdata:xsd:1"
+# the root elements the hub captures, by namespace: events (and their header's master data), or master data alone
+ROOTS: Final = {
+    EPCIS_2_NS: "EPCISDocument",
+    EPCIS_1_NS: "EPCISDocument",
+    MASTER_DATA_2_NS: "EPCISMasterDataDocument",
+    MASTER_DATA_1_NS: "EPCISMasterDataDocument",
+}
+_ROOTS_SAID: Final = (
+    f"an EPCISDocument of the namespace {EPCIS_2_NS} (EPCIS 2.0) or {EPCIS_1_NS} (EPCIS 1.2), or an"
+    f" EPCISMasterDataDocument of {MASTER_DATA_2_NS} or {MASTER_DATA_1_NS}"
+)
 XML_DTD_FORBIDDEN: Final = "XML_DTD_FORBIDDEN"
 XML_NOT_WELL_FORMED: Final = "XML_NOT_WELL_FORMED"
 HEADER = -1  # the index under which a document's own problems are reported (as for JSON documents)
@@ -143,11 +156,9 @@ def check_prolog(stream: IO[bytes]) -> str:
             if element.getroottree().docinfo.doctype:
                 raise XmlRefused(XML_DTD_FORBIDDEN, _DTD_MESSAGE)
             namespace = _ns(element.tag)
-            if _local(element.tag) != "EPCISDocument" or namespace not in EPCIS_NAMESPACES:
+            if ROOTS.get(namespace or "") != _local(element.tag):
                 raise XmlRefused(
-                    BAD_USER_INPUT,
-                    f"the document's root element is {_display(element)}, not an epcis:EPCISDocument of the "
-                    f"namespace {EPCIS_2_NS} (EPCIS 2.0) or {EPCIS_1_NS} (EPCIS 1.2)",
+                    BAD_USER_INPUT, f"the document's root element is {_display(element)}, not {_ROOTS_SAID}"
                 )
             return namespace or ""
     except etree.XMLSyntaxError as broken:
@@ -302,6 +313,7 @@ class XmlDocumentReader:
         self._schemas = schemas
         self._limits = limits or ReadingLimits()
         self.version: str | None = None  # "2.0" or "1.2" once the root has been read
+        self.master_data_document = False  # an EPCISMasterDataDocument: master data in its body, no events
         self.event_count = 0
 
     def events(self) -> Iterator[tuple[int, XmlEvent | list[EventError] | MasterData]]:
@@ -313,9 +325,12 @@ class XmlDocumentReader:
         counts: dict[str, int] = {}  # events of each type so far, for their XPath positions
         saw_body = saw_list = False
         root_prefix = "epcis"
+        root = "/epcis:EPCISDocument"
         event_depth = 0  # the depth of event elements: 3, or 4 for 1.2's EventList/extension/TransformationEvent
         values = size = 0  # of the current event, against the event limits
-        in_header = False  # inside EPCISHeader: kept whole until it ends (its master data), within its own bounds
+        # inside EPCISHeader (or a master-data document's EPCISBody): kept whole until it ends (its master data),
+        # within its own bounds
+        in_header = False
         header_values = header_size = 0
         start = self._stream.tell()
         schema = self._schemas.for_namespace(_root_namespace(self._stream)) if self._schemas else None
@@ -348,10 +363,12 @@ class XmlDocumentReader:
                             yield HEADER, problems
                             return
                         root_prefix = element.prefix or "epcis"
+                        root = f"/{root_prefix}:{_local(element.tag)}"
                     elif depth == 2 and _local(element.tag) == "EPCISHeader" and _ns(element.tag) is None:
                         in_header = True
                     elif depth == 2 and _local(element.tag) == "EPCISBody" and _ns(element.tag) is None:
                         saw_body = True
+                        in_header = self.master_data_document
                     elif depth == 3 and saw_body and _local(element.tag) == "EventList" and _ns(element.tag) is None:
                         saw_list = True
                     elif saw_list and not event_depth and _starts_event(element, depth):
@@ -409,7 +426,16 @@ class XmlDocumentReader:
                     continue
                 if in_header:  # the header, read whole: its master data, written before the events
                     in_header = False
-                    master = master_data_in(element, where=f"/{root_prefix}:EPCISDocument/EPCISHeader")
+                    master = master_data_in(element, where=f"{root}/{_local(element.tag)}")
+                    if master is not None and self.master_data_document and _local(element.tag) == "EPCISHeader":
+                        master = [
+                            _header(
+                                BAD_USER_INPUT,
+                                f"{root}/EPCISHeader/extension/EPCISMasterData",
+                                "an EPCISMasterDataDocument carries its vocabularies in EPCISBody/VocabularyList;"
+                                " move them there",
+                            )
+                        ]
                     if isinstance(master, list):
                         yield HEADER, master
                         return
@@ -441,11 +467,9 @@ class XmlDocumentReader:
             return
         self.event_count = index
         if not saw_body:
-            yield (
-                HEADER,
-                [_header(BAD_USER_INPUT, f"/{root_prefix}:EPCISDocument/EPCISBody", "is required in an EPCISDocument")],
-            )
-        elif not saw_list:
+            kind = root.rpartition(":")[2]
+            yield HEADER, [_header(BAD_USER_INPUT, f"{root}/EPCISBody", f"is required in an {kind}")]
+        elif not saw_list and not self.master_data_document:
             yield (
                 HEADER,
                 [
@@ -471,20 +495,16 @@ class XmlDocumentReader:
     def _root(self, root: Any) -> list[EventError]:
         namespace = _ns(root.tag)
         where = "/" + _display(root)
-        if _local(root.tag) != "EPCISDocument" or namespace not in EPCIS_NAMESPACES:
-            return [
-                _header(
-                    BAD_USER_INPUT,
-                    where,
-                    f"the root element must be an EPCISDocument of the namespace"
-                    f" {EPCIS_2_NS} (EPCIS 2.0) or {EPCIS_1_NS} (EPCIS 1.2)",
-                )
-            ]
+        kind = ROOTS.get(namespace or "")
+        if kind != _local(root.tag):
+            return [_header(BAD_USER_INPUT, where, f"the root element must be {_ROOTS_SAID}")]
+        self.master_data_document = kind == "EPCISMasterDataDocument"
         problems: list[EventError] = []
         version = root.get("schemaVersion")
-        allowed = ("2.0",) if namespace == EPCIS_2_NS else ("1.0", "1.1", "1.2")
+        two = namespace in (EPCIS_2_NS, MASTER_DATA_2_NS)
+        allowed = ("2.0",) if two else ("1.0", "1.1", "1.2")
         if version is None:
-            problems.append(_header(BAD_USER_INPUT, f"{where}/@schemaVersion", "is required in an EPCISDocument"))
+            problems.append(_header(BAD_USER_INPUT, f"{where}/@schemaVersion", f"is required in an {kind}"))
         elif version.strip() not in allowed:
             problems.append(
                 _header(
@@ -493,10 +513,10 @@ class XmlDocumentReader:
                     f"must be {' or '.join(allowed)} in the namespace {namespace}, got '{version}'",
                 )
             )
-        self.version = "2.0" if namespace == EPCIS_2_NS else "1.2"
+        self.version = "2.0" if two else "1.2"
         created = root.get("creationDate")
         if created is None:
-            problems.append(_header(BAD_USER_INPUT, f"{where}/@creationDate", "is required in an EPCISDocument"))
+            problems.append(_header(BAD_USER_INPUT, f"{where}/@creationDate", f"is required in an {kind}"))
         else:
             try:
                 parse_date_time(created.strip())
@@ -812,7 +832,7 @@ def master_data_in(holder: Any, *, where: str) -> MasterData | list[EventError] 
     namespaces = {
         prefix: uri
         for prefix, uri in (vocabulary_list.nsmap or {}).items()
-        if prefix and uri not in EPCIS_NAMESPACES and uri not in _NOT_EXTENSIONS
+        if prefix and uri not in EPCIS_NAMESPACES and uri not in ROOTS and uri not in _NOT_EXTENSIONS
     }
     read = read_vocabulary_list(_vocabularies(vocabulary_list, namespaces), namespaces=namespaces, path=_AT)
     if isinstance(read, list):

@@ -161,3 +161,57 @@ async def test_master_data_in_an_xml_header_is_served_like_json_lds(
     )
     again = http.get(f"{base_url}/epcis/bizLocations/{quote(sgln(plant), safe='')}/masterData", headers=rival_reader)
     assert again.json()["cbvAttributes"]["name"] == "Eumseong tofu plant"
+
+
+async def test_master_data_documents_over_http_store_master_data_only(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    from tests.e2e.test_epcis_xml_http import captured, post
+    from tests.integration.test_epcis_master_data import locations, stored
+    from tests.integration.test_epcis_xml_master_data import (
+        BODY_LIST,
+        json_master_data_document,
+        xml_master_data_document,
+    )
+
+    sites = await register_firms(graph, ["plant", "rival"])
+    plant = sites["plant"]
+    rival_reader = bearer(settings, "rival", Role.VIEWER)
+    site_url = f"{base_url}/epcis/bizLocations/{quote(sgln(plant), safe='')}/masterData"
+
+    # XML: valid, stored as master data only (no event)
+    job = captured(base_url, bearer(settings, "plant"), xml_master_data_document([plant_description(plant)]))
+    assert (job["success"], job["errors"], job["eventCount"], job["capturedCount"]) == (True, [], 0, 0)
+    assert http.get(site_url, headers=rival_reader).json()["cbvAttributes"]["name"] == "Eumseong tofu plant"
+    assert await stored(graph) == {"locations": 2, "parties": 0, "events": 0}
+
+    # JSON-LD form: a later description replaces it
+    renamed = locations({"id": sgln(plant), "attributes": [{"id": "cbvmda:name", "attribute": "Plant 2"}]})
+    job = post_document(base_url, bearer(settings, "plant"), json_master_data_document([renamed]))
+    assert (job["success"], job["errors"], job["eventCount"]) == (True, [], 0)
+    assert http.get(site_url, headers=rival_reader).json()["cbvAttributes"] == {"name": "Plant 2"}
+
+    # invalid: a specific error at its element, nothing written
+    bad = plant_description(plant, name="Plant 3")
+    bad["vocabularyElementList"][0]["attributes"][3] = {"id": "cbvmda:postalCode", "attribute": "=1+1; DROP"}
+    job = captured(base_url, bearer(settings, "plant"), xml_master_data_document([bad]))
+    where = f"{BODY_LIST}/Vocabulary[1]/VocabularyElementList/VocabularyElement[1]/attribute[4]"
+    assert [(error["code"], error["field"]) for error in job["errors"]] == [("BAD_USER_INPUT", where)]
+    assert http.get(site_url, headers=rival_reader).json()["cbvAttributes"] == {"name": "Plant 2"}
+
+    # another firm's GLN, in either binding: FORBIDDEN, nothing renamed
+    job = captured(base_url, bearer(settings, "rival"), xml_master_data_document([plant_description(plant, name="X")]))
+    assert {error["code"] for error in job["errors"]} == {"FORBIDDEN"}
+    job = post_document(base_url, bearer(settings, "rival"), json_master_data_document([renamed]))
+    assert [(error["code"], error["field"]) for error in job["errors"]] == [
+        ("FORBIDDEN", "epcisBody.vocabularyList[0].vocabularyElementList[0].id")
+    ]
+    assert http.get(site_url, headers=rival_reader).json()["cbvAttributes"] == {"name": "Plant 2"}
+
+    # XXE in a master-data document: refused before any job, nothing read
+    evil = xml_master_data_document([plant_description(plant, name="&xxe;")]).replace(b"&amp;xxe;", b"&xxe;")
+    evil = b'<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n' + evil
+    response = post(base_url, bearer(settings, "plant"), evil, "application/xml")
+    assert (response.status_code, response.json()["code"]) == (400, "XML_DTD_FORBIDDEN")
+    assert "root:" not in response.text
+    assert await stored(graph) == {"locations": 2, "parties": 0, "events": 0}

@@ -86,6 +86,30 @@ def xml_with_master_data(events: list[str], vocabularies: list[dict[str, Any]], 
     ).encode()
 
 
+MASTER_DATA_NAMESPACES = {"2.0": "urn:epcglobal:epcis-masterdata:xsd:2", "1.2": "urn:epcglobal:epcis-masterdata:xsd:1"}
+BODY_LIST = "/epcismd:EPCISMasterDataDocument/EPCISBody/VocabularyList"
+
+
+def xml_master_data_document(vocabularies: list[dict[str, Any]], *, version: str = "2.0") -> bytes:
+    """An EPCISMasterDataDocument: master data alone, in EPCISBody/VocabularyList."""
+    return (
+        f'<epcismd:EPCISMasterDataDocument xmlns:epcismd="{MASTER_DATA_NAMESPACES[version]}" schemaVersion="{version}"'
+        f' creationDate="2026-11-28T10:00:00Z">{"<EPCISHeader>" + SBDH + "</EPCISHeader>" if version == "1.2" else ""}'
+        f"<EPCISBody>{vocabulary_list_xml(vocabularies)}</EPCISBody></epcismd:EPCISMasterDataDocument>"
+    ).encode()
+
+
+def json_master_data_document(vocabularies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON-LD form of an EPCISMasterDataDocument (as converters write it: GS1's JSON schema has none)."""
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {"cbvmda": MDA}],
+        "type": "EPCISMasterDataDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-28T10:00:00Z",
+        "epcisBody": {"vocabularyList": vocabularies},
+    }
+
+
 async def capture_xml(graph: Graph, tmp_path: Path, firm: str, body: bytes) -> CaptureOutcome:
     path = tmp_path / f"{firm}-{next(_documents)}.xml"
     await anyio.Path(path).write_bytes(body)
@@ -173,3 +197,31 @@ async def test_a_formula_in_a_name_is_kept_as_inert_text_of_ones_own_site(graph:
     (site,) = await store.locations_by_link(graph, [link(plant)])
     assert site is not None
     assert site["name"] == formula  # data, as given: the spreadsheet exports neutralise formulas when they write
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.2"])
+async def test_a_master_data_document_stores_master_data_only(graph: Graph, tmp_path: Path, version: str) -> None:
+    sites = await register_firms(graph, ["plant"])
+    plant = sites["plant"]
+    outcome = await capture_xml(
+        graph, tmp_path, "plant", xml_master_data_document([plant_description(plant)], version=version)
+    )
+    assert (outcome.committed, outcome.errors, outcome.event_count, outcome.captured) == (True, [], 0, 0)
+    assert await stored(graph) == {"locations": 2, "parties": 0, "events": 0}
+    assert await site_name(graph, plant) == "Eumseong tofu plant"
+
+
+async def test_a_master_data_document_naming_another_firms_gln_writes_nothing(graph: Graph, tmp_path: Path) -> None:
+    sites = await register_firms(graph, ["plant", "rival"])
+    plant, rival = sites["plant"], sites["rival"]
+    before = await site_name(graph, plant)
+    # the rival's own site described correctly, and the plant's site: the whole document is refused
+    mine = locations({"id": sgln(rival), "attributes": [{"id": "cbvmda:name", "attribute": "Rival depot"}]})
+    body = xml_master_data_document([mine, plant_description(plant, name="Taken over")])
+    outcome = await capture_xml(graph, tmp_path, "rival", body)
+    assert [(e.code, e.field) for e in outcome.errors] == [
+        ("FORBIDDEN", f"{BODY_LIST}/Vocabulary[2]/VocabularyElementList/VocabularyElement[1]/@id"),
+        ("FORBIDDEN", f"{BODY_LIST}/Vocabulary[2]/VocabularyElementList/VocabularyElement[2]/@id"),
+    ]
+    assert await site_name(graph, plant) == before
+    assert await stored(graph) == {"locations": 0, "parties": 0, "events": 0}

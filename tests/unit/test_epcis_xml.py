@@ -8,11 +8,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from graph_schema.epcis.capture import SourceItem
 from graph_schema.epcis.limits import LIMIT_EXCEEDED, ReadingLimits
+from graph_schema.epcis.master_data import MasterData
 from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.reading import document_source
 from graph_schema.epcis.xml_reading import (
@@ -418,3 +421,116 @@ def test_a_header_past_what_the_reader_holds_is_refused_as_it_streams(tmp_path: 
     errors = errors_of(read_bytes(_header_with_locations(2_000, attributes=300), tmp_path))
     assert [(error.code, error.field) for error in errors] == [(LIMIT_EXCEEDED, "document")]
     assert "EPCISHeader holds more than 500,000 XML elements and attributes" in errors[0].message
+
+
+# --- EPCISMasterDataDocument --------------------------------------------------------------------------------------
+
+
+def _master_data_document(body: str, namespace: str = "urn:epcglobal:epcis-masterdata:xsd:2") -> bytes:
+    return (
+        f'<epcismd:EPCISMasterDataDocument xmlns:epcismd="{namespace}" schemaVersion="2.0"'
+        f' creationDate="2026-11-28T10:00:00Z"><EPCISBody>{body}</EPCISBody></epcismd:EPCISMasterDataDocument>'
+    ).encode()
+
+
+_SITE = (
+    '<VocabularyList><Vocabulary type="urn:epcglobal:epcis:vtype:BusinessLocation"><VocabularyElementList>'
+    '<VocabularyElement id="urn:epc:id:sgln:8801234.00001.0">'
+    '<attribute id="urn:epcglobal:cbv:mda:name">Eumseong tofu plant</attribute>'
+    '<attribute id="urn:epcglobal:cbv:mda:countryCode">KR</attribute>'
+    "</VocabularyElement></VocabularyElementList></Vocabulary></VocabularyList>"
+)
+
+
+def test_a_master_data_document_reads_as_master_data_alone(tmp_path: Path) -> None:
+    results = read_bytes(_master_data_document(_SITE), tmp_path)
+    assert len(results) == 1
+    assert isinstance(results[0], MasterData)
+    (location,) = results[0].locations
+    assert (location.id, location.fields) == (
+        "urn:epc:id:sgln:8801234.00001.0",
+        {"name": "Eumseong tofu plant", "countryCode": "KR"},
+    )
+    assert location.path == (
+        "/epcismd:EPCISMasterDataDocument/EPCISBody/VocabularyList/Vocabulary[1]/VocabularyElementList/"
+        "VocabularyElement[1]"
+    )
+
+
+def test_a_master_data_document_the_xsd_refuses_names_the_element(tmp_path: Path) -> None:
+    missing_id = _SITE.replace(' id="urn:epc:id:sgln:8801234.00001.0"', "")
+    errors = errors_of(read_bytes(_master_data_document(missing_id), tmp_path))
+    assert_schema_violation(
+        errors,
+        "/epcismd:EPCISMasterDataDocument/EPCISBody/VocabularyList/Vocabulary[1]/VocabularyElementList/"
+        "VocabularyElement[1]",
+        1,
+        "Element 'VocabularyElement': The attribute 'id' is required but missing.",
+    )
+
+
+def test_a_master_data_document_with_a_bad_value_names_its_attribute(tmp_path: Path) -> None:
+    errors = errors_of(read_bytes(_master_data_document(_SITE.replace(">KR<", ">Korea<")), tmp_path))
+    where = (
+        "/epcismd:EPCISMasterDataDocument/EPCISBody/VocabularyList/Vocabulary[1]/VocabularyElementList/"
+        "VocabularyElement[1]/attribute[2]"
+    )
+    assert [(error.code, error.field) for error in errors] == [("BAD_USER_INPUT", where)]
+    assert "cbvmda:countryCode must be an ISO 3166-1 alpha-2 country code" in errors[0].message
+
+
+def test_xxe_in_a_master_data_document_is_refused(tmp_path: Path) -> None:
+    evil = _master_data_document(_SITE.replace("Eumseong tofu plant", "&xxe;"))
+    evil = b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n' + evil
+    with pytest.raises(XmlRefused) as refused:
+        check_prolog(io.BytesIO(evil))
+    assert refused.value.code == XML_DTD_FORBIDDEN
+    errors = errors_of(read_bytes(evil, tmp_path))
+    assert [error.code for error in errors] == [XML_DTD_FORBIDDEN]
+    assert "root:" not in errors[0].message
+
+
+def test_json_ld_master_data_document_reads_like_the_xml_one(tmp_path: Path) -> None:
+    document: dict[str, Any] = {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {"cbvmda": "urn:epcglobal:cbv:mda:"}],
+        "type": "EPCISMasterDataDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-28T10:00:00Z",
+        "epcisBody": {
+            "vocabularyList": [
+                {
+                    "type": "urn:epcglobal:epcis:vtype:BusinessLocation",
+                    "vocabularyElementList": [
+                        {
+                            "id": "urn:epc:id:sgln:8801234.00001.0",
+                            "attributes": [
+                                {"id": "cbvmda:name", "attribute": "Eumseong tofu plant"},
+                                {"id": "cbvmda:countryCode", "attribute": "KR"},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    path = tmp_path / "md.jsonld"
+    path.write_bytes(orjson.dumps(document))
+    (item,) = [item for _, item in document_source(path)()]
+    assert isinstance(item, MasterData)
+    from_xml = read_bytes(_master_data_document(_SITE), tmp_path)[0]
+    assert isinstance(from_xml, MasterData)
+    assert [(x.id, x.fields, x.attributes) for x in item.locations] == [
+        (x.id, x.fields, x.attributes) for x in from_xml.locations
+    ]
+    # and its own faults at their JSON paths
+    document["epcisBody"]["vocabularyList"][0]["vocabularyElementList"][0]["attributes"][1]["attribute"] = "Korea"
+    document["schemaVersion"] = "1.2"
+    path.write_bytes(orjson.dumps(document))
+    errors = errors_of([item for _, item in document_source(path)()])
+    assert [error.field for error in errors] == ["schemaVersion"]
+    document["schemaVersion"] = "2.0"
+    path.write_bytes(orjson.dumps(document))
+    errors = errors_of([item for _, item in document_source(path)()])
+    assert [error.field for error in errors] == [
+        "epcisBody.vocabularyList[0].vocabularyElementList[0].attributes[1].attribute"
+    ]
