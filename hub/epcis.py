@@ -22,8 +22,11 @@ from graph_schema.db import Graph, GraphUnavailable
 from graph_schema.epcis.limits import LIMIT_EXCEEDED
 from graph_schema.epcis.model import EventError
 from graph_schema.epcis.reading import single_event
+from graph_schema.epcis.xml_reading import XML_DTD_FORBIDDEN, XML_NOT_WELL_FORMED, read_single_xml_event
+from graph_schema.epcis.xml_schema import XML_SCHEMA_INVALID
 from graph_schema.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE
 from hub.capture_service import PAYLOAD_TOO_LARGE, Binding, CaptureService, Refused
+from hub.epcis_xsd import epcis_xml_schemas
 from hub.graphql_app import unauthenticated_response
 from hub.metrics import Metrics
 from hub.state import HubState
@@ -35,6 +38,8 @@ EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.
 JSON_TYPES: Final = frozenset({"application/json", "application/ld+json"})
 XML_TYPES: Final = frozenset({"application/xml", "text/xml"})
 MAX_EVENT_BYTES: Final = 1_048_576
+# what a refused single event's problem document is coded, the first of these its errors hold (else BAD_USER_INPUT)
+_DOCUMENT_CODES: Final = (LIMIT_EXCEEDED, XML_DTD_FORBIDDEN, XML_NOT_WELL_FORMED, XML_SCHEMA_INVALID)
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -137,7 +142,8 @@ class EpcisRoutes:
         return JSONResponse(job.document(), headers=EPCIS_HEADERS)
 
     async def capture_event(self, request: Request) -> Response:
-        """POST /epcis/events: one event, captured at once: 201, or 409 when its eventID holds other content."""
+        """POST /epcis/events: one event (JSON-LD, or XML: bare or alone in an EPCISDocument), captured at once: 201,
+        or 409 when its eventID holds other content."""
         principal = _principal(request)
         if principal is None:
             return unauthenticated_response()
@@ -149,9 +155,15 @@ class EpcisRoutes:
             return problem(400, "Incomplete", "the event was not received whole", "BAD_USER_INPUT")
         if body is None:  # read no further than the limit (or not at all, when the declared length passes it)
             return problem(413, "Event too large", "a single event may have at most 1 MB", PAYLOAD_TOO_LARGE)
-        parsed = single_event(body, limits=self.captures.limits())
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type in XML_TYPES:  # one event of the XML binding, checked against the XSD like a document
+            schemas = epcis_xml_schemas(self.state().settings)
+            parsed = read_single_xml_event(body, schemas=schemas, limits=self.captures.limits())
+        else:
+            parsed = single_event(body, limits=self.captures.limits())
         if isinstance(parsed, list):
-            code = LIMIT_EXCEEDED if any(error.code == LIMIT_EXCEEDED for error in parsed) else "BAD_USER_INPUT"
+            found = [error.code for error in parsed]
+            code = next((c for c in _DOCUMENT_CODES if c in found), "BAD_USER_INPUT")
             return problem(400, "Invalid event", _summary(parsed), code, errors=_errors(parsed))
         try:
             decision = await decide_for_request(self._graph(), principal)

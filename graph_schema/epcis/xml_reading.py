@@ -19,6 +19,7 @@ TransformationEvent sits in ``EventList/extension``. The wrappers are read throu
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,7 @@ EVENT_TYPES: Final = frozenset(
     {"ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"}
 )
 _XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+_NIL: Final = f"{{{_XSI}}}nil"
 _NOT_EXTENSIONS: Final = frozenset({_XSI, "http://www.w3.org/2001/XMLSchema", "urn:epcglobal:xsd:1"})
 # Lists of identifiers: the list element holds one child per entry
 _ID_LISTS: Final = {"epcList": "epc", "childEPCs": "epc", "inputEPCList": "epc", "outputEPCList": "epc"}
@@ -151,16 +153,19 @@ def _ns(tag: object) -> str | None:
 
 def check_prolog(stream: IO[bytes]) -> str:
     """Read up to the root element: its namespace; XmlRefused for a DOCTYPE (a DTD), broken XML, or another root."""
+    namespace, local, shown = root_element(stream)
+    if ROOTS.get(namespace or "") != local:
+        raise XmlRefused(BAD_USER_INPUT, f"the document's root element is {shown}, not {_ROOTS_SAID}")
+    return namespace or ""
+
+
+def root_element(stream: IO[bytes]) -> tuple[str | None, str, str]:
+    """The root element's namespace, local name and name as written; XmlRefused for a DOCTYPE or broken XML."""
     try:
         for _, element in etree.iterparse(stream, events=("start",), **_parser_options()):
             if element.getroottree().docinfo.doctype:
                 raise XmlRefused(XML_DTD_FORBIDDEN, _DTD_MESSAGE)
-            namespace = _ns(element.tag)
-            if ROOTS.get(namespace or "") != _local(element.tag):
-                raise XmlRefused(
-                    BAD_USER_INPUT, f"the document's root element is {_display(element)}, not {_ROOTS_SAID}"
-                )
-            return namespace or ""
+            return _ns(element.tag), _local(element.tag), _display(element)
     except etree.XMLSyntaxError as broken:
         raise XmlRefused(*_syntax(broken)) from None
     raise XmlRefused(XML_NOT_WELL_FORMED, "the document is empty: no root element")
@@ -228,6 +233,76 @@ def schema_violation(path: Path, schemas: EpcisXmlSchemas) -> EventError | None:
         if not schema_errors(parser.error_log):
             return None
         return XmlDocumentReader(stream, schemas=schemas).violation(schema, 0, parser.error_log)
+
+
+# a bare event is read inside this envelope (on the event's first line, so lines keep their numbers): the XSD declares
+# no event element of its own, and the reader reads documents
+_ENVELOPE_PREFIX: Final = "hub-envelope"
+_ENVELOPE: Final = (
+    f'<{_ENVELOPE_PREFIX}:EPCISDocument xmlns:{_ENVELOPE_PREFIX}="{EPCIS_2_NS}" schemaVersion="2.0"'
+    ' creationDate="2000-01-01T00:00:00Z"><EPCISBody><EventList>'
+).encode()
+_ENVELOPE_END: Final = f"</EventList></EPCISBody></{_ENVELOPE_PREFIX}:EPCISDocument>".encode()
+_DECLARATION: Final = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+
+
+def read_single_xml_event(
+    body: bytes, *, schemas: EpcisXmlSchemas | None, limits: ReadingLimits | None = None
+) -> EpcisEvent | list[EventError]:
+    """``POST /epcis/events`` in XML: one event, bare (``<ObjectEvent>...``) or the one event of an EPCIS XML
+    document; checked against the XSD like a document and validated like the JSON-LD event; or what is wrong."""
+    try:
+        namespace, local, shown = root_element(io.BytesIO(body))
+    except XmlRefused as refused:
+        return [_header(refused.code, "document", refused.message)]
+    bare = namespace is None and local in EVENT_TYPES
+    if not bare and not ROOTS.get(namespace or "") == local == "EPCISDocument":
+        what = f"{shown}: send documents"
+        if local == "EPCISMasterDataDocument":
+            what = "an EPCISMasterDataDocument: send it"
+        elif local in EVENT_TYPES:
+            what = f"{shown}, qualified (the events of EPCIS XML are unqualified elements, no prefix): send documents"
+        return [
+            _header(
+                BAD_USER_INPUT,
+                "/" + shown,
+                f"the root element is {what} to /epcis/capture; this route takes one event, as an ObjectEvent,"
+                " AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent element (no namespace)"
+                " or in an EPCISDocument holding it alone",
+            )
+        ]
+    if bare:
+        declaration = _DECLARATION.match(body)
+        cut = declaration.end() if declaration else 0
+        body = body[:cut] + _ENVELOPE + body[cut:] + _ENVELOPE_END
+    found: list[XmlEvent] = []
+    for index, item in XmlDocumentReader(io.BytesIO(body), schemas=schemas, limits=limits).events():
+        if isinstance(item, MasterData):
+            return [_header(BAD_USER_INPUT, "document", "carries master data: send it to /epcis/capture")]
+        if isinstance(item, list):
+            return [_unwrapped(error, local) if bare else error for error in item]
+        if index > 0:
+            return [
+                _header(
+                    BAD_USER_INPUT,
+                    "document",
+                    "holds more than one event: this route takes one; send documents to /epcis/capture",
+                )
+            ]
+        found.append(item)
+    if not found:
+        return [_header(BAD_USER_INPUT, "document", "holds no event: this route takes one")]
+    event = found[0]
+    if bare:
+        event.path = "/" + local
+    return validate_xml_event(event, index=0)
+
+
+def _unwrapped(error: EventError, local: str) -> EventError:
+    """An error of a bare event read in the envelope, named as the event was sent."""
+    inside = f"/{_ENVELOPE_PREFIX}:EPCISDocument/EPCISBody/EventList/{local}[1]"
+    field = error.field.replace(inside, "/" + local)
+    return error.model_copy(update={"field": field, "message": error.message.replace(inside, "/" + local)})
 
 
 def validate_xml_event(event: XmlEvent, *, index: int) -> EpcisEvent | list[EventError]:
@@ -652,6 +727,8 @@ def _article(name: str) -> str:
 def _children(element: Any, place: str) -> Iterator[tuple[Any, str]]:
     """The element's children, reading through EPCIS 1.x's extension and baseExtension wrappers."""
     for child in element:
+        if isinstance(child.tag, str) and child.get(_NIL) in ("true", "1"):
+            continue  # xsi:nil="true", which the XSD allows for nillable fields: the field is absent
         if isinstance(child.tag, str) and _ns(child.tag) is None and _local(child.tag) in _WRAPPERS and len(child):
             yield from _children(child, f"{place}{_local(child.tag)}/")
         else:

@@ -169,3 +169,83 @@ async def test_with_proceed_a_document_the_xsd_refuses_writes_nothing(
     assert await stored_events(graph) == 0
     assert captured(base_url, headers, valid.encode())["success"] is True
     assert await stored_events(graph) > 0
+
+
+def post_event(base_url: str, headers: dict[str, str], body: bytes, content_type: str) -> httpx.Response:
+    return http.post(f"{base_url}/epcis/events", content=body, headers={**headers, "Content-Type": content_type})
+
+
+async def test_one_xml_event_is_captured_like_its_json_twin(graph: Graph, settings: Settings, base_url: str) -> None:
+    await agency(graph)
+    headers = bearer(settings, "agency", Role.ADMIN)
+    for path in sorted((XML / "Events").glob("*.xml")):
+        if path.stem == "Namespace_event":  # qualified event elements: refused below
+            continue
+        body = path.read_bytes().replace(b"<rail:vehicleMasterGIAI/>", b"")  # what its JSON twin leaves out
+        first = post_event(base_url, headers, body, "application/xml")
+        assert first.status_code == 201, first.text
+        assert first.json()["duplicate"] is False
+        assert http.get(f"{base_url}{first.headers['Location']}", headers=headers).status_code == 200
+        again = post_event(base_url, headers, body, "text/xml")
+        assert (again.status_code, again.json()["duplicate"]) == (201, True)
+        twin = (OPENEPCIS / "Capture" / "Events" / f"{path.stem}.json").read_bytes()
+        json_twin = post_event(base_url, headers, twin, "application/ld+json")
+        assert (json_twin.status_code, json_twin.json()["duplicate"]) == (201, True), path.stem
+    assert await stored_events(graph) == 5
+
+
+async def test_one_xml_event_with_its_id_taken_by_other_content_is_a_conflict(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    await agency(graph)
+    headers = bearer(settings, "agency", Role.ADMIN)
+    body = (XML / "Events" / "TransformationEvent.xml").read_bytes()
+    assert b"<eventID>" in body
+    assert post_event(base_url, headers, body, "application/xml").status_code == 201
+    other = body.replace(b"<bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>", b"")
+    assert other != body
+    conflict = post_event(base_url, headers, other, "application/xml")
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "CONFLICT"), conflict.text
+    assert await stored_events(graph) == 1
+
+
+async def test_what_one_xml_event_must_not_be_is_refused_and_writes_nothing(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    await agency(graph)
+    headers = bearer(settings, "agency", Role.ADMIN)
+    invalid = (XML / "Events" / "ObjectEvent.xml").read_bytes().replace(b">OBSERVE<", b">=1+1<")
+    answer = post_event(base_url, headers, invalid, "application/xml")
+    assert (answer.status_code, answer.json()["code"]) == (400, "XML_SCHEMA_INVALID")
+    assert answer.json()["errors"][0]["field"] == "/ObjectEvent/action"
+    two = post_event(base_url, headers, (XML / "Documents" / "ObjectEvent.xml").read_bytes(), "application/xml")
+    assert (two.status_code, two.json()["code"]) == (400, "BAD_USER_INPUT")
+    assert "more than one event" in two.json()["detail"]
+    started = time.perf_counter()
+    for name in sorted(HOSTILE):
+        hostile = post_event(base_url, headers, HOSTILE[name], "application/xml")
+        assert (hostile.status_code, hostile.json()["code"]) == (400, "XML_DTD_FORBIDDEN"), name
+        assert "root:" not in hostile.text
+    assert time.perf_counter() - started < 10 * len(HOSTILE)  # no entity expanded, no network waited for
+    viewer = post_event(base_url, bearer(settings, "agency", Role.VIEWER), invalid, "application/xml")
+    assert viewer.status_code == 403
+    assert await stored_events(graph) == 0
+
+
+async def test_one_xml_event_at_another_firms_site_is_forbidden(
+    graph: Graph, settings: Settings, base_url: str
+) -> None:
+    chain = await register_chain(graph)
+    plant = chain.sites["plant"]
+    body = f"""<ObjectEvent><eventTime>2026-09-05T06:00:00+09:00</eventTime>
+        <eventTimeZoneOffset>+09:00</eventTimeZoneOffset><epcList/><action>OBSERVE</action>
+        <bizStep>urn:epcglobal:cbv:bizstep:inspecting</bizStep>
+        <readPoint><id>urn:epc:id:sgln:{plant[:7]}.{plant[7:12]}.0</id></readPoint>
+        <bizLocation><id>urn:epc:id:sgln:{plant[:7]}.{plant[7:12]}.0</id></bizLocation>
+        <quantityList><quantityElement><epcClass>{chain.soy}</epcClass><quantity>1</quantity><uom>KGM</uom>
+        </quantityElement></quantityList></ObjectEvent>""".encode()
+    answer = post_event(base_url, bearer(settings, "farm"), body, "application/xml")
+    assert (answer.status_code, answer.json()["code"]) == (403, "FORBIDDEN"), answer.text
+    assert await stored_events(graph) == 0
+    assert post_event(base_url, bearer(settings, "plant"), body, "application/xml").status_code == 201
+    assert await stored_events(graph) == 1
