@@ -3,7 +3,8 @@ backfills that bring stored data up to what the reads expect (each a no-op once 
 
 from __future__ import annotations
 
-from typing import LiteralString
+import asyncio
+from typing import Final, LiteralString
 
 from graph_schema.db import Graph
 from graph_schema.epcis.backfill import backfill
@@ -15,6 +16,8 @@ from graph_schema.model import (
     NATURAL_KEYS,
     RELATIONSHIP_INDEXED,
 )
+
+CONSTRAINT_SESSIONS: Final = 4
 
 
 def schema_statements() -> list[LiteralString]:
@@ -48,8 +51,19 @@ async def apply_schema(graph: Graph) -> int:
     """Create any missing constraint or index, wait until all are online, then run the backfills; return how many
     schema statements ran."""
     statements = schema_statements()
-    for statement in statements:
-        await graph.schema(statement)
+    constraints = [s for s in statements if s.startswith("CREATE CONSTRAINT")]
+    # Over a bulk-imported graph each statement run alone scanned its label once more and waited its turn:
+    # the indexes created in one transaction are populated from one scan, in the background meanwhile...
+    await graph.schema_together([s for s in statements if not s.startswith("CREATE CONSTRAINT")])
+    # ...and a uniqueness constraint builds and checks its own index before it returns, so a few run at once
+    # (each holds only its label's schema lock)
+    limit = asyncio.Semaphore(CONSTRAINT_SESSIONS)
+
+    async def create(statement: LiteralString) -> None:
+        async with limit:
+            await graph.schema(statement)
+
+    await asyncio.gather(*(create(statement) for statement in constraints))
     await graph.schema("CALL db.awaitIndexes(300)")
     await backfill(graph)
     return len(statements)

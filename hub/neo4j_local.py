@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -59,6 +59,15 @@ _POM: Final = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersio
   </dependency></dependencies>
 </project>
 """
+
+
+def _file_group(paths: Path | Sequence[Path]) -> str:
+    """The import tool's comma-separated file group (a comma inside a path would split it)."""
+    group = [paths] if isinstance(paths, Path) else list(paths)
+    names = [str(path.absolute()) for path in group]
+    if not names or any("," in name for name in names):
+        raise ValueError(f"import files must be named, without commas: {names}")
+    return ",".join(names)
 
 
 @dataclass(frozen=True)
@@ -334,8 +343,8 @@ class LocalNeo4j:
 
     def import_full(
         self,
-        nodes: dict[str, Path],
-        relationships: dict[str, Path],
+        nodes: Mapping[str, Path | Sequence[Path]],
+        relationships: Mapping[str, Path | Sequence[Path]],
         *,
         array_delimiter: str = ";",
         heap: str = "1g",
@@ -345,7 +354,8 @@ class LocalNeo4j:
         """Replace the user database with the graph in these CSV files (``neo4j-admin database import full``).
 
         The server must be stopped: the import writes a new store in its place, schema-less (apply the schema
-        after the next start). Files are keyed by label or relationship type; each has its header as first row.
+        after the next start). Files are keyed by label or relationship type; a single file has its header as first
+        row, several are read in order as one (the first holding only the header).
         Returns the import tool's report; raises Neo4jLaunchError with its last lines if it fails.
         """
         if self._running_pid() is not None:
@@ -361,8 +371,8 @@ class LocalNeo4j:
             "database", "import", "full", "neo4j", "--overwrite-destination=true", "--id-type=string",
             f"--array-delimiter={array_delimiter}", f"--max-off-heap-memory={off_heap}", "--high-parallel-io=on",
             *([] if threads is None else [f"--threads={threads}"]),
-            *(f"--nodes={label}={path.absolute()}" for label, path in nodes.items()),
-            *(f"--relationships={rel_type}={path.absolute()}" for rel_type, path in relationships.items()),
+            *(f"--nodes={label}={_file_group(paths)}" for label, paths in nodes.items()),
+            *(f"--relationships={rel_type}={_file_group(paths)}" for rel_type, paths in relationships.items()),
         ]  # fmt: skip
         cmd = [_java(), f"-Xms{heap}", f"-Xmx{heap}", *_JVM_OPTS, "-cp", f"{lib}/*", _ADMIN_CLASS, *args]
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}

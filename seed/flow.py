@@ -44,6 +44,7 @@ class Flow:
         days: int,
         inventory_days: int,
         make: Make = checked,
+        first_shipment: int = 0,
     ):
         self.directory = directory
         self.make = make
@@ -55,7 +56,7 @@ class Flow:
         self._open: dict[str, Stock] = {}  # source key -> today's open harvest lot
         self._pool: dict[str, dict[str, list[Stock]]] = {p.site.gln: {} for p in directory.plants}
         self._lot_seq: dict[tuple[str, int], int] = {}
-        self._trucks = Trucks(rng, make)
+        self._trucks = Trucks(rng, make, first=first_shipment)
         self._transformation_seq = 0
 
     def day(self, day: int) -> Events:

@@ -8,10 +8,11 @@ fans out through about sixty distribution centres to about six hundred stores an
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from graph_schema.model import CertificationKind, FirmRole, SalesChannelKind, SiteKind
 from graph_schema.records import SalesChannelRecord, SiteRecord
@@ -24,6 +25,9 @@ from seed.routes import Events, Make, checked
 
 LARGE_DAYS: Final = 365
 INVENTORY_DAYS: Final = 14
+# The year is simulated in stretches of about four weeks, each from its own seeded random stream and with empty
+# stocks, so that any number of processes can generate them and the cluster is the same however many do.
+PARTITION_DAYS: Final = 28
 FARMS: Final = 330
 OEMS: Final = 170
 DISTRIBUTORS: Final = 30
@@ -35,6 +39,10 @@ CROP_WEIGHTS: Final = (25, 10, 25, 12, 10, 12, 6)
 FAMILY_WEIGHTS: Final = (30, 20, 35, 15)
 RURAL: Final = tuple(p for p in PLACES if p.region not in {"Seoul", "Busan", "Incheon", "Daegu", "Daejeon", "Gwangju"})
 C, P, S = CertificationKind, FirmRole, SiteKind
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
 # id prefix, firms, role, channel, name suffix, sites per firm
 OUTLETS: Final = (
     ("retail", RETAIL_CHAINS, P.RETAILER, SalesChannelKind.RETAIL_CHAIN, ("Mart", "마트"), (8, 25)),
@@ -43,10 +51,48 @@ OUTLETS: Final = (
 )
 
 
+class FastRandom(random.Random):
+    """The standard generator's stream with cheaper draws for the year's tens of millions of them.
+
+    ``random.Random``'s integer draws take getrandbits with rejection and its ``sample`` checks its argument's
+    abstract type at every call; here each draw is one ``random()`` scaled, its bias below 2**-40 for the small
+    ranges of the simulation. The demo keeps ``random.Random``.
+    """
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        if stop is None:
+            start, stop = 0, start
+        if step != 1 or stop <= start:
+            return super().randrange(start, stop, step)
+        return start + int(self.random() * (stop - start))
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def choice(self, seq: SupportsLenAndGetItem[T]) -> T:
+        return seq[int(self.random() * len(seq))]
+
+    def sample(self, population: Sequence[T], k: int, *, counts: Iterable[int] | None = None) -> list[T]:
+        n = len(population)
+        if counts is not None or not 0 <= k <= n:
+            return super().sample(population, k, counts=counts)
+        if k == 1:
+            return [population[int(self.random() * n)]]
+        pool = list(population)
+        for i in range(k):  # the first k steps of a Fisher-Yates shuffle
+            j = i + int(self.random() * (n - i))
+            pool[i], pool[j] = pool[j], pool[i]
+        return pool[:k]
+
+
 class LargeCluster:
     """The large cluster for a seed: its directory at once, its events as a stream of chunks."""
 
-    def __init__(self, seed: int, *, days: int | None = None, make: Make = checked) -> None:
+    def __init__(
+        self, seed: int, *, days: int | None = None, make: Make = checked, partition_days: int = PARTITION_DAYS
+    ) -> None:
+        self.seed = seed
+        self.partition_days = partition_days
         self.rng = random.Random(seed)
         self.make = make
         self.days = LARGE_DAYS if days is None else days
@@ -60,16 +106,38 @@ class LargeCluster:
         d = self.directory
         return Cluster(d.firms, d.sites, d.certifications, d.products, d.channels, d.ccps)
 
+    def partitions(self) -> list[range]:
+        """The stretches of days simulated independently, in order (they depend on ``days`` alone)."""
+        count = max(1, math.ceil(self.days / self.partition_days))
+        bounds = [self.days * i // count for i in range(count + 1)]
+        return [range(bounds[i], bounds[i + 1]) for i in range(count)]
+
     def chunks(self, *, lots_per_chunk: int) -> Iterator[tuple[Cluster, int]]:
         """Events in chunks of whole days holding at least ``lots_per_chunk`` lots, with the days done so far."""
+        for index in range(len(self.partitions())):
+            yield from self.partition_chunks(index, lots_per_chunk=lots_per_chunk)
+
+    def partition_chunks(self, index: int, *, lots_per_chunk: int) -> Iterator[tuple[Cluster, int]]:
+        """The chunks of one partition of the days: the same whichever process makes them, in whatever order.
+
+        The partition's stocks start empty and its random stream comes from the seed and the partition's index;
+        shipments are numbered from the index's own million, so no two partitions share an id.
+        """
+        days = self.partitions()[index]
         flow = Flow(
-            self.directory, rng=self.rng, start=BASE_TIME, days=self.days, inventory_days=INVENTORY_DAYS, make=self.make
+            self.directory,
+            rng=FastRandom(f"{self.seed}:{index}"),
+            start=BASE_TIME,
+            days=self.days,
+            inventory_days=INVENTORY_DAYS,
+            make=self.make,
+            first_shipment=index * 1_000_000,
         )
         events = Events()
-        for day in range(self.days):
+        for day in days:
             events.extend(flow.day(day))
-            last = day == self.days - 1
-            if last:
+            last = day == days[-1]
+            if last and day == self.days - 1:
                 events.inventory += flow.closing()
             if len(events.lots) >= lots_per_chunk or last:
                 yield Cluster(lots=events.lots, transformations=events.transformations, shipments=events.shipments,

@@ -98,10 +98,10 @@ class Leg:
 class Trucks:
     """Packs routes into shipments of at most MAX_ITEMS_PER_SHIPMENT lots, numbered across the whole run."""
 
-    def __init__(self, rng: random.Random, make: Make = checked) -> None:
+    def __init__(self, rng: random.Random, make: Make = checked, *, first: int = 0) -> None:
         self.rng = rng
         self.make = make
-        self._seq = 0
+        self._seq = first  # the number before the first shipment's
 
     def ship(
         self, legs: Iterable[Leg], leaving: datetime, transit_hours: tuple[int, int], doc_type: str, events: Events

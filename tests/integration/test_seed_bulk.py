@@ -141,7 +141,33 @@ def test_the_import_refuses_a_running_server(bulk_server: LocalNeo4j, tmp_path: 
 def test_the_generator_writes_each_file_with_its_header(tmp_path: Path) -> None:
     report = write_large_csvs(tmp_path, seed=SEED, days=1)
     assert set(report.files) == set(NODES) | set(RELATIONSHIPS)
-    lots = (tmp_path / "Lot.csv").read_text(encoding="utf-8").splitlines()
-    assert lots[0].startswith("id:ID(Lot),lotNumber:string,productGtin:string")
-    assert len(lots) - 1 == report.rows["Lot"] == len(next(LargeCluster(SEED, days=1).chunks(lots_per_chunk=1))[0].lots)
+    header, *parts = report.files["Lot"]
+    assert header.read_text(encoding="utf-8").startswith("id:ID(Lot),lotNumber:string,productGtin:string")
+    lots = [line for part in parts for line in part.read_text(encoding="utf-8").splitlines()]
+    assert len(lots) == report.rows["Lot"] == len(next(LargeCluster(SEED, days=1).chunks(lots_per_chunk=1))[0].lots)
     assert report.peak_rss_mb > 0
+
+
+def test_the_files_do_not_depend_on_how_many_processes_write_them(tmp_path: Path) -> None:
+    # six days in three partitions of two: one process, then three at once (in whatever order they finish)
+    alone = write_large_csvs(tmp_path / "one", seed=SEED, days=6, partition_days=2)
+    together = write_large_csvs(tmp_path / "three", seed=SEED, days=6, partition_days=2, processes=3)
+    assert len(LargeCluster(SEED, days=6, partition_days=2).partitions()) == 3
+    assert len(alone.files["Lot"]) == 4  # the header, then a part per partition
+    assert alone.rows == together.rows
+    assert alone.rows["HELD_AT"] > 0
+    for name, paths in alone.files.items():
+        contents = b"".join(path.read_bytes() for path in paths)
+        assert contents == b"".join(path.read_bytes() for path in together.files[name]), name
+
+
+def test_partitions_are_simulated_on_their_own() -> None:
+    # each partition starts from empty stocks with its own random stream: the same chunks whichever comes first
+    large = LargeCluster(SEED, days=4, partition_days=2)
+    second_first = [chunk.lots for chunk, _ in large.partition_chunks(1, lots_per_chunk=10**9)]
+    list(large.partition_chunks(0, lots_per_chunk=10**9))
+    again = [chunk.lots for chunk, _ in large.partition_chunks(1, lots_per_chunk=10**9)]
+    whole = [chunk.lots for chunk, _ in large.chunks(lots_per_chunk=10**9)]
+    assert second_first == again == whole[1:]
+    shipments = [s.id for chunk, _ in large.chunks(lots_per_chunk=10**9) for s in chunk.shipments]
+    assert len(shipments) == len(set(shipments))
