@@ -47,7 +47,7 @@ def schema_statements() -> list[LiteralString]:
     return statements
 
 
-async def apply_schema(graph: Graph) -> int:
+async def apply_schema(graph: Graph, *, await_seconds: int = 300) -> int:
     """Create any missing constraint or index, wait until all are online, then run the backfills; return how many
     schema statements ran."""
     statements = schema_statements()
@@ -64,6 +64,6 @@ async def apply_schema(graph: Graph) -> int:
             await graph.schema(statement)
 
     await asyncio.gather(*(create(statement) for statement in constraints))
-    await graph.schema("CALL db.awaitIndexes(300)")
+    await graph.schema(f"CALL db.awaitIndexes({int(await_seconds)})")
     await backfill(graph)
     return len(statements)

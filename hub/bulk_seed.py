@@ -44,7 +44,8 @@ class BulkSeedReport:
 async def _apply_schema(settings: Settings) -> None:
     driver = open_driver(settings, pool_size=4)
     try:
-        await apply_schema(Graph(driver, database=settings.neo4j_database))
+        # over a million lots on a busy machine the indexes took more than the default 300 s to come online
+        await apply_schema(Graph(driver, database=settings.neo4j_database), await_seconds=3600)
     finally:
         await driver.close()
 
