@@ -9,11 +9,26 @@ from typing import Any, Final, LiteralString
 # A lot is shown in detail to a viewer who owns it or whose owner shares TRACE at DETAIL with it, to the
 # firm it was shipped to (one step back, EU 178/2002 art. 18, needs no grant), and, while a recall is
 # open, to its coordinator and the agency when the lot is in the recall's trace.
-def lot_in_detail(lot: str = "l", suffix: str = "") -> str:
+def firm_in_detail(firm: str) -> str:
+    """Cypher true when the viewer sees the trace records of firm id ``firm`` (an expression) in detail: its own
+    firm, or an owner sharing TRACE at DETAIL with it (the owner's part of lot_in_detail)."""
+    return f"({firm} IN $detailFirms)"
+
+
+def firm_in_summary(firm: str) -> str:
+    """Cypher true when firm id ``firm`` shares TRACE with the viewer at SUMMARY level only: its lots stay redacted
+    but count in a trace's totals."""
+    return f"({firm} IN $summaryFirms)"
+
+
+def lot_in_detail(lot: str = "l", suffix: str = "", *, owner_in_detail: str | None = None) -> str:
     """Cypher true when lot ``lot`` is shown in detail to the viewer; ``suffix`` names its inner variables apart, so
-    queries compiled from a GraphQL selection (resolvers/compiled.py) can test several lots in one query."""
+    queries compiled from a GraphQL selection (resolvers/compiled.py) can test several lots in one query.
+
+    ``owner_in_detail`` names a variable already holding firm_in_detail of the lot's owner, for queries that decide
+    it once per owner firm rather than once per lot (the trace)."""
     return (
-        f"({lot}.ownerFirmId IN $detailFirms"
+        f"({owner_in_detail or firm_in_detail(f'{lot}.ownerFirmId')}"
         # without a label on the shipment the planner always expands from the lot (a few shipments), never
         # seeks every shipment the viewer ever received, which it chose on a young store
         f" OR EXISTS {{ MATCH ({lot})<-[:CARRIES]-(rcv{suffix}) WHERE rcv{suffix}.toFirmId = $viewerFirm }}"
@@ -38,10 +53,17 @@ def shipment_in_detail(shipment: str = "sh", suffix: str = "") -> str:
 
 SHIPMENT_IN_DETAIL: Final = shipment_in_detail()
 # Owners sharing TRACE at SUMMARY level: their lots stay redacted but count in a trace's totals.
-LOT_IN_SUMMARY: Final = "(l.ownerFirmId IN $summaryFirms)"
+LOT_IN_SUMMARY: Final = firm_in_summary("l.ownerFirmId")
+
+
 # A CCP ``c`` and its records (readings, deviations) belong to its site's firm: shown in detail to that firm and
 # to the firms it shares CCP at DETAIL with (``$ccpDetail`` holds the viewer's own firm, see shared_params).
-CCP_IN_DETAIL: Final = "(c.firmId IN $ccpDetail)"
+def ccp_in_detail(ccp: str = "c") -> str:
+    """Cypher true when CCP ``ccp``'s records are shown in detail to the viewer."""
+    return f"({ccp}.firmId IN $ccpDetail)"
+
+
+CCP_IN_DETAIL: Final = ccp_in_detail()
 # A CCP's definition with counts and compliance figures, never its readings: also to firms sharing CCP at
 # SUMMARY, and to the agency, which oversees the whole cluster's compliance.
 CCP_IN_SUMMARY: Final = "(c.firmId IN $ccpDetail OR c.firmId IN $ccpSummary OR $ccpOverseer)"
@@ -51,9 +73,9 @@ CCP_IN_SUMMARY: Final = "(c.firmId IN $ccpDetail OR c.firmId IN $ccpSummary OR $
 # and the agency when the deviation touched a lot in the recall's trace.
 def deviation_in_detail(ccp: str = "c", deviation: str = "d", suffix: str = "") -> str:
     """Cypher true when deviation ``deviation`` of CCP ``ccp`` is shown in detail to the viewer (``suffix`` as in
-    lot_in_detail)."""
+    lot_in_detail; other names than d and c let a query hold it beside a shipment's carrying relationship c)."""
     return (
-        f"(({ccp}.firmId IN $ccpDetail) OR (size($recalls) > 0 AND EXISTS {{ MATCH ({deviation})-[:DURING]->(:Lot)"
+        f"({ccp_in_detail(ccp)} OR (size($recalls) > 0 AND EXISTS {{ MATCH ({deviation})-[:DURING]->(:Lot)"
         f"<-[:AFFECTS]-(rd{suffix}:Recall) WHERE rd{suffix}.id IN $recalls }}))"
     )
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 from functools import cache
 from typing import Final, LiteralString
 
-from graph_schema.access import DEVIATION_IN_DETAIL, LOT_IN_DETAIL, LOT_IN_SUMMARY, SHIPMENT_IN_DETAIL, Viewer
+from graph_schema.access import (
+    LOT_IN_DETAIL,
+    SHIPMENT_IN_DETAIL,
+    Viewer,
+    deviation_in_detail,
+    firm_in_detail,
+    firm_in_summary,
+    lot_in_detail,
+)
 from graph_schema.db import Graph, Row
 from graph_schema.errors import BAD_USER_INPUT, HubError, NotFound
 from graph_schema.lots import LOT_FIELDS_AS_TEXT, SHIPMENT_FIELDS_AS_TEXT
@@ -40,11 +48,40 @@ TRACE_SHIPMENT_FIELDS: Final = SHIPMENT_FIELDS_AS_TEXT
 # One record holding every row, in order: the driver reads and decodes a record message by message, two socket
 # reads each (a task apiece on Python 3.11's asyncio), so 10,000 rows cost 20,000 reads where one list costs a
 # read per 64 KiB chunk and one decoding call. The sort makes the server hold every row anyway.
+# What depends only on a lot's owner is decided once per owner firm, not once per lot: the reached lots are grouped
+# by owner (a hash aggregation), the owner's role read with one index seek and its visibility tested once
+# (firm_in_detail, firm_in_summary); a 10,000-lot trace of one firm paid 10,000 firm seeks and IN tests before. Then
+# one walk of each lot's incoming relationships finds both its shipments and the deviations it was made during
+# (CARRIES|DURING), where two walks of the same relationship chain were made before. The plan is asserted in
+# tests/integration/test_trace_plan.py.
 _TRACE_TEMPLATE: Final = (
     REACH_TEMPLATE
-    + """WITH l, depth, """
-    + LOT_IN_DETAIL
+    + """WITH l.ownerFirmId AS owner, collect({l: l, depth: depth}) AS owned
+OPTIONAL MATCH (f:Firm {id: owner})
+WITH head(f.roles) AS ownerRole, """
+    + firm_in_detail("owner")
+    + """ AS ownerShown, """
+    + firm_in_summary("owner")
+    + """ AS ownerSummarised, owned
+UNWIND owned AS reached
+WITH reached.l AS l, reached.depth AS depth, ownerRole, ownerShown, ownerSummarised
+WITH l, depth, ownerRole, ownerSummarised, """
+    + lot_in_detail(owner_in_detail="ownerShown")
     + """ AS visible
+WITH l, depth, ownerRole, ownerSummarised, visible, COLLECT {
+  MATCH (l)<-[c:CARRIES|DURING]-(sh)
+  WHERE CASE type(c) WHEN 'CARRIES' THEN sh:Shipment ELSE sh:Deviation END
+  RETURN CASE type(c)
+    WHEN 'CARRIES' THEN CASE WHEN visible AND """
+    + SHIPMENT_IN_DETAIL
+    + """ THEN """
+    + TRACE_SHIPMENT_FIELDS
+    + """ ELSE {hiddenRef: elementId(sh)} END
+    ELSE {deviation: visible AND EXISTS { MATCH (sh)<-[:HAS_DEVIATION]-(ccp:CCP) WHERE """
+    + deviation_in_detail(ccp="ccp", deviation="sh")
+    + """ }}
+  END
+} AS incoming
 ORDER BY depth, l.id
 RETURN collect({
   depth: depth,
@@ -52,21 +89,11 @@ RETURN collect({
     + TRACE_LOT_FIELDS
     + """ END,
   hiddenRef: CASE WHEN visible THEN null ELSE elementId(l) END,
-  aggregate: CASE WHEN NOT visible AND """
-    + LOT_IN_SUMMARY
-    + """ THEN {productGtin: l.productGtin, uom: l.uom, quantity: l.quantity} END,
-  ownerRole: COLLECT { MATCH (f:Firm {id: l.ownerFirmId}) RETURN head(f.roles) }[0],
-  madeDuringDeviation: visible AND EXISTS { MATCH (l)<-[:DURING]-(d:Deviation)<-[:HAS_DEVIATION]-(c:CCP) WHERE """
-    + DEVIATION_IN_DETAIL
-    + """ },
-  shipments: COLLECT {
-    MATCH (l)<-[c:CARRIES]-(sh:Shipment)
-    RETURN CASE WHEN visible AND """
-    + SHIPMENT_IN_DETAIL
-    + """ THEN """
-    + TRACE_SHIPMENT_FIELDS
-    + """ ELSE {hiddenRef: elementId(sh)} END
-  }
+  aggregate: CASE WHEN NOT visible AND ownerSummarised
+    THEN {productGtin: l.productGtin, uom: l.uom, quantity: l.quantity} END,
+  ownerRole: ownerRole,
+  madeDuringDeviation: any(e IN incoming WHERE e.deviation IS NOT NULL AND e.deviation),
+  shipments: [e IN incoming WHERE e.deviation IS NULL]
 }) AS rows
 """
 )
