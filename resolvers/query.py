@@ -8,6 +8,7 @@ import strawberry
 
 from graph_schema import parties
 from graph_schema import trace as trace_reads
+from graph_schema.db import Row
 from graph_schema.identifiers import normalize_gtin, parse_lgtin, validate_gln
 from resolvers.context import Context, Info
 from resolvers.permissions import AUTHENTICATED
@@ -109,8 +110,16 @@ class Query:
 
 
 async def read_trace(context: Context, lot_id: str, direction: TraceDirection, max_depth: int) -> Trace:
-    """The trace as the caller may see it, its records noted for the access log (the resolver and the compiled
-    path, resolvers/compiled.py, both read it here)."""
+    """The trace as the caller may see it, its records noted for the access log."""
+    rows = await read_trace_rows(context, lot_id, direction, max_depth)
+    return Trace.from_rows(
+        rows, direction=direction, redactor=context.redactor, lot_id=rows[0]["lot"]["id"], max_depth=max_depth
+    )
+
+
+async def read_trace_rows(context: Context, lot_id: str, direction: TraceDirection, max_depth: int) -> list[Row]:
+    """The trace's rows as the caller may see them (graph_schema.trace), its records noted for the access log: the
+    resolver and the compiled path (resolvers/compiled.py, which writes its answer from these rows) both read here."""
     _, viewer = context.require_principal()
     lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
     rows = await trace_reads.trace(context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth)
@@ -118,6 +127,4 @@ async def read_trace(context: Context, lot_id: str, direction: TraceDirection, m
     context.note_access(
         shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment
     )
-    return Trace.from_rows(
-        rows, direction=direction, redactor=context.redactor, lot_id=lot_id_value, max_depth=max_depth
-    )
+    return rows
