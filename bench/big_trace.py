@@ -6,7 +6,9 @@ one lot in ``--ship-every`` of them to its warehouse. Then, alternating, for ``-
 - raw: the trace Cypher of graph_schema/trace.py through the Python driver, every row fetched, with the
   visibility parameters the hub decides for the owner firm;
 - hub: the GraphQL ``trace(direction: DOWNSTREAM)`` a recall tool sends, over HTTP with a bearer token of
-  the owner firm (token check, permission decision, the same Cypher, Strawberry, JSON).
+  the owner firm (token check, permission decision, the same Cypher, the compiled path writing JSON from its rows);
+- reach: the trace's reach alone (every lot's id, no visibility, owner role, shipments or fields), the part of the
+  Cypher no trace can avoid.
 Writes bench/results/big_trace.json with the medians and the ratio. ``--step NAME`` also keeps this run's
 figures under that name in the file's ``steps`` table, so that each optimisation's gain stays recorded
 beside the others (each step was measured in its own run on the commit that made it).
@@ -52,7 +54,7 @@ from graph_schema.records import (
     SiteRecord,
     TransformationRecord,
 )
-from graph_schema.trace import trace_query
+from graph_schema.trace import REACH_TEMPLATE, trace_query
 from hub.app import create_app, open_issuer
 from hub.settings import Settings
 
@@ -165,9 +167,11 @@ async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int,
     body = {"query": QUERY, "variables": {"id": raw_lot}}
     raw_times: list[float] = []
     hub_times: list[float] = []
+    reach_times: list[float] = []
     async with open_driver(settings) as driver, httpx.AsyncClient(base_url=base_url, timeout=120) as client:
         params = {"lotId": raw_lot, **await viewer_params(Graph(driver, database=settings.neo4j_database))}
         cypher = trace_query(TraceDirection.DOWNSTREAM, 25)
+        reach = REACH_TEMPLATE.replace("PATTERN", "-[:CONSUMED_BY|PRODUCED]->{2,50}") + "RETURN collect(l.id) AS ids"
         rows = 0
         answer: dict[str, Any] = {}
         size = 0
@@ -185,15 +189,20 @@ async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int,
             size = len(response.content)
             if "errors" in answer:
                 raise RuntimeError(f"the trace failed: {answer['errors']}")
+            started = time.perf_counter()
+            await driver.execute_query(reach, params, database_=settings.neo4j_database, routing_=RoutingControl.READ)
+            reach_elapsed = time.perf_counter() - started
             if round_ >= warm_up:
                 raw_times.append(raw_elapsed)
                 hub_times.append(hub_elapsed)
+                reach_times.append(reach_elapsed)
     trace = answer["data"]["trace"]
     if trace["summary"]["lotCount"] != rows or len(trace["lots"]) != rows:
         raise RuntimeError(f"the hub answered {trace['summary']['lotCount']} lots, the Cypher {rows} rows")
     return {
         "raw": raw_times,
         "hub": hub_times,
+        "reach": reach_times,
         "lots": rows,
         "shipments": len(trace["shipments"]),
         "response_bytes": size,
@@ -222,16 +231,104 @@ async def profile(settings: Settings, *, raw_lot: str, requests: int) -> str:
 
 
 @contextmanager
-def serve_process(settings: Settings, *, loop: str, http: str, workers: int) -> Iterator[str]:
-    """The hub under uvicorn in processes of its own (as `uvicorn --factory hub.app:create_app` serves it)."""
+def serve_process(settings: Settings, *, loop: str, http: str, workers: int, tree: Path | None = None) -> Iterator[str]:
+    """The hub under uvicorn in processes of its own (as `uvicorn --factory hub.app:create_app` serves it); ``tree``
+    serves another tree of the project (an earlier commit's) in place of this one."""
     command = [sys.executable, "-m", "uvicorn", "hub.app:create_app", "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(settings.port), "--workers", str(workers), "--loop", loop, "--http", http]
     command += ["--log-level", "warning"]
     base_url = f"http://127.0.0.1:{settings.port}"
-    env = {**os.environ, "HUB_PORT": str(settings.port)}
+    env = {**os.environ, "HUB_PORT": str(settings.port), "HUB_STATE_DIR": str(settings.state_dir.resolve())}
     log = settings.state_dir / "bench-big-trace-uvicorn.log"
-    with running(f"uvicorn ({loop}, {http}, {workers} workers)", command, env, f"{base_url}/healthz", base_url, log):
+    name = f"uvicorn ({loop}, {http}, {workers} workers{', ' + str(tree) if tree else ''})"
+    with running(name, command, env, f"{base_url}/healthz", base_url, log, cwd=tree or ROOT):
         yield base_url
+
+
+async def against(
+    settings: Settings,
+    hubs: dict[str, tuple[str, Settings]],
+    cyphers: dict[str, str],
+    *,
+    raw_lot: str,
+    runs: int,
+    warm_up: int,
+) -> dict[str, list[float]]:
+    """Each hub (by name: base URL and settings) and each Cypher (by name: text) in turn, ``runs`` rounds after
+    ``warm_up``, the order reversed every other round: the timings of each, all under the same load."""
+    body = {"query": QUERY, "variables": {"id": raw_lot}}
+    urls: dict[str, str] = {}
+    headers: dict[str, dict[str, str]] = {}
+    for name, (url, hub_settings) in hubs.items():  # a token of each hub's own issuer (its URL names its port)
+        token = open_issuer(hub_settings).mint(subject="bench", firm_id=FIRM, roles=[Role.VIEWER])
+        urls[name], headers[name] = url, {"Authorization": f"Bearer {token}"}
+    times: dict[str, list[float]] = {name: [] for name in [*urls, *cyphers]}
+    answers: dict[str, Any] = {}
+    async with open_driver(settings) as driver, httpx.AsyncClient(timeout=120) as client:
+        params = {"lotId": raw_lot, **await viewer_params(Graph(driver, database=settings.neo4j_database))}
+        steps: list[tuple[str, str | None, str | None]] = [(hub, url, None) for hub, url in urls.items()]
+        steps += [(query, None, text) for query, text in cyphers.items()]
+        for round_ in range(warm_up + runs):
+            for name, address, cypher in steps if round_ % 2 == 0 else steps[::-1]:
+                started = time.perf_counter()
+                if address is not None:
+                    response = await client.post(f"{address}/graphql", json=body, headers=headers[name])
+                    elapsed = time.perf_counter() - started
+                    answers[name] = response.json()
+                else:
+                    assert cypher is not None
+                    await driver.execute_query(
+                        cypher, params, database_=settings.neo4j_database, routing_=RoutingControl.READ
+                    )
+                    elapsed = time.perf_counter() - started
+                if round_ >= warm_up:
+                    times[name].append(elapsed)
+    first, *others = answers.values()
+    if "errors" in first or "data" not in first or any(other != first for other in others):
+        raise RuntimeError(f"the hubs compared did not give the same answer: {str(answers)[:500]}")
+    return times
+
+
+def compare_with(ref: str, raw_lot: str, *, runs: int, warm_up: int) -> dict[str, Any]:
+    """This tree against commit ``ref``'s, in one sitting: both hubs as processes (one uvicorn worker each) and both
+    trees' trace Cypher through the driver, interleaved; medians and the ratios this/ref."""
+    with tempfile.TemporaryDirectory(prefix="big-trace-ref-") as folder:
+        tree = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=tree, check=True)
+        print_query = "from graph_schema.trace import trace_query as q; from graph_schema.model import TraceDirection"
+        ref_cypher = subprocess.run(
+            [sys.executable, "-c", f"{print_query}; print(q(TraceDirection.DOWNSTREAM, 25))"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        this, other = Settings(port=free_port()), Settings(port=free_port())
+        load = round(os.getloadavg()[0], 2)
+        with (
+            serve_process(this, loop="asyncio", http="h11", workers=1) as this_url,
+            serve_process(other, loop="asyncio", http="h11", workers=1, tree=Path(folder)) as ref_url,
+        ):
+            cyphers = {"raw": trace_query(TraceDirection.DOWNSTREAM, 25), "raw_ref": ref_cypher}
+            hubs = {"hub": (this_url, this), "hub_ref": (ref_url, other)}
+            times = asyncio.run(against(this, hubs, cyphers, raw_lot=raw_lot, runs=runs, warm_up=warm_up))
+    medians = {f"{name}_median_ms": median_ms(samples) for name, samples in times.items()}
+    found = {
+        "ref": ref,
+        "ref_commit": subprocess.run(
+            ["git", "rev-parse", ref], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "runs": runs,
+        **medians,
+        "ratio_hub_to_hub_ref": round(statistics.median(times["hub"]) / statistics.median(times["hub_ref"]), 2),
+        "ratio_raw_to_raw_ref": round(statistics.median(times["raw"]) / statistics.median(times["raw_ref"]), 2),
+        "ratio_hub_to_raw": round(statistics.median(times["hub"]) / statistics.median(times["raw"]), 2),
+        "ratio_hub_ref_to_raw_ref": round(statistics.median(times["hub_ref"]) / statistics.median(times["raw_ref"]), 2),
+        "load_average_before": load,
+        "load_average_after": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(found, indent=2))
+    return found
 
 
 async def throughput(
@@ -380,6 +477,9 @@ def main() -> None:
     parser.add_argument(
         "--servers", action="store_true", help="also compare ASGI server set-ups (a process, uvloop, 2 workers)"
     )
+    parser.add_argument(
+        "--against", metavar="REF", help="also this tree against commit REF's in one sitting: both hubs, both Cyphers"
+    )
     args = parser.parse_args()
     settings = Settings(port=free_port())
     tag = f"BT{int(time.time()) % 100_000_000}"
@@ -413,9 +513,11 @@ def main() -> None:
             args.profile.write_text(asyncio.run(profile(settings, raw_lot=raw_lot, requests=5)))
             print(f"profile written to {args.profile}")
             return
+        load_before = round(os.getloadavg()[0], 2)
         with serve(settings) as base_url:
             outcome = asyncio.run(measure(settings, base_url, raw_lot=raw_lot, runs=args.runs, warm_up=args.warm_up))
         servers = compare_servers(raw_lot, runs=args.runs, warm_up=args.warm_up) if args.servers else None
+        compared = compare_with(args.against, raw_lot, runs=args.runs, warm_up=args.warm_up) if args.against else None
     finally:
         asyncio.run(tear_down())
     figures: dict[str, Any] = {
@@ -428,12 +530,19 @@ def main() -> None:
         "raw_cypher_median_ms": median_ms(outcome["raw"]),
         "raw_cypher_p90_ms": p90_ms(outcome["raw"]),
         "ratio_hub_to_raw_median": round(statistics.median(outcome["hub"]) / statistics.median(outcome["raw"]), 2),
+        # the reach alone (the lots' ids, no visibility, owner role, shipments or fields): what any trace pays
+        "reach_cypher_median_ms": median_ms(outcome["reach"]),
+        "ratio_raw_to_reach_median": round(statistics.median(outcome["raw"]) / statistics.median(outcome["reach"]), 2),
+        "target_ms": 250,
+        "load_average_before": load_before,
         "load_average_after": round(os.getloadavg()[0], 2),  # the 2 cores are shared with other work
     }
     steps = _keep_steps(args.step, figures)
     if servers is None and (RESULTS / "big_trace.json").exists():  # keep the last comparison of servers
         servers = json.loads((RESULTS / "big_trace.json").read_text()).get("servers")
-    path = write_result("big_trace", {**figures, "steps": steps, "servers": servers})
+    if compared is None and (RESULTS / "big_trace.json").exists():  # keep the last comparison with a commit
+        compared = json.loads((RESULTS / "big_trace.json").read_text()).get("against")
+    path = write_result("big_trace", {**figures, "steps": steps, "servers": servers, "against": compared})
     print(json.dumps(figures, indent=2))
     print(f"written to {path}")
 

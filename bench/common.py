@@ -136,10 +136,13 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 @contextmanager
-def running(name: str, cmd: list[str], env: dict[str, str], ready_url: str, url: str, log: Path) -> Iterator[Server]:
-    """A server process of ours, stopped (SIGTERM, then SIGKILL) when the block ends."""
+def running(
+    name: str, cmd: list[str], env: dict[str, str], ready_url: str, url: str, log: Path, *, cwd: Path = ROOT
+) -> Iterator[Server]:
+    """A server process of ours, stopped (SIGTERM, then SIGKILL) when the block ends; ``cwd`` another tree of the
+    project (an earlier commit's) to serve that one."""
     with log.open("ab") as out:
-        process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        process = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     try:
         _wait_http(ready_url, process, log)
         yield Server(name, url, process.pid)
