@@ -958,7 +958,7 @@ def _lot_writer(shape: Shape) -> Callable[..., dict[str, Any]]:
             fields.append((key, None, None, True))
             continue
         source = _LOT_KEYS.get(attribute)
-        if source is None or isinstance(kind, Shape) or is_list:
+        if source is None or isinstance(kind, Shape | Custom) or is_list:
             raise Fallback
         fields.append((key, f"value.get({source!r})", kind, non_null))
     return _writer("value", fields, shape.typename)
@@ -974,7 +974,7 @@ def _row_writer(shape: Shape, parameters: str, expressions: Mapping[str, str]) -
         if expression is None or is_list:
             raise Fallback
         output = _lot_writer(kind) if isinstance(kind, Shape) and attribute == "lot" else kind
-        if isinstance(output, Shape):
+        if isinstance(output, Shape | Custom):
             raise Fallback
         fields.append((key, expression, output, non_null))
     return _writer(parameters, fields, shape.typename)
@@ -1032,7 +1032,7 @@ class TraceWriter:
                 assert self.origin is not None
                 out[key] = self.origin(rows[0]["lot"])
             elif attribute == "direction":
-                assert not isinstance(kind, Shape)
+                assert not isinstance(kind, Shape | Custom)
                 out[key] = kind(direction)
             else:  # summary
                 assert isinstance(kind, Shape)
