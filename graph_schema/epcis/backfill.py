@@ -22,7 +22,7 @@ import orjson
 
 from graph_schema.db import Graph
 from graph_schema.epcis.master_data_store import attribute_lists
-from graph_schema.epcis.store import QUERY_FIELDS_VERSION, query_fields
+from graph_schema.epcis.store import QUERY_FIELD_ASSIGNMENTS, QUERY_FIELDS_VERSION, query_fields
 from graph_schema.epcis.validation import validate_event
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,14 @@ WITH e ORDER BY e.eventId LIMIT $limit
 RETURN e.eventId AS eventId, e.json AS json
 """
 
-UPGRADE_EVENTS: Final = """
+UPGRADE_EVENTS: Final = (
+    """
 UNWIND $rows AS row
 MATCH (e:EpcisEvent {eventId: row.eventId})
 WHERE coalesce(e.queryFields, 0) < $version
-SET e.eventTime = datetime(row.eventTime),
-    e.terms = row.terms, e.facets = row.facets, e.fieldNames = row.fieldNames,
-    e.numberKeys = row.numberKeys, e.numbers = row.numbers,
-    e.timeKeys = row.timeKeys, e.times = [t IN row.times | datetime(t)],
-    e.persistentSet = row.persistentSet, e.persistentUnset = row.persistentUnset,
-    e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason,
-    e.readPointLink = row.readPointLink, e.bizLocationLink = row.bizLocationLink,
-    e.queryFields = row.queryFields
+SET e.eventTime = datetime(row.eventTime), """
+    + QUERY_FIELD_ASSIGNMENTS
+    + """
 WITH e, row
 CALL (e) {
   MATCH (e)-[old:HAS_TERM]->(:EpcisTerm)
@@ -61,6 +57,7 @@ CALL (e, row) {
 }
 RETURN count(e) AS upgraded
 """
+)
 
 # an event whose stored JSON no longer reads (none should): marked so that it is not read at every start
 MARK_UNREADABLE: Final = """

@@ -88,7 +88,18 @@ RETURN i, row.eventId AS eventId, row.siteField AS siteField, row.siteGln AS sit
 ORDER BY i
 """
 
-WRITE_EVENTS: Final = """
+# The fields the query filters read (graph_schema/epcis/query_fields), set by a capture on a new event and by the
+# backfill on an event stored before them (graph_schema/epcis/backfill.py): one list, so the two cannot drift.
+QUERY_FIELD_ASSIGNMENTS: Final = """e.terms = row.terms, e.facets = row.facets, e.fieldNames = row.fieldNames,
+    e.numberKeys = row.numberKeys, e.numbers = row.numbers,
+    e.timeKeys = row.timeKeys, e.times = [t IN row.times | datetime(t)],
+    e.persistentSet = row.persistentSet, e.persistentUnset = row.persistentUnset,
+    e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason,
+    e.readPointLink = row.readPointLink, e.bizLocationLink = row.bizLocationLink,
+    e.queryFields = row.queryFields"""
+
+WRITE_EVENTS: Final = (
+    """
 UNWIND $rows AS row
 OPTIONAL MATCH (site:Site {gln: row.siteGln})
 MERGE (e:EpcisEvent {eventId: row.eventId})
@@ -98,14 +109,9 @@ ON CREATE SET e.eventHash = row.eventHash, e.eventType = row.eventType, e.eventT
               e.readPoint = row.readPoint, e.bizLocation = row.bizLocation, e.siteGln = row.siteGln,
               e.siteFirmId = site.firmId, e.capturedBy = $firmId, e.captureId = $captureId,
               e.epcs = row.epcs, e.epcClasses = row.epcClasses, e.anyEpcClasses = row.anyEpcClasses,
-              e.json = row.json, e.created = true,
-              e.terms = row.terms, e.facets = row.facets, e.fieldNames = row.fieldNames,
-              e.numberKeys = row.numberKeys, e.numbers = row.numbers,
-              e.timeKeys = row.timeKeys, e.times = [t IN row.times | datetime(t)],
-              e.persistentSet = row.persistentSet, e.persistentUnset = row.persistentUnset,
-              e.errorDeclarationTime = datetime(row.errorDeclarationTime), e.errorReason = row.errorReason,
-              e.readPointLink = row.readPointLink, e.bizLocationLink = row.bizLocationLink,
-              e.queryFields = row.queryFields
+              e.json = row.json, e.created = true, """
+    + QUERY_FIELD_ASSIGNMENTS
+    + """
 WITH e, row, coalesce(e.created, false) AS created
 REMOVE e.created
 WITH e, row, created
@@ -126,6 +132,7 @@ CALL (e, row, created) {
 }
 RETURN count(CASE WHEN created THEN 1 END) AS created
 """
+)
 
 
 def event_row(event: EpcisEvent, *, record_time: datetime) -> dict[str, Any]:
