@@ -153,3 +153,10 @@ def running(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def timed(work: Any) -> float:
+    """Seconds an awaitable takes to finish."""
+    started = time.perf_counter()
+    await work
+    return time.perf_counter() - started

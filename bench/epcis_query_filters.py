@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
-from bench.common import median_ms, open_driver, remove_firm, write_result
+from bench.common import median_ms, open_driver, remove_firm, timed, write_result
 from graph_schema import parties
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
@@ -260,12 +260,6 @@ def filters(count: int) -> list[tuple[str, list[tuple[str, str]], LiteralString,
             {"key": "sensor value CEL", "v": 11.8},
         ),
     ]
-
-
-async def timed(work: Any) -> float:
-    started = time.perf_counter()
-    await work
-    return time.perf_counter() - started
 
 
 async def run(count: int, rounds: int) -> dict[str, Any]:

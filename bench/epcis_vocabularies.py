@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, LiteralString
 
-from bench.common import median_ms, open_driver, remove_firm, write_result
+from bench.common import median_ms, open_driver, remove_firm, timed, write_result
 from graph_schema import parties
 from graph_schema.access import Viewer
 from graph_schema.db import Graph
@@ -116,12 +116,6 @@ async def prepare(graph: Graph, count: int) -> None:
         )
         if not outcome.committed or outcome.captured != count:
             raise RuntimeError(f"the capture did not go through: {outcome.errors[:3]}")
-
-
-async def timed(work: Any) -> float:
-    started = time.perf_counter()
-    await work
-    return time.perf_counter() - started
 
 
 async def run(count: int, rounds: int) -> dict[str, Any]:
