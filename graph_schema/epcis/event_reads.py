@@ -28,13 +28,15 @@ FAR_FUTURE: Final = "9999-12-31T23:59:59Z"
 
 # --- where the match starts -------------------------------------------------------------------------------------
 
+# Both time starts name their index and ask for a seek: the planner, left to itself, was seen scanning the label
+# or the whole index when its statistics were out of date (the range, even unbounded, reads the index in order)
 START_BY_TIME: Final = """
-MATCH (e:EpcisEvent)
+MATCH (e:EpcisEvent) USING INDEX SEEK e:EpcisEvent(eventTime)
 WHERE e.eventTime >= datetime($geTime) AND e.eventTime < datetime($ltTime)
 """
 # told, as the time index would otherwise be chosen for the order whatever the record times ask for
 START_BY_RECORD_TIME: Final = """
-MATCH (e:EpcisEvent) USING INDEX e:EpcisEvent(recordTime)
+MATCH (e:EpcisEvent) USING INDEX SEEK e:EpcisEvent(recordTime)
 WHERE e.recordTime >= datetime($geRecordTime) AND e.recordTime < datetime($ltRecordTime)
   AND e.eventTime >= datetime($geTime) AND e.eventTime < datetime($ltTime)
 """

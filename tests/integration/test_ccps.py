@@ -12,6 +12,7 @@ from graph_schema.haccp import ccps
 from tests.factories import gtin, register_firms
 from tests.graphql_client import codes, execute, principal
 from tests.integration.commerce import share
+from tests.plans import explain, operators
 
 pytestmark = pytest.mark.neo4j
 
@@ -150,16 +151,8 @@ async def test_ccp_grants_show_definitions_at_their_level_and_the_agency_sees_ev
     assert one.data == {"ccp": {"id": f"{sites['plant']}-CCP-1B", "code": "CCP-1B", "level": "SUMMARY"}}
 
 
-def operators(plan: Any) -> list[str]:
-    found = [plan["operatorType"].split("@")[0]]
-    for child in plan.get("children", []):
-        found.extend(operators(child))
-    return found
-
-
 async def test_a_sites_ccps_are_found_by_the_site_index(graph: Graph, sites: dict[str, str]) -> None:
     params = {"siteGln": sites["plant"], "after": None, "limit": 21, "ccpDetail": ["x"], "ccpSummary": []}
-    result = await graph.driver.execute_query("EXPLAIN " + ccps.LIST_SITE_CCPS, {**params, "ccpOverseer": False})
-    used = operators(result.summary.plan)
+    used = operators(await explain(graph, ccps.LIST_SITE_CCPS, {**params, "ccpOverseer": False}))
     assert "NodeIndexSeek" in used, used
     assert "NodeByLabelScan" not in used, used

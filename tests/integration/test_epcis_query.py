@@ -18,6 +18,7 @@ from graph_schema.epcis.model import EpcisEvent, EventError
 from graph_schema.epcis.query import QueryError, parse_simple_event_query
 from graph_schema.epcis.validation import validate_event
 from tests.epcis_chain import EpcisChain, document, register_chain, sgln
+from tests.plans import explain, shown, steps
 
 pytestmark = pytest.mark.neo4j
 
@@ -270,18 +271,9 @@ async def test_order_count_limit_and_the_most_events(graph: Graph, chain: EpcisC
     assert await count_events(graph, viewer("rival"), parsed.filter, at_most=10) == 1
 
 
-def _operators(plan: Any) -> list[tuple[str, str]]:
-    found = [(plan["operatorType"].split("@")[0], str(plan.get("args", {}).get("Details", "")))]
-    for child in plan.get("children", []):
-        found += _operators(child)
-    return found
-
-
-async def _plan(graph: Graph, params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+async def _plan(graph: Graph, params: list[tuple[str, str]]) -> dict[str, Any]:
     parsed = parse_simple_event_query(params)
-    text = "EXPLAIN " + query_text(parsed.filter)
-    result = await graph.driver.execute_query(text, query_params(viewer("plant"), parsed.filter, limit=31))
-    return _operators(result.summary.plan)
+    return await explain(graph, query_text(parsed.filter), query_params(viewer("plant"), parsed.filter, limit=31))
 
 
 @pytest.mark.parametrize(
@@ -300,9 +292,12 @@ async def _plan(graph: Graph, params: list[tuple[str, str]]) -> list[tuple[str, 
 async def test_selective_parameters_start_from_their_index(
     graph: Graph, params: list[tuple[str, str]], operator: str, index: str
 ) -> None:
-    operators = await _plan(graph, params)
-    assert any(op.startswith(operator) and index in details for op, details in operators), operators
-    assert not any(op.startswith("NodeByLabelScan") and "EpcisEvent" in details for op, details in operators)
+    plan = await _plan(graph, params)
+    operators = steps(plan)
+    assert any(op.startswith(operator) and index in details for op, details in operators), shown(plan)
+    assert not any(op.startswith("NodeByLabelScan") and "EpcisEvent" in details for op, details in operators), shown(
+        plan
+    )
 
 
 def test_an_unsupported_parameter_is_refused_by_name() -> None:

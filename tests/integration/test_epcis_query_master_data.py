@@ -24,6 +24,7 @@ from graph_schema.epcis.reading import document_source
 from graph_schema.records import SiteRecord
 from tests.epcis_chain import document, sgln
 from tests.factories import gln, register_firms
+from tests.plans import explain, shown, steps
 
 pytestmark = pytest.mark.neo4j
 
@@ -274,16 +275,8 @@ async def test_attribute_filters_look_up_the_location_by_its_index(graph: Graph)
     parsed = parse_simple_event_query(
         [("EQATTR_bizLocation_cbvmda:name", "x"), ("WD_readPoint", sgln("8800000000017"))]
     )
-    result = await graph.driver.execute_query(
-        "EXPLAIN " + query_text(parsed.filter), query_params(viewer("plant"), parsed.filter, limit=31)
-    )
-    operators: list[tuple[str, str]] = []
-    assert result.summary.plan is not None
-    stack: list[dict[str, Any]] = [result.summary.plan]
-    while stack:
-        plan = stack.pop()
-        operators.append((plan["operatorType"].split("@")[0], str(plan.get("args", {}).get("Details", ""))))
-        stack += plan.get("children", [])
+    plan = await explain(graph, query_text(parsed.filter), query_params(viewer("plant"), parsed.filter, limit=31))
+    operators = steps(plan)
     seeks = [d for op, d in operators if op == "NodeUniqueIndexSeek" and "EpcisLocation(digitalLink)" in d]
-    assert len(seeks) >= 2, operators  # the attribute's location and the read point's, each by the unique index
-    assert not any(op == "NodeByLabelScan" and "EpcisLocation" in d for op, d in operators), operators
+    assert len(seeks) >= 2, shown(plan)  # the attribute's location and the read point's, each by the unique index
+    assert not any(op == "NodeByLabelScan" and "EpcisLocation" in d for op, d in operators), shown(plan)

@@ -9,7 +9,7 @@ everything the filter would match, and must not get it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 import pytest
 
@@ -23,7 +23,7 @@ from tests.factories import T0, gtin
 from tests.graphql_client import codes, execute, principal
 from tests.integration import test_recall_workflow as workflow
 from tests.integration.test_recall_workflow import CLOSE, COORDINATOR, Recipe, data, declare
-from tests.integration.test_trace_plan import operators
+from tests.plans import explain, operators, shown, steps
 
 pytestmark = pytest.mark.neo4j
 recipe = workflow.recipe  # the recall workflow's chain, as a fixture of this module
@@ -128,9 +128,8 @@ def _index_plan(used: list[str]) -> None:
     assert any(op.startswith(("NodeIndexSeek", "NodeUniqueIndexSeek", "MultiNodeIndexSeek")) for op in used), used
 
 
-async def _explain(graph: Graph, query: str, params: dict[str, Any]) -> list[str]:
-    result = await graph.driver.execute_query("EXPLAIN " + query, params)
-    return operators(result.summary.plan)
+async def _explain(graph: Graph, query: LiteralString, params: dict[str, Any]) -> list[str]:
+    return operators(await explain(graph, query, params))
 
 
 LOT_PARAMS: dict[str, Any] = {
@@ -347,20 +346,12 @@ async def test_node_finds_each_type_by_its_id_within_what_the_caller_sees(graph:
     assert codes(await execute(graph, NODE, rival, {"id": "site/123"})) == ["BAD_USER_INPUT"]
 
 
-def _plan_steps(plan: Any) -> list[tuple[str, str]]:
-    found = [(plan["operatorType"].split("@")[0], str(plan.get("args", {}).get("Details", "")))]
-    for child in plan.get("children", []):
-        found.extend(_plan_steps(child))
-    return found
-
-
 @pytest.mark.parametrize("after", [None, ("urn:epc:class:lgtin:0", "urn:epc:class:lgtin:0")])
 async def test_a_sites_page_of_lots_is_read_in_the_order_of_its_index(graph: Graph, after: Any) -> None:
     # one branch under the visibility rule, the (siteGln, id) index read from the cursor on in the page's order:
     # no sort of the site's lots, so the page stops after its last lot, however many the site made
     params = {**LOT_PARAMS, **page_params(LotSort.ID, after, 21)}
-    result = await graph.driver.execute_query("EXPLAIN " + list_lots_query(("site_gln",), LotSort.ID), params)
-    steps = _plan_steps(result.summary.plan)
-    seeks = [details for op, details in steps if op == "NodeIndexSeek"]
-    assert any("Lot(siteGln, id)" in details and "id >" in details for details in seeks), steps
-    assert not any(op in ("Sort", "Top", "PartialSort", "PartialTop", "Union") for op, _ in steps), steps
+    plan = await explain(graph, list_lots_query(("site_gln",), LotSort.ID), params)
+    seeks = [details for op, details in steps(plan) if op == "NodeIndexSeek"]
+    assert any("Lot(siteGln, id)" in details and "id >" in details for details in seeks), shown(plan)
+    assert not any(op in ("Sort", "Top", "PartialSort", "PartialTop", "Union") for op, _ in steps(plan)), shown(plan)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.factories import T0
 from tests.graphql_client import SQL_ENGINE, execute, principal
 from tests.integration import test_recall_workflow as workflow
 from tests.integration.test_recall_workflow import AFFECTED, CLOSE, COORDINATOR, Recipe, data, declare
+from tests.plans import explain, operators
 
 pytestmark = pytest.mark.neo4j
 recipe = workflow.recipe  # the recall workflow's chain, as a fixture of this module
@@ -163,16 +163,8 @@ async def test_record_transformation_through_graphql_publishes_the_join_after_it
     assert len(await outbox(before)) == 1
 
 
-def operators(plan: Any) -> list[str]:
-    found = [plan["operatorType"].split("@")[0]]
-    for child in plan.get("children", []):
-        found.extend(operators(child))
-    return found
-
-
 async def test_the_sweep_finds_pending_joins_by_the_index_not_by_walking_every_recall(graph: Graph) -> None:
-    result = await graph.driver.execute_query("EXPLAIN " + recalls.PENDING_JOINS, {"limit": 100})
-    used = operators(result.summary.plan)
+    used = operators(await explain(graph, recalls.PENDING_JOINS, {"limit": 100}))
     assert any("RelationshipIndexSeek" in op for op in used), ",".join(used)
     assert "NodeByLabelScan" not in used, used
 
