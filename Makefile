@@ -110,9 +110,12 @@ bench: seed-large
 	$(BENCH_ENV) $(BIN)/python -m bench.epcis_capture
 	@# a trace reaching 10,000 lots (a firm of its own, removed afterwards), and the ASGI set-ups serving it
 	$(BENCH_ENV) $(BIN)/python -m bench.big_trace --servers
-	@# the peer's Neo4j (with APOC, seeded once into .local/bench-peer-large) needs the memory of this one
+	@# the peer's Neo4j (with APOC, seeded once into .local/bench-peer-demo) needs the memory of this one; the
+	@# peer targets of the performance issue are taken on the demo cluster (`--scale large` for the large one)
 	$(BENCH_ENV) $(BIN)/hub neo4j stop
-	$(BIN)/python -m bench.peer_comparison
+	$(BIN)/python -m bench.peer_comparison --scale demo
+	@# the hub against the floor (a bare Starlette endpoint with the same token check, Cypher and JSON), same store
+	$(BIN)/python -m bench.floor --scale demo
 
 clean:
 	-$(BIN)/hub neo4j stop
