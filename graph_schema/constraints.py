@@ -4,6 +4,7 @@ backfills that bring stored data up to what the reads expect (each a no-op once 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final, LiteralString
 
 from graph_schema.db import Graph
@@ -18,6 +19,11 @@ from graph_schema.model import (
 )
 
 CONSTRAINT_SESSIONS: Final = 4
+# How often the indexes' state is asked while they populate: each ask is a short read of its own, so no
+# transaction outlives the server's db.transaction.timeout (120 s), which killed a single long
+# ``db.awaitIndexes`` while the large cluster's indexes were still populating on a loaded machine.
+POLL_SECONDS: Final = 0.5
+INDEXES_NOT_ONLINE: Final = "SHOW INDEXES YIELD name, state, failureMessage WHERE state <> 'ONLINE' RETURN *"
 
 
 def schema_statements() -> list[LiteralString]:
@@ -47,7 +53,7 @@ def schema_statements() -> list[LiteralString]:
     return statements
 
 
-async def apply_schema(graph: Graph, *, await_seconds: int = 300) -> int:
+async def apply_schema(graph: Graph, *, await_seconds: float = 300) -> int:
     """Create any missing constraint or index, wait until all are online, then run the backfills; return how many
     schema statements ran."""
     statements = schema_statements()
@@ -64,6 +70,23 @@ async def apply_schema(graph: Graph, *, await_seconds: int = 300) -> int:
             await graph.schema(statement)
 
     await asyncio.gather(*(create(statement) for statement in constraints))
-    await graph.schema(f"CALL db.awaitIndexes({int(await_seconds)})")
+    await await_indexes(graph, await_seconds)
     await backfill(graph)
     return len(statements)
+
+
+async def await_indexes(graph: Graph, seconds: float) -> None:
+    """Return once every index is online; raise naming the indexes that failed or are still populating after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pending = await graph.read(INDEXES_NOT_ONLINE)
+        failed = [f"{row['name']}: {row['failureMessage']}" for row in pending if row["state"] == "FAILED"]
+        if failed:
+            raise RuntimeError(f"index population failed: {'; '.join(failed)}")
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            names = ", ".join(sorted(str(row["name"]) for row in pending))
+            raise TimeoutError(f"indexes still populating after {seconds:g} s: {names}")
+        await asyncio.sleep(POLL_SECONDS)
