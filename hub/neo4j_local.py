@@ -354,8 +354,10 @@ class LocalNeo4j:
         """Replace the user database with the graph in these CSV files (``neo4j-admin database import full``).
 
         The server must be stopped: the import writes a new store in its place, schema-less (apply the schema
-        after the next start). Files are keyed by label or relationship type; a single file has its header as first
-        row, several are read in order as one (the first holding only the header).
+        after the next start: the tool's ``--schema`` file is refused by the record formats of Community,
+        "Record format batch import does not support schema changes", as 5.26.24 answers). Files are keyed by
+        label or relationship type; a single file has its header as first row, several are read in order as one
+        (the first holding only the header).
         Returns the import tool's report; raises Neo4jLaunchError with its last lines if it fails.
         """
         if self._running_pid() is not None:
