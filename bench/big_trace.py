@@ -4,7 +4,8 @@ A firm of its own (created for the run through the project's write functions, re
 one raw lot, consumes it in ``--transformations`` transformations making ``--outputs`` lots each, and ships
 one lot in ``--ship-every`` of them to its warehouse. Then, alternating, for ``--runs`` rounds after warm-up:
 - raw: the trace Cypher of graph_schema/trace.py through the Python driver, every row fetched, with the
-  visibility parameters the hub decides for the owner firm;
+  visibility parameters the hub decides for the owner firm, returning the fields the hub's compiled plan asks for
+  (``raw_full``: the same Cypher returning every field of every lot and shipment, as the resolvers read it);
 - hub: the GraphQL ``trace(direction: DOWNSTREAM)`` a recall tool sends, over HTTP with a bearer token of
   the owner firm (token check, permission decision, the same Cypher, the compiled path writing JSON from its rows);
 - reach: the trace's reach alone (every lot's id, no visibility, owner role, shipments or fields), the part of the
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
+from graphql import parse
 from neo4j import RoutingControl
 
 from auth.decisions import decide_for_request
@@ -54,9 +56,12 @@ from graph_schema.records import (
     SiteRecord,
     TransformationRecord,
 )
-from graph_schema.trace import REACH_TEMPLATE, trace_query
+from graph_schema.trace import REACH_TEMPLATE, TraceProjection, trace_query
 from hub.app import create_app, open_issuer
+from hub.graphql_app import document_limits
 from hub.settings import Settings
+from resolvers.compiled import compile_operation
+from resolvers.schema import build_schema
 
 FIRM: Final = "bench-big-trace"
 PREFIX: Final = "9950001"  # a company prefix no seed hands out (the seeds use 880xxxx)
@@ -66,6 +71,14 @@ QUERY: Final = """query($id: ID!) { trace(lotId: $id, direction: DOWNSTREAM) {
   lots { id depth redacted ownerRole lot { id lotNumber productGtin quantity uom status } }
   shipments { id lotId quantity uom shippedAt receivedAt redacted }
   summary { lotCount } } }"""
+
+
+def hub_projection() -> TraceProjection:
+    """What of the trace the hub's compiled plan of QUERY asks its Cypher for (resolvers/compiled.py)."""
+    schema = build_schema(limits=document_limits(Settings()))._schema
+    writer = compile_operation(schema, parse(QUERY), None).roots[0].trace
+    assert writer is not None
+    return writer.projection
 
 
 def _gln(n: int) -> str:
@@ -166,11 +179,13 @@ async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int,
     headers = {"Authorization": f"Bearer {token}"}
     body = {"query": QUERY, "variables": {"id": raw_lot}}
     raw_times: list[float] = []
+    full_times: list[float] = []
     hub_times: list[float] = []
     reach_times: list[float] = []
     async with open_driver(settings) as driver, httpx.AsyncClient(base_url=base_url, timeout=120) as client:
         params = {"lotId": raw_lot, **await viewer_params(Graph(driver, database=settings.neo4j_database))}
-        cypher = trace_query(TraceDirection.DOWNSTREAM, 25)
+        cypher = trace_query(TraceDirection.DOWNSTREAM, 25, hub_projection())
+        full = trace_query(TraceDirection.DOWNSTREAM, 25)
         reach = REACH_TEMPLATE.replace("PATTERN", "-[:CONSUMED_BY|PRODUCED]->{2,50}") + "RETURN collect(l.id) AS ids"
         rows = 0
         answer: dict[str, Any] = {}
@@ -192,7 +207,11 @@ async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int,
             started = time.perf_counter()
             await driver.execute_query(reach, params, database_=settings.neo4j_database, routing_=RoutingControl.READ)
             reach_elapsed = time.perf_counter() - started
+            started = time.perf_counter()
+            await driver.execute_query(full, params, database_=settings.neo4j_database, routing_=RoutingControl.READ)
+            full_elapsed = time.perf_counter() - started
             if round_ >= warm_up:
+                full_times.append(full_elapsed)
                 raw_times.append(raw_elapsed)
                 hub_times.append(hub_elapsed)
                 reach_times.append(reach_elapsed)
@@ -201,6 +220,7 @@ async def measure(settings: Settings, base_url: str, *, raw_lot: str, runs: int,
         raise RuntimeError(f"the hub answered {trace['summary']['lotCount']} lots, the Cypher {rows} rows")
     return {
         "raw": raw_times,
+        "raw_full": full_times,
         "hub": hub_times,
         "reach": reach_times,
         "lots": rows,
@@ -309,7 +329,7 @@ def compare_with(ref: str, raw_lot: str, *, runs: int, warm_up: int) -> dict[str
             serve_process(this, loop="asyncio", http="h11", workers=1) as this_url,
             serve_process(other, loop="asyncio", http="h11", workers=1, tree=Path(folder)) as ref_url,
         ):
-            cyphers = {"raw": trace_query(TraceDirection.DOWNSTREAM, 25), "raw_ref": ref_cypher}
+            cyphers = {"raw": trace_query(TraceDirection.DOWNSTREAM, 25, hub_projection()), "raw_ref": ref_cypher}
             hubs = {"hub": (this_url, this), "hub_ref": (ref_url, other)}
             times = asyncio.run(against(this, hubs, cyphers, raw_lot=raw_lot, runs=runs, warm_up=warm_up))
     medians = {f"{name}_median_ms": median_ms(samples) for name, samples in times.items()}
@@ -529,6 +549,11 @@ def main() -> None:
         "hub_graphql_http_p90_ms": p90_ms(outcome["hub"]),
         "raw_cypher_median_ms": median_ms(outcome["raw"]),
         "raw_cypher_p90_ms": p90_ms(outcome["raw"]),
+        # the same Cypher returning every field (as the resolvers read it), against the fields the plan asks for
+        "raw_full_cypher_median_ms": median_ms(outcome["raw_full"]),
+        "ratio_raw_to_raw_full_median": round(
+            statistics.median(outcome["raw"]) / statistics.median(outcome["raw_full"]), 2
+        ),
         "ratio_hub_to_raw_median": round(statistics.median(outcome["hub"]) / statistics.median(outcome["raw"]), 2),
         # the reach alone (the lots' ids, no visibility, owner role, shipments or fields): what any trace pays
         "reach_cypher_median_ms": median_ms(outcome["reach"]),

@@ -2,8 +2,9 @@
 
 The floor (``create_floor_app``) is what a request cannot do without: the same token check as the hub (the hub's
 TokenVerifier and member check), the same permission decision (kept per firm as the hub keeps it), the same Cypher
-(the hub's compiled plan's query for a lot detail page, graph_schema/trace.py's for a trace) and the same JSON
-(written by the same shaping functions, serialised with orjson). It has no GraphQL (no document, no variables, no
+(the hub's compiled plan's query for a lot detail page, graph_schema/trace.py's for a trace, with the fields the
+compiled plan asks for) and the same JSON (written by the same shaping functions as the compiled plan's: shape_map,
+TraceWriter; serialised with orjson). It has no GraphQL (no document, no variables, no
 plan lookup), no middleware (request log, metrics, limits, CORS, tracing), no access log. Each server is a
 process of its own over the benchmark's Neo4j (the peer comparison's, `.local/bench-peer-<scale>`); one caller
 asks the same questions of the hub, the floor and the driver in turn (interleaved, so the machine's load falls on
@@ -47,10 +48,9 @@ from graph_schema.identifiers import parse_lgtin
 from hub.app import open_issuer
 from hub.graphql_app import document_limits
 from hub.settings import Settings
-from resolvers.compiled import Plan, compile_operation, shape_map, walk
+from resolvers.compiled import Plan, compile_operation, shape_map
 from resolvers.redaction import Redactor
 from resolvers.schema import build_schema
-from resolvers.types.trace import Trace
 from resolvers.types.values import TraceDirection
 
 DETAIL: Final = compact(HUB_DETAIL)
@@ -114,10 +114,18 @@ def create_floor_app(settings: Settings) -> Starlette:
             data = {"lot": shape_map(root.shape, rows[0]["value"], lambda owner: owner != own) if rows else None}
         else:
             [root] = plans["trace"].roots
+            assert root.trace is not None
             direction = TraceDirection(variables["dir"])
-            rows = await trace_reads.trace(graph, decision.viewer, lot_id=lot_id, direction=direction, max_depth=25)
+            rows = await trace_reads.trace(
+                graph,
+                decision.viewer,
+                lot_id=lot_id,
+                direction=direction,
+                max_depth=25,
+                projection=root.trace.projection,
+            )
             redactor = Redactor(key=held["redaction_key"], firm_id=own)
-            data = {"trace": walk(root.shape, Trace.from_rows(rows, direction=direction, redactor=redactor))}
+            data = {"trace": root.trace.write(rows, direction, redactor)}
         return Response(orjson.dumps({"data": data}), media_type="application/json")
 
     return Starlette(routes=[Route("/graphql", answer, methods=["POST"])], lifespan=lifespan)
@@ -140,15 +148,18 @@ async def measure(settings: Settings, hub: str, floor: str, lots: list[str], rou
         token = "Bearer " + issuer.mint(subject="bench-floor", firm_id=agency["id"], roles=[])
         decision = await DecisionCache(ttl_seconds=60).decide(graph, _principal(agency["id"]))
         params = decision.viewer.params()
+        writer = plans["trace"].roots[0].trace
+        assert writer is not None
+        projection = writer.projection  # the trace's Cypher as the hub's compiled plan runs it
         questions: dict[str, list[tuple[dict[str, Any], str | None, dict[str, Any]]]] = {
             "lot_detail": [({"query": DETAIL, "variables": {"id": lot}}, plans["detail"].roots[0].cypher,
                             {"key": lot, **params}) for lot in lots],
             "trace_downstream": [({"query": TRACE, "variables": {"id": lot, "dir": "DOWNSTREAM"}},
-                                  trace_reads.trace_query(TraceDirection.DOWNSTREAM, 25), {"lotId": lot, **params})
-                                 for lot in lots],
+                                  trace_reads.trace_query(TraceDirection.DOWNSTREAM, 25, projection),
+                                  {"lotId": lot, **params}) for lot in lots],
             "trace_upstream": [({"query": TRACE, "variables": {"id": lot, "dir": "UPSTREAM"}},
-                                trace_reads.trace_query(TraceDirection.UPSTREAM, 25), {"lotId": lot, **params})
-                               for lot in lots],
+                                trace_reads.trace_query(TraceDirection.UPSTREAM, 25, projection),
+                                {"lotId": lot, **params}) for lot in lots],
         }  # fmt: skip
         results: dict[str, Any] = {}
         async with httpx.AsyncClient(timeout=60, headers={"Authorization": token}) as client:

@@ -117,12 +117,21 @@ async def read_trace(context: Context, lot_id: str, direction: TraceDirection, m
     )
 
 
-async def read_trace_rows(context: Context, lot_id: str, direction: TraceDirection, max_depth: int) -> list[Row]:
+async def read_trace_rows(
+    context: Context,
+    lot_id: str,
+    direction: TraceDirection,
+    max_depth: int,
+    projection: trace_reads.TraceProjection = trace_reads.FULL,
+) -> list[Row]:
     """The trace's rows as the caller may see them (graph_schema.trace), its records noted for the access log: the
-    resolver and the compiled path (resolvers/compiled.py, which writes its answer from these rows) both read here."""
+    resolver and the compiled path (resolvers/compiled.py, which writes its answer from these rows, with only the
+    fields its selection reads: ``projection``) both read here."""
     _, viewer = context.require_principal()
     lot_id_value = parse_lgtin(str(lot_id), field="lotId").uri
-    rows = await trace_reads.trace(context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth)
+    rows = await trace_reads.trace(
+        context.graph, viewer, lot_id=lot_id_value, direction=direction, max_depth=max_depth, projection=projection
+    )
     context.note_access(row["lot"]["ownerFirmId"] for row in rows if row["lot"] is not None)
     context.note_access(
         shipment["fromFirmId"] for row in rows for shipment in row["shipments"] if "hiddenRef" not in shipment

@@ -14,7 +14,7 @@ from graph_schema.db import Graph
 from graph_schema.identifiers import lgtin_for
 from graph_schema.model import TraceDirection
 from graph_schema.records import LotQuantity, LotRecord, TransformationRecord
-from graph_schema.trace import trace_query
+from graph_schema.trace import LOT_KEYS_ALWAYS, SHIPMENT_KEYS_ALWAYS, TraceProjection, trace_query
 from tests.factories import T0
 from tests.integration.conftest import Chain
 
@@ -84,3 +84,63 @@ async def test_the_trace_reads_each_owner_once_and_walks_each_lots_incoming_rela
     incoming = [details for details in walks if "DURING" in details or ":CARRIES]-(sh)" in details]
     assert len(incoming) == 1, walks  # shipments and deviations: one walk of each lot's incoming relationships
     assert ":CARRIES|DURING]" in incoming[0], walks
+
+
+# what a compiled selection may ask of the trace (resolvers/compiled.py's _trace_projection): the big trace's, one
+# with nothing of the lots but their ids, and one with deviations but no shipments
+PROJECTIONS = [
+    TraceProjection(
+        lot_fields=frozenset({"lotNumber", "productGtin", "quantity", "uom", "status"}),
+        shipment_fields=frozenset({"quantity", "uom", "shippedAt", "receivedAt"}),
+        deviations=False,
+        aggregate=False,
+    ),
+    TraceProjection(lot_fields=frozenset(), shipments=False, deviations=False, aggregate=False, owner_role=False),
+    TraceProjection(lot_fields=frozenset({"producedAt", "expiresAt"}), shipments=False, aggregate=True),
+]
+
+
+def restricted(row: dict[str, Any] | None, keys: frozenset[str]) -> dict[str, Any] | None:
+    return None if row is None else {key: value for key, value in row.items() if key in keys}
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS)
+@pytest.mark.parametrize(
+    "viewer",
+    [
+        Viewer(firm_id="plant", detail_firm_ids=frozenset({"plant"})),
+        Viewer(firm_id="farm", detail_firm_ids=frozenset({"farm"})),
+        Viewer(firm_id="farm", detail_firm_ids=frozenset({"farm"}), summary_firm_ids=frozenset({"plant"})),
+    ],
+)
+async def test_a_projected_trace_returns_the_full_traces_rows_restricted_to_what_it_names(
+    graph: Graph, chain: Chain, viewer: Viewer, projection: TraceProjection
+) -> None:
+    """The same lots, depths, redaction and shipments shown or hidden as the full trace: only the fields differ."""
+    params = {"lotId": chain.soy, **viewer.params()}
+    [full] = await graph.read_maps(trace_query(TraceDirection.DOWNSTREAM, 25), params)
+    [projected] = await graph.read_maps(trace_query(TraceDirection.DOWNSTREAM, 25, projection), params)
+    lot_keys = projection.lot_fields | LOT_KEYS_ALWAYS
+    shipment_keys = projection.shipment_fields | SHIPMENT_KEYS_ALWAYS | {"hiddenRef"}
+    assert len(full["rows"]) == len(projected["rows"]) == 2
+    assert any(row["lot"] is None for row in full["rows"]) == (viewer.firm_id == "farm")
+    for whole, part in zip(full["rows"], projected["rows"], strict=True):
+        assert part["depth"] == whole["depth"]
+        assert part["hiddenRef"] == whole["hiddenRef"]
+        assert part["lot"] == restricted(whole["lot"], lot_keys)
+        assert part["aggregate"] == (whole["aggregate"] if projection.aggregate else None)
+        assert part["ownerRole"] == (whole["ownerRole"] if projection.owner_role else None)
+        assert part["madeDuringDeviation"] == (whole["madeDuringDeviation"] if projection.deviations else False)
+        expected = [restricted(sh, shipment_keys) for sh in whole["shipments"]] if projection.shipments else []
+        assert part["shipments"] == expected
+    assert any(row["shipments"] for row in full["rows"])  # the soy's shipment to the plant
+
+
+async def test_a_trace_asking_for_no_deviations_walks_only_each_lots_shipments(graph: Graph, chain: Chain) -> None:
+    viewer = Viewer(firm_id="plant", detail_firm_ids=frozenset({"plant"}))
+    query = trace_query(TraceDirection.DOWNSTREAM, 25, PROJECTIONS[0])
+    result = await graph.driver.execute_query("PROFILE " + query, {"lotId": chain.soy, **viewer.params()})
+    used = operator_rows(result.summary.profile)
+    walks = [details for op, details, _ in used if op.startswith("Expand") and details.startswith("(l)<-[")]
+    assert not any("DURING" in details for details in walks), walks
+    assert sum(":CARRIES]-(sh)" in details for details in walks) == 1, walks
