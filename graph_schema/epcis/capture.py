@@ -369,7 +369,7 @@ async def _write_run(tx: AsyncTransaction, state: _Pass, run_: mapping.Run) -> N
 async def _move_stock(tx: AsyncTransaction, state: _Pass, moves: list[StockMove], owners: list[int]) -> None:
     """Stock follows the goods; a movement the inventory refuses (another unit of measure) fails its event."""
     try:
-        await move_stock(tx, moves)
+        await move_stock(tx, moves, report=False)
     except HubError as error:
         match = re.match(r"moves\[(\d+)\]", error.field or "")
         index = owners[int(match.group(1))] if match else owners[0]
