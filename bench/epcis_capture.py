@@ -8,13 +8,17 @@ figures, each on fresh lots so that idempotency never short-cuts the work:
 - capture, pre-validated: the same events validated beforehand, so only the graph work is timed;
 - baseline: the same lots and shipments written straight through the write functions (lots_step and
   shipments_step in one transaction), the floor an EPCIS capture is measured against.
-Writes bench/results/epcis_capture.json. Needs a running Neo4j (`hub neo4j start`).
+Beside each timed figure, the CPU it took per event: of this process (reading, validating, the capture's Python
+and the driver) and of the Neo4j server when it is the project's local one (its pid file under the state dir), so
+that what limits a figure is measured: the server's work, the client's, or neither (waiting on the network and on
+the machine's other processes). Writes bench/results/epcis_capture.json. Needs a running Neo4j (`hub neo4j start`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import tempfile
 import time
@@ -40,6 +44,48 @@ from hub.settings import Settings
 
 FIRM = "bench-epcis"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"]
+
+
+class CpuMeter:
+    """CPU seconds of this process and of the local Neo4j server (None when it is not a local process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        pid_file = Path(settings.neo4j_home) / "run" / "neo4j.pid"
+        self.server_pid = int(pid_file.read_text().strip()) if pid_file.exists() else None
+
+    def client(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def server(self) -> float | None:
+        if self.server_pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Timed:
+    """Wall time and CPU (client, server) of one phase, written into ``figures`` as ``<key>_s`` and, per event,
+    ``<key>_client_cpu_ms_per_event`` and ``<key>_server_cpu_ms_per_event``."""
+
+    def __init__(self, meter: CpuMeter, figures: dict[str, Any], key: str, count: int) -> None:
+        self.meter, self.figures, self.key, self.count = meter, figures, key, count
+
+    def __enter__(self) -> Timed:
+        self.started, self.client, self.server = time.perf_counter(), self.meter.client(), self.meter.server()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.figures[f"{self.key}_s"] = time.perf_counter() - self.started
+        self.figures[f"{self.key}_client_cpu_ms_per_event"] = round(
+            1000 * (self.meter.client() - self.client) / self.count, 3
+        )
+        server = self.meter.server()
+        if server is not None and self.server is not None:
+            self.figures[f"{self.key}_server_cpu_ms_per_event"] = round(1000 * (server - self.server) / self.count, 3)
 
 
 def _gln(n: int) -> str:
@@ -169,22 +215,21 @@ async def run(count: int) -> dict[str, Any]:
     settings = Settings()
     driver = open_driver(settings)
     graph = Graph(driver, database=settings.neo4j_database)
-    figures: dict[str, Any] = {"events": count}
+    figures: dict[str, Any] = {"events": count, "load_average_start": round(os.getloadavg()[0], 2)}
+    meter = CpuMeter(settings)
     try:
         await clean_up(graph)
         await prepare(graph)
         with tempfile.TemporaryDirectory() as folder:
             path = document_file(count, "V", Path(folder))
-            started = time.perf_counter()
-            valid = validate_only(path)
-            figures["validate_s"] = time.perf_counter() - started
+            with Timed(meter, figures, "validate", count):
+                valid = validate_only(path)
             if valid != count:
                 raise RuntimeError(f"{count - valid} events of the benchmark document are invalid")
 
             path = document_file(count, "C", Path(folder))
-            started = time.perf_counter()
-            await timed_capture(graph, document_source(path), count=count, batch_size=settings.epcis_batch_size)
-            figures["capture_s"] = time.perf_counter() - started
+            with Timed(meter, figures, "capture", count):
+                await timed_capture(graph, document_source(path), count=count, batch_size=settings.epcis_batch_size)
 
             prevalidated = [validate_event(raw, index=i, namespaces={}) for i, raw in enumerate(events(count, "P"))]
             # the baseline writes the same graph records, built from the same kind of events
@@ -192,9 +237,8 @@ async def run(count: int) -> dict[str, Any]:
             def source() -> Iterator[tuple[int, EpcisEvent | list[EventError]]]:
                 yield from enumerate(prevalidated)
 
-            started = time.perf_counter()
-            await timed_capture(graph, source, count=count, batch_size=settings.epcis_batch_size)
-            figures["capture_prevalidated_s"] = time.perf_counter() - started
+            with Timed(meter, figures, "capture_prevalidated", count):
+                await timed_capture(graph, source, count=count, batch_size=settings.epcis_batch_size)
 
             lots = [
                 LotRecord(
@@ -217,17 +261,16 @@ async def run(count: int) -> dict[str, Any]:
                 )
                 for i, lot in enumerate(lots)
             ]
-            started = time.perf_counter()
-            batch = settings.epcis_batch_size // 2
-            for start in range(0, len(lots), batch):
-                await checked_write_all(
-                    graph,
-                    [
-                        lots_step(lots[start : start + batch], where=str),
-                        shipments_step(shipments[start : start + batch], shipper_firm_id=FIRM, where=str),
-                    ],
-                )
-            figures["baseline_direct_writes_s"] = time.perf_counter() - started
+            with Timed(meter, figures, "baseline_direct_writes", count):
+                batch = settings.epcis_batch_size // 2
+                for start in range(0, len(lots), batch):
+                    await checked_write_all(
+                        graph,
+                        [
+                            lots_step(lots[start : start + batch], where=str),
+                            shipments_step(shipments[start : start + batch], shipper_firm_id=FIRM, where=str),
+                        ],
+                    )
     finally:
         await clean_up(graph)
         await driver.close()
@@ -238,6 +281,7 @@ async def run(count: int) -> dict[str, Any]:
         figures["capture_prevalidated_s"] / figures["baseline_direct_writes_s"], 2
     )
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["load_average_end"] = round(os.getloadavg()[0], 2)
     return figures
 
 
