@@ -201,7 +201,7 @@ async def test_a_hidden_upstream_farm_stays_redacted_in_the_page_and_the_api(
     await assert_accessible(page)
 
     await page.get_by_role("button", name="Switch to Korean").click()
-    await page.get_by_role("heading", name="이력 추적").wait_for()
+    await page.get_by_role("heading", name="이력 추적", exact=True).wait_for()
     await page.locator(".trace-graph[data-ready='true']").wait_for()
     assert await page.evaluate("() => document.documentElement.lang") == "ko"
     assert "상류 (이 로트의 원료)" in await page.locator(".trace-controls").inner_text()
