@@ -1056,7 +1056,6 @@ class TraceWriter:
         self.lot: Callable[..., dict[str, Any]] | None = None
         self.shipment: Callable[..., dict[str, Any]] | None = None
         self.origin: Callable[..., dict[str, Any]] | None = None
-        self.counts_only = True
         for _, attribute, kind, _, _ in shape.fields:
             if attribute == "lots" and isinstance(kind, Shape):
                 self.lot = _row_writer(kind, "row, lot, lot_id", _TRACED_LOT)
@@ -1064,11 +1063,7 @@ class TraceWriter:
                 self.shipment = _row_writer(kind, "sh, hidden_id, lot_id", _TRACED_SHIPMENT)
             elif attribute == "origin" and isinstance(kind, Shape):
                 self.origin = _lot_writer(kind)
-            elif attribute == "summary" and isinstance(kind, Shape):
-                self.counts_only = {
-                    name for _, name, inner, _, _ in kind.fields if inner is not None
-                } <= _SUMMARY_COUNTS
-            elif attribute != "direction" and kind is not None:
+            elif attribute not in ("direction", "summary") and kind is not None:
                 raise Fallback
         self.projection = _trace_projection(shape)
 
@@ -1106,7 +1101,8 @@ class TraceWriter:
                 out[key] = kind(direction)
             else:  # summary
                 assert isinstance(kind, Shape)
-                out[key] = walk(kind, _counts(rows) if self.counts_only else summarize(rows))
+                # the rows hold what summarize reads only when the projection asked for the aggregate's fields
+                out[key] = walk(kind, summarize(rows) if self.projection.aggregate else _counts(rows))
         return out
 
 
