@@ -7,7 +7,7 @@ import pytest
 from graph_schema.db import Graph
 from graph_schema.fsma204 import SORTS, export_query
 from graph_schema.model import TraceDirection
-from tests.integration.test_trace_plan import operators
+from tests.plans import explain, operators
 
 pytestmark = pytest.mark.neo4j
 
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.neo4j
 async def test_export_plans_a_breadth_first_shortest_path_expansion(
     graph: Graph, direction: TraceDirection, sort: str
 ) -> None:
-    result = await graph.driver.execute_query(
-        "EXPLAIN " + export_query(direction, 25, sort),
-        {"lotId": "x", "detailFirms": [], "viewerFirm": "x", "recalls": [], "lang": "en"},
-    )
-    used = operators(result.summary.plan)
+    params = {"lotId": "x", "detailFirms": [], "viewerFirm": "x", "recalls": [], "lang": "en"}
+    used = operators(await explain(graph, export_query(direction, 25, sort), params))
     assert "StatefulShortestPath(All)" in used
     assert not any(op.startswith("VarLengthExpand") for op in used), used

@@ -17,23 +17,15 @@ from graph_schema.records import LotQuantity, LotRecord, TransformationRecord
 from graph_schema.trace import LOT_KEYS_ALWAYS, SHIPMENT_KEYS_ALWAYS, TraceProjection, trace_query
 from tests.factories import T0
 from tests.integration.conftest import Chain
+from tests.plans import explain, operators
 
 pytestmark = pytest.mark.neo4j
 
 
-def operators(plan: Any) -> list[str]:
-    found = [plan["operatorType"].split("@")[0]]
-    for child in plan.get("children", []):
-        found.extend(operators(child))
-    return found
-
-
 @pytest.mark.parametrize("direction", list(TraceDirection))
 async def test_trace_plans_a_breadth_first_shortest_path_expansion(graph: Graph, direction: TraceDirection) -> None:
-    result = await graph.driver.execute_query(
-        "EXPLAIN " + trace_query(direction, 25), {"lotId": "x", "detailFirms": [], "viewerFirm": "x"}
-    )
-    used = operators(result.summary.plan)
+    params = {"lotId": "x", "detailFirms": [], "viewerFirm": "x"}
+    used = operators(await explain(graph, trace_query(direction, 25), params))
     assert "StatefulShortestPath(All)" in used
     assert not any(op.startswith("VarLengthExpand") for op in used), used
 
