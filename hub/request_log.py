@@ -79,8 +79,9 @@ class RequestLog:
 
 
 class HeaderLimit:
-    """431 for a request whose headers add up to more than ``max_bytes``: uvicorn's h11 limit only bounds headers
-    that arrive in pieces, not a whole oversized block sent at once."""
+    """431 for a request whose headers add up to more than ``max_bytes``: the server's protocol
+    (``hub.server.GuardedHttpToolsProtocol``) only bounds a head still arriving in pieces, not a whole oversized
+    block sent at once."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app

@@ -11,39 +11,68 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import h11
+import orjson
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from hub.settings import Settings
 
 HEADER_TIMEOUT_VARIABLE: Final = "HUB_HTTP_HEADER_TIMEOUT_SECONDS"
+MAX_HEADER_BYTES_VARIABLE: Final = "HUB_HTTP_MAX_HEADER_BYTES"
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus a deadline for the request line and headers of every request.
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C), plus a deadline and a size bound for each request's head.
 
-    uvicorn times out idle keep-alive connections, but not a connection that never finishes its headers: one
-    byte every few seconds, or nothing at all, kept it forever (a slowloris). Worker processes build this
-    class themselves, so the deadline comes from the environment that ``hub serve`` sets.
+    uvicorn times out idle keep-alive connections, but not a connection that never finishes its request line and
+    headers: one byte every few seconds, or nothing at all, kept it forever (a slowloris). And llhttp has no bound
+    of its own on a head that arrives in pieces: the parser would keep buffering it. Here a head not complete
+    within the deadline closes the connection, and one that has grown past ``http_max_header_bytes`` without
+    ending is answered 431 and closed; a head that arrives whole is measured by the app's ``HeaderLimit``, which
+    answers 431 in the API's problem format. Worker processes build this class themselves, so both limits come
+    from the environment that ``hub serve`` sets.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = float(os.environ.get(HEADER_TIMEOUT_VARIABLE, "10"))
+        self.max_head_bytes = int(os.environ.get(MAX_HEADER_BYTES_VARIABLE, "32768"))
         self._header_timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = True  # no request line and headers complete since the last message (or the start)
+        self._head_bytes = 0  # bytes received while awaiting them (an upper bound: a chunk may hold more)
+        self._heads_completed = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE:
-            self._arm()  # a new request begins on this connection: its headers have the full allowance
+        completed_before = self._heads_completed
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._disarm()  # the request line and headers are in
+        if not self._awaiting_head or self.parser is None or self.transport.is_closing():
+            return
+        if self._heads_completed != completed_before:
+            self._head_bytes = 0  # a head ended in this chunk and the next one began: count only what follows
+        self._head_bytes += len(data)
+        if self._head_bytes > self.max_head_bytes:
+            self._refuse_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._awaiting_head = True
+        self._arm()  # a new request begins on this connection: its head has the full allowance
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        self._head_bytes = 0
+        self._heads_completed += 1
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_head = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -60,17 +89,26 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._awaiting_head and not self.transport.is_closing():
             self.transport.close()
+
+    def _refuse_head(self) -> None:
+        detail = f"the request's head passed {self.max_head_bytes} bytes before its headers ended"
+        body = orjson.dumps(
+            {"title": "Request header fields too large", "status": 431, "detail": detail, "code": "BAD_USER_INPUT"}
+        )
+        head = b"content-type: application/problem+json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        self.transport.write(STATUS_LINE[431] + head % len(body) + body)
+        self.transport.close()
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What ``hub serve`` hands uvicorn besides the app: the HTTP limits of the settings."""
     os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.http_header_timeout_seconds)
+    os.environ[MAX_HEADER_BYTES_VARIABLE] = str(settings.http_max_header_bytes)
     return {
-        "http": HeaderTimeoutH11Protocol,
+        "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": settings.http_keep_alive_seconds,
-        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
         "limit_concurrency": settings.http_max_concurrency,
         "ws_max_size": settings.max_body_kb * 1024,  # a websocket message is no bigger than a request body
     }
