@@ -223,6 +223,11 @@ class IssuerKeys:
             raise InvalidToken(f"key id {kid!r} is not among the keys of {self.config.issuer}")
         return key
 
+    @property
+    def current(self) -> list[Key]:
+        """The keys as last fetched: a new list after every fetch (the same object until then)."""
+        return self._all
+
     def _find(self, kid: str | None) -> Key | None:
         if kid is not None:
             return self._by_kid.get(kid)

@@ -321,6 +321,10 @@ class BuiltinIssuer:
             expires_at=float(claims["exp"]),
         )
 
+    def key_set(self) -> KeySet:
+        """The keys tokens are verified with now: a new object whenever the key file's set of keys changed."""
+        return self._current_keys()
+
     def _current_keys(self, *, force: bool = False) -> KeySet:
         """The keys as the key file has them now: re-read when its stat changed, expired keys left out."""
         if self.key_file is None:

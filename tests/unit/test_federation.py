@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from auth.federation import JWS_REGISTRY, FederatedIssuer, KeysUnavailable, TrustedIssuer
 from auth.issuer import MAX_TOKEN_BYTES, BuiltinIssuer, InvalidToken
 from auth.members import MemberFirms
-from auth.principal import Role
-from auth.verifier import TokenVerifier
+from auth.principal import Principal, Role
+from auth.verifier import VERIFIED_TTL_SECONDS, TokenVerifier
 from graph_schema.db import Graph
 from hub.settings import Settings
 
@@ -541,3 +541,95 @@ async def test_members_are_remembered_for_a_while_and_strangers_never(clock: Fak
     members.discard("oem1")
     clock.now += 31
     assert not await cache.is_member(graph, "oem1")
+
+
+# --- verified tokens are remembered while their issuer's keys stay the same ---
+
+
+class CountingIssuer(BuiltinIssuer):
+    """The built-in issuer, counting the signatures it checks."""
+
+    checked: int = 0
+
+    def verify(self, token: str) -> Principal:
+        object.__setattr__(self, "checked", self.checked + 1)
+        return super().verify(token)
+
+
+@pytest.fixture
+def counting() -> CountingIssuer:
+    key = ECKey.generate_key("P-256", parameters={"kid": "hub1", "use": "sig", "alg": "ES256"}, private=True)
+    return CountingIssuer(issuer="http://127.0.0.1:8000", audience=AUDIENCE, keys=KeySet([key]))
+
+
+async def test_a_token_sent_again_is_not_checked_again_while_its_keys_stand(
+    counting: CountingIssuer, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(builtin=counting, clock=clock)
+    token = counting.mint(subject="app", firm_id="anchor", roles=[Role.VIEWER])
+    first = await verifier.verify(token)
+    assert [await verifier.verify(token) for _ in range(3)] == [first] * 3
+    assert counting.checked == 1
+    clock.now += VERIFIED_TTL_SECONDS + 1  # remembered for a while only
+    assert await verifier.verify(token) == first
+    assert counting.checked == 2
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
+    counting: CountingIssuer, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(builtin=counting, clock=clock)
+    token = counting.mint(subject="app", firm_id="anchor", roles=[Role.VIEWER])
+    await verifier.verify(token)
+    new_key = ECKey.generate_key("P-256", parameters={"kid": "hub2", "use": "sig", "alg": "ES256"}, private=True)
+    object.__setattr__(counting, "keys", KeySet([new_key]))  # what a changed key file does (BuiltinIssuer.key_set)
+    with pytest.raises(InvalidToken, match="hub1"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_of_an_idp_is_refused_once_its_key_set_was_fetched_without_it(
+    idp: FakeIdP, key: RSAKey, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier.create(
+        builtin=None,
+        trusted=[TrustedIssuer(issuer=ISSUER, audience=AUDIENCE)],
+        http=httpx.AsyncClient(transport=httpx.MockTransport(idp.handle)),
+        clock=clock,
+    )
+    old = sign(key, claims_for())
+    assert (await verifier.verify(old)).firm_id == "oem1"
+    rotated = rsa_key("k2")
+    idp.keys = [rotated]
+    assert (await verifier.verify(sign(rotated, claims_for()))).firm_id == "oem1"  # an unknown kid: fetched again
+    with pytest.raises(InvalidToken, match="'k1' is not among the keys"):
+        await verifier.verify(old)
+
+
+async def test_a_token_is_not_remembered_past_its_expiry_and_a_refused_one_never(
+    counting: CountingIssuer, clock: FakeClock
+) -> None:
+    now = time.time()
+    verifier = TokenVerifier(builtin=counting, clock=clock, leeway_seconds=0, wall_clock=lambda: now + 120)
+    token = counting.mint(subject="app", firm_id="anchor", roles=[], ttl_seconds=60)  # expired at the wall clock
+    await verifier.verify(token)  # its signature and exp are still good for the issuer's own (real) clock
+    await verifier.verify(token)
+    assert counting.checked == 2
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            await verifier.verify(forged)
+    assert counting.checked == 4
+
+
+async def test_at_most_so_many_verified_tokens_are_remembered(
+    counting: CountingIssuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auth.verifier.VERIFIED_MAX_TOKENS", 3)
+    verifier = TokenVerifier(builtin=counting, clock=clock)
+    tokens = [counting.mint(subject=f"app{n}", firm_id="anchor", roles=[]) for n in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    await verifier.verify(tokens[-1])
+    assert counting.checked == 5  # the newest is remembered
+    await verifier.verify(tokens[0])
+    assert counting.checked == 6  # the oldest was forgotten, and is checked again
