@@ -264,8 +264,10 @@ class LocalNeo4j:
 
     @property
     def uri(self) -> str:
-        """The neo4j:// address for clients; the routing scheme keeps working against a cluster."""
-        return f"neo4j://127.0.0.1:{self.config.bolt_port}"
+        """The bolt:// address for clients: this is one server, never a cluster, so the driver keeps no routing
+        table (a neo4j:// URI made every session check and refresh one: about a tenth of the driver's time per
+        request). A cluster is reached through ``HUB_NEO4J_URI``, where neo4j:// is the right scheme."""
+        return f"bolt://127.0.0.1:{self.config.bolt_port}"
 
     @property
     def password(self) -> str:

@@ -124,4 +124,4 @@ def test_status_of_a_home_that_never_ran(tmp_path: Path) -> None:
     status = LocalNeo4j(LocalNeo4jConfig(home=tmp_path / "home", bolt_port=7799)).status()
     assert not status.running
     assert status.pid is None
-    assert status.uri == "neo4j://127.0.0.1:7799"
+    assert status.uri == "bolt://127.0.0.1:7799"
