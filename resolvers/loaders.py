@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -85,64 +85,89 @@ class ProfileCache:
         return fetch_kept
 
 
-@dataclass
 class Loaders:
-    """The loaders of one request; their caches live and die with it."""
+    """The loaders of one request, each made when a resolver first asks for it (a request answered by its
+    compiled plan asks for none); their caches live and die with the request."""
 
-    firm: DataLoader[str, Row | None]
-    site: DataLoader[str, Row | None]
-    product: DataLoader[str, Row | None]
-    sites_of_firm: DataLoader[str, list[Row]]
-    certifications_of_firm: DataLoader[str, list[Row]]
-    lot: DataLoader[str, Row | None]
-    inputs_of_lot: DataLoader[str, list[Row]]
-    outputs_of_lot: DataLoader[str, list[Row]]
-    shipments_of_lot: DataLoader[str, list[Row]]
-    deviations_of_lot: DataLoader[str, list[Row]]
-    epcis_locations_of_site: DataLoader[str, list[Row]]
-    epcis_parties_of_firm: DataLoader[str, list[Row]]
+    def __init__(self, graph: Graph, viewer: Viewer, profiles: ProfileCache | None = None) -> None:
+        self._graph, self._viewer, self._profiles = graph, viewer, profiles
 
     @classmethod
     def create(cls, graph: Graph, viewer: Viewer, profiles: ProfileCache | None = None) -> Loaders:
         """Loaders bound to one request's graph handle and viewer (and the process's kept profiles, if any)."""
+        return cls(graph, viewer, profiles)
 
-        def seen_by_viewer(fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
-            return _loader(lambda keys: fetch(graph, viewer, keys))
+    def _seen_by_viewer(self, fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
+        graph, viewer = self._graph, self._viewer
+        return _loader(lambda keys: fetch(graph, viewer, keys))
 
-        def public(fetch: Callable[[Graph, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
-            return _loader(lambda keys: fetch(graph, keys))
+    def _public(self, fetch: Callable[[Graph, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
+        graph = self._graph
+        return _loader(lambda keys: fetch(graph, keys))
 
-        def profile(kind: str, fetch: PublicFetch) -> DataLoader[str, Any]:
-            return public(profiles.cached(kind, fetch) if profiles is not None else fetch)
+    def _profile(self, kind: str, fetch: PublicFetch) -> DataLoader[str, Any]:
+        return self._public(self._profiles.cached(kind, fetch) if self._profiles is not None else fetch)
 
-        lot = seen_by_viewer(lots.lots_by_id)
+    def _linking(self, fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
+        """Inputs or outputs of lots; the linked lots they bring along go into the lot loader, so asking for them
+        (``inputs { lot { ... } }``) costs no further round trip."""
+        graph, viewer, lot = self._graph, self._viewer, self.lot
 
-        def linking(fetch: Callable[[Graph, Viewer, Sequence[str]], Awaitable[Any]]) -> DataLoader[str, Any]:
-            """Inputs or outputs of lots; the linked lots they bring along go into the lot loader, so asking for
-            them (``inputs { lot { ... } }``) costs no further round trip."""
+        async def fetch_and_prime(keys: Sequence[str]) -> list[list[Row]]:
+            links: list[list[Row]] = await fetch(graph, viewer, keys)
+            for rows in links:
+                for row in rows:
+                    linked = row.pop("lot", None)
+                    if linked is not None:
+                        lot.prime(linked["id"], linked)
+            return links
 
-            async def fetch_and_prime(keys: Sequence[str]) -> list[list[Row]]:
-                links: list[list[Row]] = await fetch(graph, viewer, keys)
-                for rows in links:
-                    for row in rows:
-                        linked = row.pop("lot", None)
-                        if linked is not None:
-                            lot.prime(linked["id"], linked)
-                return links
+        return DataLoader(load_fn=fetch_and_prime)
 
-            return DataLoader(load_fn=fetch_and_prime)
+    @cached_property
+    def firm(self) -> DataLoader[str, Row | None]:
+        return self._profile("firm", parties.firms_by_id)
 
-        return cls(
-            firm=profile("firm", parties.firms_by_id),
-            site=profile("site", parties.sites_by_gln),
-            product=profile("product", parties.products_by_gtin),
-            sites_of_firm=public(parties.sites_of_firms),
-            certifications_of_firm=public(parties.certifications_of_firms),
-            lot=lot,
-            inputs_of_lot=linking(lots.inputs_of_lots),
-            outputs_of_lot=linking(lots.outputs_of_lots),
-            shipments_of_lot=seen_by_viewer(lots.shipments_of_lots),
-            deviations_of_lot=seen_by_viewer(deviations.deviations_of_lots),
-            epcis_locations_of_site=public(master_data_store.locations_of_sites),
-            epcis_parties_of_firm=public(master_data_store.parties_of_firms),
-        )
+    @cached_property
+    def site(self) -> DataLoader[str, Row | None]:
+        return self._profile("site", parties.sites_by_gln)
+
+    @cached_property
+    def product(self) -> DataLoader[str, Row | None]:
+        return self._profile("product", parties.products_by_gtin)
+
+    @cached_property
+    def sites_of_firm(self) -> DataLoader[str, list[Row]]:
+        return self._public(parties.sites_of_firms)
+
+    @cached_property
+    def certifications_of_firm(self) -> DataLoader[str, list[Row]]:
+        return self._public(parties.certifications_of_firms)
+
+    @cached_property
+    def lot(self) -> DataLoader[str, Row | None]:
+        return self._seen_by_viewer(lots.lots_by_id)
+
+    @cached_property
+    def inputs_of_lot(self) -> DataLoader[str, list[Row]]:
+        return self._linking(lots.inputs_of_lots)
+
+    @cached_property
+    def outputs_of_lot(self) -> DataLoader[str, list[Row]]:
+        return self._linking(lots.outputs_of_lots)
+
+    @cached_property
+    def shipments_of_lot(self) -> DataLoader[str, list[Row]]:
+        return self._seen_by_viewer(lots.shipments_of_lots)
+
+    @cached_property
+    def deviations_of_lot(self) -> DataLoader[str, list[Row]]:
+        return self._seen_by_viewer(deviations.deviations_of_lots)
+
+    @cached_property
+    def epcis_locations_of_site(self) -> DataLoader[str, list[Row]]:
+        return self._public(master_data_store.locations_of_sites)
+
+    @cached_property
+    def epcis_parties_of_firm(self) -> DataLoader[str, list[Row]]:
+        return self._public(master_data_store.parties_of_firms)
