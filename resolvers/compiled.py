@@ -587,8 +587,10 @@ class _Compiler:
             selection.append((key, name, _quantity_fields(sub.selection_set) if name == "quantities" else ()))
         x = self.fresh("l")
         self.bindings.append(_Binding(f"{x}_", node, definition))
+        # a Firm.lots without arguments is filtered by nothing: Neo4j then tests no null filter on each lot
+        filters = f" AND {optional_filters(x, x + '_')}" if node.arguments else ""
         expression = (
-            f"COLLECT {{ MATCH ({x}:Lot) WHERE {x}.ownerFirmId = {names['v']}.id AND {optional_filters(x, x + '_')}"
+            f"COLLECT {{ MATCH ({x}:Lot) WHERE {x}.ownerFirmId = {names['v']}.id{filters}"
             f" AND {lot_in_detail(x, x.removeprefix('l'))}{quantity_rows(x)} RETURN {_QUANTITY_MAP} }}"
         )
 
