@@ -52,6 +52,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if not self._awaiting_head or self.parser is None or self.transport.is_closing():
             return
+        if self._answered():
+            self._arm()  # bytes of a next head (or blank lines before one, which begin no message): a deadline
         if self._heads_completed != completed_before:
             self._head_bytes = 0  # a head ended in this chunk and the next one began: count only what follows
         self._head_bytes += len(data)
@@ -87,9 +89,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _answered(self) -> bool:
+        """No response under way on this connection (a slow answer is not a slow head)."""
+        return self.cycle is None or self.cycle.response_complete
+
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self._awaiting_head and not self.transport.is_closing():
+        if self._awaiting_head and self._answered() and not self.transport.is_closing():
             self.transport.close()
 
     def _refuse_head(self) -> None:

@@ -87,6 +87,11 @@ def test_a_client_that_never_finishes_its_headers_is_dropped(base_url: str) -> N
         dripping_seconds = closed_after(slowloris, drip=b"X")  # one byte of a header every 0.3 s
     print(f"header timeout 1 s: a silent client dropped after {silent_seconds:.1f} s, a dripping one after "
           f"{dripping_seconds:.1f} s")  # fmt: skip
+    with raw_connection(base_url) as kept_alive:  # after one answered request, blank lines dripped (no message)
+        kept_alive.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        assert kept_alive.recv(4096).startswith(b"HTTP/1.1 200")
+        blank_seconds = closed_after(kept_alive, drip=b"\r\n", every=0.2)
+    assert blank_seconds < 5  # the keep-alive timeout (5 s) is reset by every byte: the head deadline closes it
     # keep-alive: a second request on the same connection is served, headers sent at once
     with httpx.Client() as client:
         assert [client.get(f"{base_url}/healthz").status_code for _ in range(2)] == [200, 200]
