@@ -78,6 +78,13 @@ class RequestLog:
             )
 
 
+def headers_too_large(detail: str) -> bytes:
+    """The body of a 431 (problem JSON), from the app (``HeaderLimit``) or the protocol (``hub.server``)."""
+    return orjson.dumps(
+        {"title": "Request header fields too large", "status": 431, "detail": detail, "code": "BAD_USER_INPUT"}
+    )
+
+
 class HeaderLimit:
     """431 for a request whose headers add up to more than ``max_bytes``: the server's protocol
     (``hub.server.GuardedHttpToolsProtocol``) only bounds a head still arriving in pieces, not a whole oversized
@@ -92,15 +99,7 @@ class HeaderLimit:
             size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
             if size > self.max_bytes:
                 detail = f"the request's headers have {size} bytes; at most {self.max_bytes} are accepted"
-                body = orjson.dumps(
-                    {
-                        "title": "Request header fields too large",
-                        "status": 431,
-                        "detail": detail,
-                        "code": "BAD_USER_INPUT",
-                    }
-                )
-                response = Response(body, status_code=431, media_type="application/problem+json")
+                response = Response(headers_too_large(detail), status_code=431, media_type="application/problem+json")
                 if scope["type"] == "http":
                     await response(scope, receive, send)
                 else:

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import orjson
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from hub.request_log import headers_too_large
 from hub.settings import Settings
 
 HEADER_TIMEOUT_VARIABLE: Final = "HUB_HTTP_HEADER_TIMEOUT_SECONDS"
@@ -99,10 +99,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
-        detail = f"the request's head passed {self.max_head_bytes} bytes before its headers ended"
-        body = orjson.dumps(
-            {"title": "Request header fields too large", "status": 431, "detail": detail, "code": "BAD_USER_INPUT"}
-        )
+        body = headers_too_large(f"the request's head passed {self.max_head_bytes} bytes before its headers ended")
         head = b"content-type: application/problem+json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
         self.transport.write(STATUS_LINE[431] + head % len(body) + body)
         self.transport.close()
